@@ -61,7 +61,8 @@ export function checkOverlayList(overlays: string, field: string): FieldError | 
     if (name.length < 1 || name.length > OVERLAY_NAME_MAX) return bad;
     for (let i = 0; i < name.length; i++) {
       const c = name.charCodeAt(i);
-      const ok = (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || (i > 0 && (c === 0x5f || c === 0x2d));
+      const ok =
+        (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || (i > 0 && (c === 0x5f || c === 0x2d));
       if (!ok) return bad;
     }
   }
@@ -116,7 +117,10 @@ export function parseFragment(text: string): FragmentParseResult {
   let e = checkKernelOptions(kopts, FRAGMENT_VAR_KOPTS);
   if (!e) e = checkOverlayList(overlays, FRAGMENT_VAR_OVERLAYS);
   if (e) return { fragment: null, error: e };
-  return { fragment: { kernelOptions: kopts, overlays: overlays === "" ? [] : overlays.split(" ") }, error: null };
+  return {
+    fragment: { kernelOptions: kopts, overlays: overlays === "" ? [] : overlays.split(" ") },
+    error: null,
+  };
 }
 
 export const FRAGMENT_ID_MAX = PROFILE_ID_MAX;

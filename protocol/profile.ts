@@ -62,7 +62,11 @@ export const FLAGS_RULE = "must be a combination of the known flag bits (hidden 
 
 /** Why `id` is not a valid profile id, or null. Used for `origin` too (where "" means none). */
 export function checkProfileId(id: string, field: string): FieldError | null {
-  const bad = { field: field, value: typeof id === "string" ? describeText(id) : "(not text)", rule: ID_RULE };
+  const bad = {
+    field: field,
+    value: typeof id === "string" ? describeText(id) : "(not text)",
+    rule: ID_RULE,
+  };
   if (typeof id !== "string" || id.length < 1 || id.length > PROFILE_ID_MAX) return bad;
   for (let i = 0; i < id.length; i++) {
     if (!isIdChar(id.charCodeAt(i), i === 0)) return bad;
@@ -122,7 +126,11 @@ export function checkDisplayName(name: string, field: string): FieldError | null
 
 function checkU32(value: number, field: string): FieldError | null {
   if (typeof value !== "number" || !(value >= 0 && value <= 0xffffffff) || Math.floor(value) !== value) {
-    return { field: field, value: typeof value === "number" ? decimal(value) : "(not a number)", rule: TIME_RULE };
+    return {
+      field: field,
+      value: typeof value === "number" ? decimal(value) : "(not a number)",
+      rule: TIME_RULE,
+    };
   }
   return null;
 }
@@ -158,7 +166,11 @@ export function validateProfile(record: ProfileRecord): FieldError | null {
     e = checkProfileId(record.origin, "origin");
     if (e) return e;
     if (record.origin === record.id) {
-      return { field: "origin", value: describeText(record.origin), rule: "must not name the profile itself" };
+      return {
+        field: "origin",
+        value: describeText(record.origin),
+        rule: "must not name the profile itself",
+      };
     }
   }
   return null;
@@ -179,7 +191,9 @@ export function sameProfile(a: ProfileRecord, b: ProfileRecord): boolean {
 
 /** Encoded size bound of one record on the wire and in flash (see record-codec). */
 export function maxRecordBytes(): number {
-  return 1 + PROFILE_ID_MAX + 1 + PROFILE_NAME_MAX_BYTES + 1 + PROFILE_BASE_MAX + 1 + PROFILE_ID_MAX + 1 + 4 + 4;
+  return (
+    1 + PROFILE_ID_MAX + 1 + PROFILE_NAME_MAX_BYTES + 1 + PROFILE_BASE_MAX + 1 + PROFILE_ID_MAX + 1 + 4 + 4
+  );
 }
 
 export type { Bytes };

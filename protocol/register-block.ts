@@ -13,7 +13,13 @@ import {
   writeU32LE,
   zeros,
 } from "./bytes";
-import { checkBaseVersion, checkProfileId, type FieldError, PROFILE_BASE_MAX, PROFILE_ID_MAX } from "./profile";
+import {
+  checkBaseVersion,
+  checkProfileId,
+  type FieldError,
+  PROFILE_BASE_MAX,
+  PROFILE_ID_MAX,
+} from "./profile";
 
 /** 7-bit I2C address of the MCU on the SoC's i2c0. */
 export const MCU_I2C_ADDRESS = 0x69;
@@ -107,7 +113,11 @@ export function checkSelection(s: BootSelection): FieldError | null {
     return { field: "action", value: decimal(s.action), rule: "must be 1 (boot), 2 (recovery) or 3 (reset)" };
   }
   if (s.reason < 1 || s.reason > 5 || Math.floor(s.reason) !== s.reason) {
-    return { field: "reason", value: decimal(s.reason), rule: "must be 1 to 5 (default, last-used, user, one-shot, fallback)" };
+    return {
+      field: "reason",
+      value: decimal(s.reason),
+      rule: "must be 1 to 5 (default, last-used, user, one-shot, fallback)",
+    };
   }
   if (s.flags < 0 || (s.flags & ~BLOCK_FLAGS_KNOWN) !== 0 || Math.floor(s.flags) !== s.flags) {
     return { field: "flags", value: "0x" + hex(s.flags, 2), rule: "must use only bits 0x01..0x08" };
@@ -177,9 +187,13 @@ function readField(data: Bytes, offset: number, size: number): string | null {
 
 /** Decodes and checks a block exactly as U-Boot does, classifying every failure. Never throws. */
 export function decodeBlock(data: Bytes): BlockDecodeResult {
-  if (!Array.isArray(data) || !isByteArray(data)) return fail(BlockError.BAD_LENGTH, "block is not a byte array");
+  if (!Array.isArray(data) || !isByteArray(data))
+    return fail(BlockError.BAD_LENGTH, "block is not a byte array");
   if (data.length !== BLOCK_LENGTH) {
-    return fail(BlockError.BAD_LENGTH, "block is " + decimal(data.length) + " bytes, must be " + decimal(BLOCK_LENGTH));
+    return fail(
+      BlockError.BAD_LENGTH,
+      "block is " + decimal(data.length) + " bytes, must be " + decimal(BLOCK_LENGTH),
+    );
   }
   for (let i = 0; i < 4; i++) {
     if (data[BlockOffset.MAGIC + i] !== BLOCK_MAGIC_BYTES[i]) {
@@ -192,7 +206,10 @@ export function decodeBlock(data: Bytes): BlockDecodeResult {
   if (data[BlockOffset.VERSION] !== BLOCK_LAYOUT_VERSION) {
     return fail(
       BlockError.UNKNOWN_VERSION,
-      "layout version is " + decimal(data[BlockOffset.VERSION]) + ", this reader knows " + decimal(BLOCK_LAYOUT_VERSION),
+      "layout version is " +
+        decimal(data[BlockOffset.VERSION]) +
+        ", this reader knows " +
+        decimal(BLOCK_LAYOUT_VERSION),
     );
   }
   if (data[BlockOffset.LENGTH] !== BLOCK_LENGTH) {
@@ -204,12 +221,18 @@ export function decodeBlock(data: Bytes): BlockDecodeResult {
   if (crc32(data, 0, BLOCK_LENGTH) !== CRC32_RESIDUE) {
     return fail(
       BlockError.BAD_CRC,
-      "CRC-32 is 0x" + hex(readU32LE(data, BlockOffset.CRC), 8) + ", computed 0x" + hex(crc32(data, 0, BlockOffset.CRC), 8),
+      "CRC-32 is 0x" +
+        hex(readU32LE(data, BlockOffset.CRC), 8) +
+        ", computed 0x" +
+        hex(crc32(data, 0, BlockOffset.CRC), 8),
     );
   }
   const id = readField(data, BlockOffset.PROFILE_ID, BLOCK_ID_FIELD);
   if (id === null) {
-    return fail(BlockError.INVALID_FIELD, "profile id field is not NUL-terminated and NUL-padded within 32 bytes");
+    return fail(
+      BlockError.INVALID_FIELD,
+      "profile id field is not NUL-terminated and NUL-padded within 32 bytes",
+    );
   }
   const base = readField(data, BlockOffset.BASE, BLOCK_BASE_FIELD);
   if (base === null) {

@@ -133,8 +133,9 @@ export function utf8Decode(data: Bytes, start: number, end: number): string | nu
       return null;
     }
     for (let k = 1; k <= need; k++) {
+      if (i + k >= end) return null;
       const b = data[i + k];
-      if (i + k >= end || (b & 0xc0) !== 0x80) return null;
+      if ((b & 0xc0) !== 0x80) return null;
       cp = (cp << 6) | (b & 0x3f);
     }
     if (need > 0 && cp < min) return null;

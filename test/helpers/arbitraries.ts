@@ -1,0 +1,34 @@
+// fast-check generators for valid protocol values, shared by the protocol tests.
+import fc from "fast-check";
+import type { ProfileRecord } from "../../protocol/profile";
+
+const idFirst = "abcdefghijklmnopqrstuvwxyz0123456789".split("");
+const idRest = [...idFirst, "_", "-"];
+
+export const arbId = fc
+  .tuple(fc.constantFrom(...idFirst), fc.array(fc.constantFrom(...idRest), { maxLength: 30 }))
+  .map(([a, rest]) => a + rest.join(""));
+
+export const arbBase = fc
+  .array(fc.integer({ min: 0, max: 9999 }), { minLength: 2, maxLength: 4 })
+  .map((parts) => parts.join("."))
+  .filter((s) => s.length <= 11);
+
+/** Display names: any text without control characters, up to 48 UTF-8 bytes. */
+export const arbName = fc
+  .string({ unit: "grapheme", minLength: 1, maxLength: 20 })
+  .filter((s) => Buffer.byteLength(s) <= 48 && !/[\u0000-\u001f\u007f-\u009f]/.test(s) && s.length > 0);
+
+export const arbU32 = fc.integer({ min: 0, max: 0xffffffff });
+
+export const arbRecord: fc.Arbitrary<ProfileRecord> = fc
+  .record({
+    id: arbId,
+    name: arbName,
+    base: arbBase,
+    flags: fc.integer({ min: 0, max: 3 }),
+    created: arbU32,
+    lastUsed: arbU32,
+    origin: fc.oneof(fc.constant(""), arbId),
+  })
+  .filter((r) => r.origin !== r.id);

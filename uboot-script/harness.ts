@@ -1,0 +1,281 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: U-Boot script text uses ${var} on purpose
+// Runs boot.scr in a real U-Boot (Debian's 2023.01 for the i.MX6 SABRE Lite under qemu-system-arm)
+// against an emulated MCU (QEMU's at24c EEPROM at 0x69 on i2c bus 0 holding the register block).
+// Many cases share one QEMU boot: between cases the block is rewritten with U-Boot's own `i2c write`.
+import { rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { BLOCK_LENGTH, BLOCK_REGISTER, MCU_I2C_ADDRESS } from "../protocol/register-block";
+import { CONFIG_VARS, generateBootCmd, internalVars, SAVED_VARS } from "./generate";
+import { buildDiskImage, compileDts, type FileTree, makeTempDir, mkimageScript, QemuUboot } from "./qemu";
+
+export interface UbootCase {
+  /** Label for reports. */
+  name?: string;
+  /**
+   * Bytes published at the block register (normally encodeBlock(...)); null = no device answers at the
+   * MCU's address (the case runs in a QEMU without the emulated target). Undefined = 64 zero bytes.
+   */
+  block?: number[] | null;
+  /** Written over the block by `flipper_poll_hook` after the first PENDING poll (PENDING -> FINAL). */
+  laterBlock?: number[];
+  /** Saved environment (flipper_profile, flipper_base, ...), imported before the script runs. */
+  savedEnv?: Record<string, string>;
+  /** Other environment variables, e.g. the script's settings (flipper_i2c_bus ...). */
+  env?: Record<string, string>;
+  /** bootargs the board already set before boot.scr runs. */
+  presetBootargs?: string;
+  /** Profile id -> fragment text, written to flipper/<id>.env on the case's boot partition. */
+  fragments?: Record<string, string>;
+  /** Overlay name -> .dtbo, written to flipper/overlays/<name>.dtbo. */
+  overlays?: Record<string, Buffer>;
+  /** Any other files for the boot partition (path -> content). */
+  bootFiles?: FileTree;
+  /**
+   * Run the whole script (DTB, overlays, kernel, initramfs) but stop before booti (flipper_noboot=1).
+   * A test DTB with symbols, a dummy kernel and initramfs are added to the boot partition.
+   * Default false: only the bootargs-deciding section runs (flipper_select_only=1).
+   */
+  fullBoot?: boolean;
+  /** Commands typed at the prompt after the script (their output goes to afterOutput). */
+  after?: string[];
+}
+
+export interface UbootResult {
+  name: string;
+  /** Final bootargs, or null when unset. */
+  bootargs: string | null;
+  /** Every console line the script printed that starts with `flipper:`. */
+  flipperLines: string[];
+  /** What the script printed (between the start of the script and its end). */
+  console: string;
+  afterOutput: string[];
+  /** Wall time of the case's command (setup + script), ms. */
+  ms: number;
+}
+
+export interface SessionOptions {
+  /** Whether the emulated MCU answers at 0x69 (false: no I2C target at all). */
+  mcuPresent?: boolean;
+  /** Script text to run instead of the generated boot.cmd (benchmarks, experiments). */
+  scriptText?: string;
+  /** Echo the console to stderr. */
+  echo?: boolean;
+}
+
+/** Test DTB (with symbols) the overlays apply to; node /flipper-test labelled `ftest`. */
+export const TEST_BASE_DTS =
+  '/dts-v1/;\n/ {\n compatible = "flipper,test";\n #address-cells = <1>;\n #size-cells = <1>;\n' +
+  ' ftest: flipper-test {\n  status = "disabled";\n };\n};\n';
+/** An overlay that applies to TEST_BASE_DTS (sets /flipper-test status = "okay"). */
+export const TEST_OVERLAY_OK_DTS =
+  '/dts-v1/;\n/plugin/;\n&ftest {\n status = "okay";\n flipper-overlay = "applied";\n};\n';
+/** An overlay whose target label does not exist in TEST_BASE_DTS. */
+export const TEST_OVERLAY_BAD_DTS = '/dts-v1/;\n/plugin/;\n&nosuchlabel {\n status = "okay";\n};\n';
+export const TEST_FDTFILE = "imx6q-sabrelite.dtb";
+
+const H_ENV = 0x10800000;
+const H_BLOCK = 0x10900000;
+const H_LATER = 0x10a00000;
+const H_SCRIPT = 0x10b00000;
+const H_CASE = 0x10700000;
+const h = (n: number) => n.toString(16);
+
+function binaryEnv(vars: Record<string, string>): Buffer {
+  const parts: Buffer[] = [];
+  for (const k of Object.keys(vars)) parts.push(Buffer.from(k + "=" + vars[k] + "\0", "latin1"));
+  parts.push(Buffer.from([0]));
+  return Buffer.concat(parts);
+}
+
+function caseTree(c: UbootCase): FileTree | null {
+  const t: FileTree = {};
+  for (const id of Object.keys(c.fragments ?? {})) t["flipper/" + id + ".env"] = c.fragments![id];
+  for (const n of Object.keys(c.overlays ?? {})) t["flipper/overlays/" + n + ".dtbo"] = c.overlays![n];
+  if (c.fullBoot) {
+    t[TEST_FDTFILE] = compileDts(TEST_BASE_DTS);
+    t["Image"] = Buffer.from("not a kernel\n");
+    t["initrd.img"] = Buffer.from("not an initramfs\n");
+  }
+  Object.assign(t, c.bootFiles ?? {});
+  return Object.keys(t).length > 0 ? t : null;
+}
+
+/** One QEMU boot that runs many cases. */
+export class UbootSession {
+  private q = new QemuUboot();
+  private work = "";
+  private cases: UbootCase[] = [];
+  private partOf: number[] = [];
+  private opts: SessionOptions;
+  /** Milliseconds from QEMU start to the U-Boot prompt. */
+  bootMs = 0;
+
+  constructor(opts: SessionOptions = {}) {
+    this.opts = opts;
+  }
+
+  /** Builds the USB stick for `cases` (all known up front) and boots U-Boot to its prompt. */
+  async start(cases: UbootCase[]): Promise<void> {
+    this.cases = cases;
+    this.work = makeTempDir("flipper-uboot-");
+    const present = this.opts.mcuPresent !== false;
+    const script = this.opts.scriptText ?? generateBootCmd();
+    const harness: FileTree = { "h/boot.scr": mkimageScript(script) };
+    const trees: FileTree[] = [harness];
+    const keys = new Map<string, number>();
+    const clear = [
+      "bootargs",
+      ...Object.keys(CONFIG_VARS),
+      ...SAVED_VARS,
+      "flipper_kopts",
+      "flipper_overlays",
+      ...internalVars(script),
+    ];
+    cases.forEach((c, i) => {
+      const tree = caseTree(c);
+      let part = 1;
+      if (tree) {
+        const key = JSON.stringify(
+          Object.entries(tree).map(([k, v]) => [k, Buffer.from(v).toString("base64")]),
+        );
+        if (!keys.has(key)) {
+          trees.push(tree);
+          keys.set(key, trees.length);
+        }
+        part = keys.get(key)!;
+      }
+      this.partOf.push(part);
+      const vars: Record<string, string> = {
+        devtype: "usb",
+        devnum: "0",
+        distro_bootpart: String(part),
+        ...(c.fullBoot ? { flipper_noboot: "1" } : { flipper_select_only: "1" }),
+        ...(c.savedEnv ?? {}),
+        ...(c.env ?? {}),
+      };
+      if (c.presetBootargs !== undefined) vars.bootargs = c.presetBootargs;
+      const lines: string[] = [];
+      for (let k = 0; k < clear.length; k += 12)
+        lines.push("env delete -f " + clear.slice(k, k + 12).join(" "));
+      const env = binaryEnv(vars);
+      harness["h/c" + i + ".env"] = env;
+      lines.push(
+        "load usb 0:1 " + h(H_ENV) + " h/c" + i + ".env; env import -b " + h(H_ENV) + " " + h(env.length),
+      );
+      if (present) {
+        const block = Buffer.from(c.block ?? new Array(BLOCK_LENGTH).fill(0));
+        harness["h/c" + i + ".blk"] = block;
+        lines.push("i2c dev 0");
+        lines.push("load usb 0:1 " + h(H_BLOCK) + " h/c" + i + ".blk");
+        lines.push(
+          "i2c write " +
+            h(H_BLOCK) +
+            " " +
+            h(MCU_I2C_ADDRESS) +
+            " " +
+            h(BLOCK_REGISTER) +
+            ".2 " +
+            h(block.length) +
+            " -s",
+        );
+        if (c.laterBlock) {
+          const later = Buffer.from(c.laterBlock);
+          harness["h/c" + i + ".later"] = later;
+          lines.push("load usb 0:1 " + h(H_LATER) + " h/c" + i + ".later");
+          lines.push(
+            "setenv flipper_poll_hook 'i2c dev 0; i2c write " +
+              h(H_LATER) +
+              " " +
+              h(MCU_I2C_ADDRESS) +
+              " " +
+              h(BLOCK_REGISTER) +
+              ".2 " +
+              h(later.length) +
+              " -s'",
+          );
+        }
+      }
+      lines.push("load usb 0:1 " + h(H_SCRIPT) + " h/boot.scr");
+      lines.push("echo @@SCRIPT-BEGIN@@");
+      lines.push("source " + h(H_SCRIPT));
+      lines.push("echo @@SCRIPT-END@@");
+      lines.push("printenv bootargs");
+      harness["h/c" + i + ".scr"] = mkimageScript(lines.join("\n") + "\n");
+    });
+    const img = join(this.work, "stick.img");
+    buildDiskImage(img, trees);
+    this.bootMs = await this.q.start({
+      diskImage: img,
+      eepromAddress: present ? MCU_I2C_ADDRESS : null,
+      workDir: this.work,
+      echo: this.opts.echo,
+    });
+  }
+
+  /** Runs case number `i` of the list given to start(). */
+  async runCase(i: number): Promise<UbootResult> {
+    const c = this.cases[i];
+    const t0 = Date.now();
+    const out = await this.q.run(
+      "load usb 0:1 " + h(H_CASE) + " h/c" + i + ".scr; source " + h(H_CASE),
+      120000,
+    );
+    const ms = Date.now() - t0;
+    const b = out.indexOf("@@SCRIPT-BEGIN@@\n");
+    const e = out.indexOf("@@SCRIPT-END@@\n");
+    const scriptOut = b >= 0 && e > b ? out.slice(b + 17, e) : out;
+    const tail = e >= 0 ? out.slice(e + 15) : "";
+    const m = /^bootargs=(.*)$/m.exec(tail);
+    const afterOutput: string[] = [];
+    for (const cmd of c.after ?? []) afterOutput.push(await this.q.run(cmd));
+    return {
+      name: c.name ?? "case " + i,
+      bootargs: m ? m[1] : null,
+      flipperLines: scriptOut.split("\n").filter((l) => l.startsWith("flipper:")),
+      console: scriptOut,
+      afterOutput,
+      ms,
+    };
+  }
+
+  /** Types a command at the prompt. */
+  command(text: string): Promise<string> {
+    return this.q.run(text);
+  }
+
+  close(): void {
+    this.q.close();
+    if (this.work) rmSync(this.work, { recursive: true, force: true });
+  }
+}
+
+/** Runs cases in as few QEMU boots as possible (one with the MCU present, one without), in parallel. */
+export async function runUbootBatch(cases: UbootCase[], opts: SessionOptions = {}): Promise<UbootResult[]> {
+  const results: UbootResult[] = new Array(cases.length);
+  const groups = [
+    { present: true, idx: cases.map((c, i) => (c.block === null ? -1 : i)).filter((i) => i >= 0) },
+    { present: false, idx: cases.map((c, i) => (c.block === null ? i : -1)).filter((i) => i >= 0) },
+  ].filter((g) => g.idx.length > 0);
+  await Promise.all(
+    groups.map(async (g) => {
+      const s = new UbootSession({ ...opts, mcuPresent: g.present });
+      try {
+        await s.start(g.idx.map((i) => cases[i]));
+        for (let k = 0; k < g.idx.length; k++) results[g.idx[k]] = await s.runCase(k);
+      } finally {
+        s.close();
+      }
+    }),
+  );
+  return results;
+}
+
+/** Runs one case in its own QEMU boot. */
+export async function runUboot(c: UbootCase, opts: SessionOptions = {}): Promise<UbootResult> {
+  return (await runUbootBatch([c], opts))[0];
+}
+
+/** Writes a file (helper for the CLI and tests). */
+export function saveText(path: string, text: string): void {
+  writeFileSync(path, text);
+}

@@ -1,0 +1,704 @@
+// The daemon: owns the MCU link, keeps the MCU's list equal to the profile store (full sync on start,
+// on the MCU's HELLO and on a generation mismatch; deltas on changes seen through fs.watch, debounced),
+// writes the U-Boot fragments and fallback, exposes events, and serves the control socket.
+import { EventEmitter } from "node:events";
+import { type FSWatcher, promises as fsp, watch } from "node:fs";
+import path from "node:path";
+import { decimal } from "../protocol/bytes";
+import type { Frame } from "../protocol/frame";
+import {
+  type BootReport,
+  DefaultMode,
+  decodeBootReport,
+  decodeHelloResponse,
+  decodeSetDefault,
+  type HelloResponse,
+  type McuState,
+  MessageType,
+  type SetDefault,
+} from "../protocol/messages";
+import { MAX_PROFILES, type ProfileRecord } from "../protocol/profile";
+import { type Fallback, setFallback, writeFragments } from "./boot-files";
+import { type ControlServer, serveControl } from "./control";
+import { LinkClosedError, LinkTimeoutError, McuLink, type Transport, VersionError } from "./link";
+import {
+  applyDeltas,
+  clearNext,
+  describeRecord,
+  describeState,
+  getState,
+  isStale,
+  markGood,
+  nextGeneration,
+  type OptionsChange,
+  planDeltas,
+  readMcuList,
+  sameList,
+  setDefault,
+  setNext,
+  setOptions,
+  transferList,
+  UsageError,
+} from "./ops";
+import { PROFILES_DIR, readStore, records, type StoredProfile } from "./profile-store";
+import { DEFAULT_BAUD, openSerial } from "./serial";
+
+export interface DaemonOptions {
+  /** Serial device of the MCU interconnect UART. */
+  port: string;
+  baud?: number;
+  /** btrfs top level holding @profiles/<id>/profile.json. */
+  store: string;
+  /** FAT boot partition root; null = write no fragments. */
+  bootDir?: string | null;
+  /** fw_setenv command; null = never touch the U-Boot environment. */
+  fwSetenv?: string | null;
+  fwEnvConfig?: string | null;
+  /** Folder for state.json (what was last written to the U-Boot env); null = memory only. */
+  stateDir?: string | null;
+  /** Control socket path; null = none. */
+  socket?: string | null;
+  socketGroup?: string | number | null;
+  debounceMs?: number;
+  timeoutMs?: number;
+  tries?: number;
+  backoffMaxMs?: number;
+  verbose?: boolean;
+  log?: (line: string) => void;
+  /** Opens the transport (default: the serial port). Tests and the simulator may pass their own. */
+  openTransport?: () => Promise<Transport>;
+}
+
+export type LinkState = "connecting" | "ok" | "not-responding" | "error" | "stopped";
+
+export interface SyncInfo {
+  kind: "full" | "delta" | "verified";
+  generation: number;
+  count: number;
+  ms: number;
+  /** Wire bytes sent + received during the sync. */
+  bytes: number;
+}
+
+export interface DaemonStatus {
+  link: LinkState;
+  linkError: string;
+  port: string;
+  mcu: { version: number; instance: number; maxProfiles: number; maxPayload: number } | null;
+  generation: number;
+  inSync: boolean;
+  profiles: number;
+  skipped: string[];
+  error: string;
+  lastSync: SyncInfo | null;
+  lastBoot: BootReport | null;
+  fallback: Fallback | null;
+  stats: McuLink["stats"] | null;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export class Daemon extends EventEmitter {
+  private link: McuLink | null = null;
+  private linkState: LinkState = "connecting";
+  private linkError = "";
+  private hello: HelloResponse | null = null;
+  private needHello = true;
+  private needFull = true;
+  private mcuList: ProfileRecord[] | null = null;
+  private generation = 0;
+  private dirty = true;
+  private fallbackDirty = true;
+  private fullRequested: Array<{ resolve: (s: SyncInfo) => void; reject: (e: Error) => void }> = [];
+  private wakeUp: (() => void) | null = null;
+  private stopped = false;
+  private loopDone: Promise<void> = Promise.resolve();
+  private failures = 0;
+  private snapshot: { profiles: StoredProfile[]; skipped: string[] } = { profiles: [], skipped: [] };
+  private loggedSkips = new Set<string>();
+  private error = "";
+  private lastSync: SyncInfo | null = null;
+  private lastBoot: BootReport | null = null;
+  private fallback: Fallback | null = null;
+  private watchers = new Map<string, FSWatcher>();
+  private debounceTimer: NodeJS.Timeout | null = null;
+  private control: ControlServer | null = null;
+  private inSync = false;
+  readonly log: (line: string) => void;
+  private readonly o: Required<Omit<DaemonOptions, "openTransport" | "log">> & {
+    openTransport: () => Promise<Transport>;
+  };
+
+  constructor(options: DaemonOptions) {
+    super();
+    this.log = options.log ?? ((line) => process.stderr.write(line + "\n"));
+    const baud = options.baud ?? DEFAULT_BAUD;
+    this.o = {
+      port: options.port,
+      baud,
+      store: options.store,
+      bootDir: options.bootDir ?? null,
+      fwSetenv: options.fwSetenv ?? null,
+      fwEnvConfig: options.fwEnvConfig ?? null,
+      stateDir: options.stateDir ?? null,
+      socket: options.socket ?? null,
+      socketGroup: options.socketGroup ?? null,
+      debounceMs: options.debounceMs ?? 150,
+      timeoutMs: options.timeoutMs ?? 250,
+      tries: options.tries ?? 4,
+      backoffMaxMs: options.backoffMaxMs ?? 5000,
+      verbose: options.verbose ?? false,
+      openTransport: options.openTransport ?? (() => openSerial(options.port, baud)),
+    };
+  }
+
+  private say(line: string): void {
+    this.log("flipper-boot: " + line);
+    this.emit("log", line);
+  }
+
+  async start(): Promise<void> {
+    await this.loadState();
+    if (this.o.socket) {
+      this.control = await serveControl(this.o.socket, this.o.socketGroup, (cmd, args) =>
+        this.command(cmd, args),
+      );
+    }
+    this.watchStore();
+    this.loopDone = this.loop();
+  }
+
+  // ---- state file ---------------------------------------------------------------------------
+
+  private async loadState(): Promise<void> {
+    if (!this.o.stateDir) return;
+    try {
+      const s = JSON.parse(await fsp.readFile(path.join(this.o.stateDir, "state.json"), "utf8"));
+      if (s && s.fallback && typeof s.fallback.profile === "string" && typeof s.fallback.base === "string") {
+        this.fallback = { profile: s.fallback.profile, base: s.fallback.base };
+      }
+    } catch {
+      // No state yet (or unreadable): the fallback is written again once.
+    }
+  }
+
+  private async saveState(): Promise<void> {
+    if (!this.o.stateDir) return;
+    await fsp.mkdir(this.o.stateDir, { recursive: true });
+    const file = path.join(this.o.stateDir, "state.json");
+    await fsp.writeFile(file + ".tmp", JSON.stringify({ fallback: this.fallback }) + "\n");
+    await fsp.rename(file + ".tmp", file);
+  }
+
+  // ---- file system watching -------------------------------------------------------------------
+
+  private watchStore(): void {
+    const profilesDir = path.join(this.o.store, PROFILES_DIR);
+    const want = new Set<string>([this.o.store]);
+    this.addWatch(this.o.store);
+    this.addWatch(profilesDir);
+    want.add(profilesDir);
+    for (const p of this.snapshot.profiles) {
+      const d = path.dirname(p.file);
+      want.add(d);
+      this.addWatch(d);
+    }
+    for (const s of this.snapshot.skipped) {
+      // Bad profiles are watched too, so fixing one is noticed.
+      const d = path.dirname(s.split(": ")[0]);
+      want.add(d);
+      this.addWatch(d);
+    }
+    for (const [d, w] of this.watchers) {
+      if (!want.has(d)) {
+        w.close();
+        this.watchers.delete(d);
+      }
+    }
+  }
+
+  private addWatch(dir: string): void {
+    if (this.watchers.has(dir)) return;
+    try {
+      const w = watch(dir, { persistent: false }, () => this.changed());
+      w.on("error", () => {
+        w.close();
+        this.watchers.delete(dir);
+        this.changed();
+      });
+      this.watchers.set(dir, w);
+    } catch {
+      // The folder does not exist (yet): its parent's watcher reports when it appears.
+    }
+  }
+
+  private changed(): void {
+    if (this.stopped) return;
+    if (this.debounceTimer) clearTimeout(this.debounceTimer);
+    this.debounceTimer = setTimeout(() => {
+      this.debounceTimer = null;
+      this.markDirty();
+    }, this.o.debounceMs);
+  }
+
+  private markDirty(): void {
+    this.dirty = true;
+    this.inSync = false;
+    const w = this.wakeUp;
+    this.wakeUp = null;
+    if (w) w();
+  }
+
+  // ---- the sync loop --------------------------------------------------------------------------
+
+  private setLink(state: LinkState, error = ""): void {
+    const changed = state !== this.linkState || error !== this.linkError;
+    const was = this.linkState;
+    this.linkState = state;
+    this.linkError = error;
+    if (!changed) return;
+    if (state === "ok" && (was === "not-responding" || was === "error")) this.say("MCU is responding again");
+    else if (state === "not-responding") this.say(error + "; will keep trying");
+    else if (state === "error") this.say(error);
+    this.emit("link", state);
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopped) {
+      if (!this.dirty) {
+        await new Promise<void>((r) => {
+          this.wakeUp = r;
+        });
+        continue;
+      }
+      this.dirty = false;
+      try {
+        await this.step();
+        this.failures = 0;
+      } catch (e) {
+        if (this.stopped) break;
+        this.dirty = true;
+        this.failures++;
+        if (e instanceof LinkTimeoutError) {
+          this.needHello = true;
+          this.setLink("not-responding", e.message);
+        } else if (e instanceof LinkClosedError) {
+          this.needHello = true;
+        } else if (e instanceof VersionError) {
+          this.needHello = true;
+          this.setLink("error", e.message);
+        } else {
+          this.error = (e as Error).message;
+          if (this.linkState === "ok") this.say("sync failed: " + this.error);
+          else this.setLink("error", this.error);
+        }
+        const waiters = this.fullRequested.splice(0);
+        for (const w of waiters) w.reject(e as Error);
+        const delay = Math.min(200 * 2 ** Math.min(this.failures, 10), this.o.backoffMaxMs);
+        await Promise.race([
+          sleep(delay),
+          new Promise<void>((r) => {
+            this.wakeUp = r;
+          }),
+        ]);
+        this.wakeUp = null;
+      }
+    }
+  }
+
+  private async ensureLink(): Promise<McuLink> {
+    if (this.link) return this.link;
+    let transport: Transport;
+    try {
+      transport = await this.o.openTransport();
+    } catch (e) {
+      throw new Error((e as Error).message);
+    }
+    const link = new McuLink(transport, {
+      timeoutMs: this.o.timeoutMs,
+      tries: this.o.tries,
+      backoffMaxMs: this.o.backoffMaxMs,
+      verbose: this.o.verbose,
+      log: this.log,
+    });
+    transport.onClose((why) => {
+      if (this.link !== link) return;
+      this.link = null;
+      this.needHello = true;
+      this.setLink("error", "lost the serial port " + this.o.port + ": " + why);
+      void link.close().catch(() => {});
+      this.markDirty();
+    });
+    link.on("event", (f: Frame) => this.onEvent(f));
+    this.link = link;
+    this.needHello = true;
+    return link;
+  }
+
+  private onEvent(f: Frame): void {
+    if (f.type === MessageType.EVENT_HELLO) {
+      const d = decodeHelloResponse(f.payload);
+      this.say(
+        "MCU restarted" +
+          (d.value ? " (instance " + d.value.instance + ", generation " + d.value.generation + ")" : "") +
+          "; full sync",
+      );
+      this.needHello = true;
+      this.needFull = true;
+      this.fallbackDirty = true;
+      this.markDirty();
+    } else if (f.type === MessageType.EVENT_BOOT) {
+      const d = decodeBootReport(f.payload);
+      if (!d.value) return;
+      this.lastBoot = d.value;
+      this.say("MCU booted " + d.value.id + " (sequence " + d.value.sequence + ")");
+      this.emit("boot", d.value);
+      this.fallbackDirty = true;
+      this.markDirty();
+    } else if (f.type === MessageType.EVENT_DEFAULT_CHANGED) {
+      const d = decodeSetDefault(f.payload);
+      if (!d.value) return;
+      const v: SetDefault = d.value;
+      this.say(
+        "owner changed the default in the menu to " + (v.mode === DefaultMode.LAST_USED ? "last-used" : v.id),
+      );
+      this.emit("default-changed", v);
+      this.fallbackDirty = true;
+      this.markDirty();
+    }
+  }
+
+  private async step(): Promise<void> {
+    const link = await this.ensureLink();
+    if (this.needHello) {
+      const h = await link.hello();
+      const first = this.hello === null;
+      if (first || h.instance !== this.hello!.instance || h.generation !== this.generation)
+        this.needFull = true;
+      this.hello = h;
+      this.needHello = false;
+      this.error = "";
+      this.setLink("ok");
+      if (first) {
+        this.say(
+          "MCU speaks protocol " +
+            h.version +
+            ", holds " +
+            h.maxProfiles +
+            " profiles, generation " +
+            h.generation,
+        );
+      }
+    }
+    const snap = await readStore(this.o.store);
+    if (snap.error) throw new Error(snap.error);
+    this.snapshot = { profiles: snap.profiles, skipped: snap.skipped.map((s) => s.message) };
+    const skipNow = new Set(this.snapshot.skipped);
+    for (const m of skipNow) if (!this.loggedSkips.has(m)) this.say(m);
+    this.loggedSkips = skipNow;
+    this.watchStore();
+    if (this.o.bootDir) {
+      const r = await writeFragments(this.o.bootDir, snap.profiles);
+      for (const e of r.errors) this.say(e);
+      if (r.written.length || r.removed.length) {
+        this.say("boot fragments: " + r.written.length + " written, " + r.removed.length + " removed");
+      }
+    }
+    const limit = Math.min(MAX_PROFILES, this.hello!.maxProfiles);
+    const want = records(snap.profiles);
+    if (want.length > limit) {
+      const msg =
+        "too many profiles: " +
+        want.length +
+        " valid profiles on disk, the MCU holds at most " +
+        limit +
+        "; the MCU keeps its list (generation " +
+        this.generation +
+        ") until some are removed";
+      if (this.error !== msg) this.say(msg);
+      this.error = msg;
+      const err = Object.assign(new Error(msg), { code: "limit" });
+      for (const w of this.fullRequested.splice(0)) w.reject(err);
+      return;
+    }
+    this.error = "";
+    await this.syncList(link, want);
+    if (this.fallbackDirty) await this.updateFallback(link);
+    this.inSync = !this.dirty;
+  }
+
+  private async syncList(link: McuLink, want: ProfileRecord[]): Promise<void> {
+    const t0 = performance.now();
+    const b0 = link.stats.bytesIn + link.stats.bytesOut;
+    const waiters = this.fullRequested.splice(0);
+    const forced = waiters.length > 0;
+    let kind: SyncInfo["kind"] | null = null;
+    try {
+      for (let round = 0; round < 3 && kind === null; round++) {
+        if (this.needFull || this.mcuList === null || forced) {
+          const cur = await readMcuList(link);
+          this.generation = cur.generation;
+          if (sameList(cur.records, want) && cur.generation !== 0) {
+            kind = "verified";
+          } else {
+            this.generation = await transferList(link, want, nextGeneration(cur.generation));
+            kind = "full";
+          }
+          this.mcuList = want;
+          this.needFull = false;
+          this.fallbackDirty = true;
+        } else {
+          const ops = planDeltas(this.mcuList, want);
+          if (ops === null) {
+            this.needFull = true;
+            continue;
+          }
+          if (ops.length === 0) return this.settle(waiters, null);
+          try {
+            this.generation = await applyDeltas(link, ops, this.generation);
+            this.mcuList = want;
+            kind = "delta";
+          } catch (e) {
+            if (!isStale(e)) throw e;
+            this.say("MCU list is not at generation " + this.generation + "; full sync");
+            this.needFull = true;
+          }
+        }
+      }
+    } catch (e) {
+      if (isStale(e)) this.needFull = true;
+      for (const w of waiters) w.reject(e as Error);
+      throw e;
+    }
+    if (kind === null) throw new Error("could not bring the MCU's list in line after 3 rounds");
+    const info: SyncInfo = {
+      kind,
+      generation: this.generation,
+      count: want.length,
+      ms: Math.round(performance.now() - t0),
+      bytes: link.stats.bytesIn + link.stats.bytesOut - b0,
+    };
+    this.lastSync = info;
+    const what =
+      kind === "verified"
+        ? "MCU already holds the " + info.count + " profiles"
+        : kind === "full"
+          ? "synced " + info.count + " profiles"
+          : "sent changes, " + info.count + " profiles";
+    this.say(what + " (generation " + decimal(info.generation) + ") in " + info.ms + " ms");
+    this.settle(waiters, info);
+  }
+
+  private settle(waiters: Array<{ resolve: (s: SyncInfo) => void }>, info: SyncInfo | null): void {
+    const i = info ??
+      this.lastSync ?? { kind: "verified", generation: this.generation, count: 0, ms: 0, bytes: 0 };
+    if (info) this.emit("synced", info);
+    for (const w of waiters) w.resolve(i);
+  }
+
+  /** The saved fallback for U-Boot: the MCU's fixed default, else the last good, else the first profile. */
+  private async updateFallback(link: McuLink): Promise<void> {
+    this.fallbackDirty = false;
+    const st = await getState(link);
+    if (st.lastBoot.sequence !== 0) this.lastBoot = st.lastBoot;
+    this.emit("state", st);
+    if (!this.o.fwSetenv) return;
+    const list = this.mcuList ?? [];
+    const find = (id: string) => list.find((r) => r.id === id);
+    const p =
+      (st.defaultMode === DefaultMode.FIXED ? find(st.defaultId) : undefined) ??
+      find(st.lastGoodId) ??
+      (st.lastBoot.good ? find(st.lastBoot.id) : undefined) ??
+      list[0];
+    if (!p) return;
+    const fb: Fallback = { profile: p.id, base: p.base };
+    if (this.fallback && this.fallback.profile === fb.profile && this.fallback.base === fb.base) return;
+    try {
+      await setFallback({ command: this.o.fwSetenv, config: this.o.fwEnvConfig }, fb);
+      this.fallback = fb;
+      await this.saveState();
+      this.say("U-Boot fallback set to " + fb.profile + " (base " + fb.base + ")");
+    } catch (e) {
+      this.say((e as Error).message);
+      this.fallbackDirty = true;
+    }
+  }
+
+  // ---- the API --------------------------------------------------------------------------------
+
+  status(): DaemonStatus {
+    const h = this.hello;
+    return {
+      link: this.stopped ? "stopped" : this.linkState,
+      linkError: this.linkError,
+      port: this.o.port,
+      mcu: h
+        ? { version: h.version, instance: h.instance, maxProfiles: h.maxProfiles, maxPayload: h.maxPayload }
+        : null,
+      generation: this.generation,
+      inSync: this.inSync && !this.dirty && this.error === "",
+      profiles: this.snapshot.profiles.length,
+      skipped: [...this.snapshot.skipped],
+      error: this.error,
+      lastSync: this.lastSync,
+      lastBoot: this.lastBoot,
+      fallback: this.fallback,
+      stats: this.link ? { ...this.link.stats } : null,
+    };
+  }
+
+  /** Resolves once the daemon is idle with the MCU holding the store's list. */
+  whenSynced(timeoutMs = 60000): Promise<DaemonStatus> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const s = this.status();
+        if (s.inSync && !this.debounceTimer) {
+          cleanup();
+          resolve(s);
+        }
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(
+          new Error("not in sync after " + timeoutMs + " ms: " + (this.error || this.linkError || "busy")),
+        );
+      }, timeoutMs);
+      const poll = setInterval(check, 50);
+      const cleanup = () => {
+        clearTimeout(timer);
+        clearInterval(poll);
+      };
+      check();
+    });
+  }
+
+  /** A full sync now (read back, transfer if different); resolves when it is done. */
+  sync(): Promise<SyncInfo> {
+    return new Promise((resolve, reject) => {
+      this.fullRequested.push({ resolve, reject });
+      this.markDirty();
+    });
+  }
+
+  private liveLink(): McuLink {
+    if (!this.link || this.linkState === "connecting") {
+      throw Object.assign(new Error("MCU link is down: " + (this.linkError || "not connected yet")), {
+        code: "timeout",
+      });
+    }
+    return this.link;
+  }
+
+  async mcuState(): Promise<McuState> {
+    return getState(this.liveLink());
+  }
+
+  async setDefault(target: string): Promise<void> {
+    await setDefault(this.liveLink(), target);
+    this.say("default set to " + target);
+    this.fallbackDirty = true;
+    this.markDirty();
+  }
+
+  async setNext(id: string, action = "boot"): Promise<void> {
+    await setNext(this.liveLink(), id, action);
+    this.say("next boot set to " + id + (action !== "boot" ? " (" + action + ")" : ""));
+  }
+
+  async clearNext(): Promise<void> {
+    await clearNext(this.liveLink());
+    this.say("next boot cleared");
+  }
+
+  async setOptions(change: OptionsChange) {
+    const o = await setOptions(this.liveLink(), change);
+    this.say("menu options: timeout " + o.timeoutSeconds + " s, show " + (o.showMenu ? "always" : "on-key"));
+    return o;
+  }
+
+  async markGood(runningProfile: string | null = null) {
+    const r = await markGood(this.liveLink(), runningProfile);
+    this.say(r.message);
+    if (r.marked) {
+      this.fallbackDirty = true;
+      this.markDirty();
+    }
+    return r;
+  }
+
+  async listMcu() {
+    const link = this.liveLink();
+    const [st, l] = [await getState(link), await readMcuList(link)];
+    return { state: st, records: l.records, generation: l.generation };
+  }
+
+  private async command(cmd: string, args: Record<string, unknown>): Promise<unknown> {
+    const str = (k: string): string => {
+      const v = args[k];
+      if (typeof v !== "string") throw new UsageError(k + " must be a string");
+      return v;
+    };
+    switch (cmd) {
+      case "status": {
+        let mcu: unknown = null;
+        let mcuError = "";
+        try {
+          mcu = describeState(await this.mcuState());
+        } catch (e) {
+          mcuError = (e as Error).message;
+        }
+        return { daemon: this.status(), mcu, mcuError };
+      }
+      case "list": {
+        const l = await this.listMcu();
+        return {
+          generation: l.generation,
+          state: describeState(l.state),
+          profiles: l.records.map(describeRecord),
+        };
+      }
+      case "set-default":
+        await this.setDefault(str("target"));
+        return { default: args.target };
+      case "next":
+        await this.setNext(str("id"), typeof args.action === "string" ? args.action : "boot");
+        return { next: args.id };
+      case "clear-next":
+        await this.clearNext();
+        return { next: null };
+      case "mark-good":
+        return this.markGood(typeof args.running === "string" ? args.running : null);
+      case "sync":
+        return this.sync();
+      case "options":
+        return this.setOptions(args as OptionsChange);
+      default:
+        throw new UsageError("unknown command " + JSON.stringify(cmd));
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.debounceTimer) clearTimeout(this.debounceTimer);
+    for (const w of this.watchers.values()) w.close();
+    this.watchers.clear();
+    const w = this.wakeUp;
+    this.wakeUp = null;
+    if (w) w();
+    const link = this.link;
+    this.link = null;
+    if (link) await link.close().catch(() => {});
+    await this.loopDone.catch(() => {});
+    if (this.control) await this.control.close();
+    for (const x of this.fullRequested.splice(0)) x.reject(new Error("the daemon stopped"));
+    this.emit("link", "stopped");
+  }
+}
+
+/** Starts a daemon (see README.md); resolves once the socket listens and the first sync began. */
+export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
+  const d = new Daemon(options);
+  await d.start();
+  return d;
+}

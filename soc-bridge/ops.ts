@@ -1,0 +1,284 @@
+// MCU operations on top of the link: full list transfer, deltas, read-back, and the boot
+// settings commands. Shared by the daemon and by the CLI when no daemon runs.
+import { ACTION_NAMES, BlockAction, REASON_NAMES } from "../protocol/register-block";
+import {
+  type BootReport,
+  DefaultMode,
+  decodeProfileReply,
+  decodeState,
+  encodeDeleteProfile,
+  encodeGetProfile,
+  encodeListBegin,
+  encodeListCommit,
+  encodeListItem,
+  encodeMarkGood,
+  encodeMenuOptions,
+  encodePutProfile,
+  encodeSetDefault,
+  encodeSetNext,
+  checkMenuOptions,
+  listCrc,
+  type McuState,
+  type MenuOptions,
+  MessageType,
+  Result,
+} from "../protocol/messages";
+import { checkProfileId, formatFieldError, type ProfileRecord, sameProfile } from "../protocol/profile";
+import { McuError, type McuLink } from "./link";
+
+/** The generation after `g` (u32, 0 skipped: 0 means "never synced"). */
+export function nextGeneration(g: number): number {
+  const n = (g + 1) >>> 0;
+  return n === 0 ? 1 : n;
+}
+
+/** LIST_BEGIN, LIST_ITEM per record, LIST_COMMIT with the list CRC. Returns the new generation. */
+export async function transferList(
+  link: McuLink,
+  list: ProfileRecord[],
+  generation: number,
+): Promise<number> {
+  await link.call(MessageType.LIST_BEGIN, encodeListBegin({ generation, count: list.length }));
+  for (let i = 0; i < list.length; i++) {
+    await link.call(MessageType.LIST_ITEM, encodeListItem({ generation, index: i, record: list[i] }));
+  }
+  await link.call(
+    MessageType.LIST_COMMIT,
+    encodeListCommit({ generation, count: list.length, listCrc: listCrc(list) }),
+  );
+  return generation;
+}
+
+export async function getState(link: McuLink): Promise<McuState> {
+  const p = await link.call(MessageType.GET_STATE, []);
+  const d = decodeState(p);
+  if (!d.value) throw new Error("MCU sent a GET_STATE reply this bridge cannot read: " + d.error);
+  return d.value;
+}
+
+/** The MCU's committed list, read back with GET_PROFILE (restarts if the generation moves). */
+export async function readMcuList(link: McuLink): Promise<{ generation: number; records: ProfileRecord[] }> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const st = await getState(link);
+    const records: ProfileRecord[] = [];
+    let moved = false;
+    for (let i = 0; i < st.profileCount; i++) {
+      const p = await link.call(MessageType.GET_PROFILE, encodeGetProfile({ index: i }));
+      const d = decodeProfileReply(p);
+      if (!d.value) throw new Error("MCU sent a GET_PROFILE reply this bridge cannot read: " + d.error);
+      if (d.value.generation !== st.generation || d.value.count !== st.profileCount) {
+        moved = true;
+        break;
+      }
+      records.push(d.value.record);
+    }
+    if (!moved) return { generation: st.generation, records };
+  }
+  throw new Error("the MCU's list kept changing while it was read");
+}
+
+export function sameList(a: ProfileRecord[], b: ProfileRecord[]): boolean {
+  return a.length === b.length && a.every((r, i) => sameProfile(r, b[i]));
+}
+
+export type DeltaOp = { kind: "put"; record: ProfileRecord } | { kind: "delete"; id: string };
+
+/**
+ * The PUT/DELETE operations that turn `old` (the MCU's list) into `next`, or null when deltas
+ * cannot reproduce `next` exactly (order) or a full transfer is simpler. The MCU replaces a PUT
+ * record in place and appends a new one at the end; DELETE keeps the order of the rest.
+ */
+export function planDeltas(old: ProfileRecord[], next: ProfileRecord[], maxOps = 4): DeltaOp[] | null {
+  const ops: DeltaOp[] = [];
+  const nextIds = new Set(next.map((r) => r.id));
+  let sim = old.filter((r) => {
+    if (nextIds.has(r.id)) return true;
+    ops.push({ kind: "delete", id: r.id });
+    return false;
+  });
+  for (const r of next) {
+    const i = sim.findIndex((s) => s.id === r.id);
+    if (i < 0) {
+      ops.push({ kind: "put", record: r });
+      sim = [...sim, r];
+    } else if (!sameProfile(sim[i], r)) {
+      ops.push({ kind: "put", record: r });
+      sim = sim.map((s, k) => (k === i ? r : s));
+    }
+  }
+  if (ops.length > maxOps) return null;
+  if (!sameList(sim, next)) return null;
+  return ops;
+}
+
+/** Applies deltas from generation `gen`; returns the final generation. STALE surfaces as McuError. */
+export async function applyDeltas(link: McuLink, ops: DeltaOp[], gen: number): Promise<number> {
+  for (const op of ops) {
+    const newGeneration = nextGeneration(gen);
+    if (op.kind === "put") {
+      await link.call(
+        MessageType.PUT_PROFILE,
+        encodePutProfile({ baseGeneration: gen, newGeneration, record: op.record }),
+      );
+    } else {
+      await link.call(
+        MessageType.DELETE_PROFILE,
+        encodeDeleteProfile({ baseGeneration: gen, newGeneration, id: op.id }),
+      );
+    }
+    gen = newGeneration;
+  }
+  return gen;
+}
+
+export function isStale(e: unknown): boolean {
+  return e instanceof McuError && (e.result === Result.STALE || e.result === Result.OUT_OF_ORDER);
+}
+
+/** A usage error (bad argument): the CLI exits 2. */
+export class UsageError extends Error {
+  readonly code = "usage";
+}
+
+function checkId(id: string): void {
+  const e = checkProfileId(id, "profile id");
+  if (e) throw new UsageError(formatFieldError(e));
+}
+
+export async function setDefault(link: McuLink, target: string): Promise<void> {
+  if (target === "last-used") {
+    await link.call(MessageType.SET_DEFAULT, encodeSetDefault({ mode: DefaultMode.LAST_USED, id: "" }));
+    return;
+  }
+  checkId(target);
+  await link.call(MessageType.SET_DEFAULT, encodeSetDefault({ mode: DefaultMode.FIXED, id: target }));
+}
+
+export const NEXT_ACTIONS: Record<string, number> = {
+  boot: BlockAction.BOOT,
+  recovery: BlockAction.RECOVERY,
+  reset: BlockAction.RESET,
+};
+
+export async function setNext(link: McuLink, id: string, action = "boot"): Promise<void> {
+  checkId(id);
+  const a = NEXT_ACTIONS[action];
+  if (!a)
+    throw new UsageError("action " + JSON.stringify(action) + " is invalid: must be boot, recovery or reset");
+  await link.call(MessageType.SET_NEXT, encodeSetNext({ action: a, id }));
+}
+
+export async function clearNext(link: McuLink): Promise<void> {
+  await link.call(MessageType.SET_NEXT, encodeSetNext({ action: 0, id: "" }));
+}
+
+export interface OptionsChange {
+  timeoutSeconds?: number;
+  showMenu?: number;
+  maxTries?: number;
+}
+
+export async function setOptions(link: McuLink, change: OptionsChange): Promise<MenuOptions> {
+  const st = await getState(link);
+  const o: MenuOptions = {
+    timeoutSeconds: change.timeoutSeconds ?? st.options.timeoutSeconds,
+    showMenu: change.showMenu ?? st.options.showMenu,
+    maxTries: change.maxTries ?? st.options.maxTries,
+  };
+  const e = checkMenuOptions(o);
+  if (e !== "") throw new UsageError(e);
+  await link.call(MessageType.SET_OPTIONS, encodeMenuOptions(o));
+  return o;
+}
+
+export interface MarkGoodResult {
+  marked: boolean;
+  sequence: number;
+  id: string;
+  message: string;
+}
+
+/**
+ * Marks the MCU's last boot good (like systemd-bless-boot). `runningProfile` (from
+ * flipper.profile= on /proc/cmdline) guards against confirming a boot this kernel is not.
+ */
+export async function markGood(link: McuLink, runningProfile: string | null): Promise<MarkGoodResult> {
+  const st = await getState(link);
+  const b: BootReport = st.lastBoot;
+  if (b.sequence === 0) {
+    return { marked: false, sequence: 0, id: "", message: "nothing to mark: the MCU reports no boot yet" };
+  }
+  if (runningProfile !== null && runningProfile !== b.id) {
+    throw new UsageError(
+      "the running system is profile " +
+        JSON.stringify(runningProfile) +
+        " but the MCU's last boot (sequence " +
+        b.sequence +
+        ") is " +
+        JSON.stringify(b.id) +
+        "; not marking it good",
+    );
+  }
+  if (b.good) {
+    return {
+      marked: false,
+      sequence: b.sequence,
+      id: b.id,
+      message: "boot " + b.sequence + " of " + b.id + " is already marked good",
+    };
+  }
+  await link.call(MessageType.MARK_GOOD, encodeMarkGood({ sequence: b.sequence, id: b.id }));
+  return {
+    marked: true,
+    sequence: b.sequence,
+    id: b.id,
+    message: "marked boot " + b.sequence + " of " + b.id + " good",
+  };
+}
+
+/** A JSON-friendly view of the MCU state with names instead of codes. */
+export function describeState(st: McuState) {
+  return {
+    generation: st.generation,
+    profileCount: st.profileCount,
+    maxProfiles: st.maxProfiles,
+    default: st.defaultMode === DefaultMode.LAST_USED ? "last-used" : st.defaultId,
+    next:
+      st.nextId === ""
+        ? null
+        : { id: st.nextId, action: ACTION_NAMES[st.nextAction] ?? String(st.nextAction) },
+    options: {
+      timeoutSeconds: st.options.timeoutSeconds,
+      show: st.options.showMenu === 1 ? "always" : "on-key",
+      maxTries: st.options.maxTries,
+    },
+    lastGood: st.lastGoodId === "" ? null : st.lastGoodId,
+    lastBoot:
+      st.lastBoot.sequence === 0
+        ? null
+        : {
+            sequence: st.lastBoot.sequence,
+            id: st.lastBoot.id,
+            base: st.lastBoot.base,
+            action: ACTION_NAMES[st.lastBoot.action] ?? String(st.lastBoot.action),
+            reason: REASON_NAMES[st.lastBoot.reason] ?? String(st.lastBoot.reason),
+            try: st.lastBoot.tryNumber,
+            maxTries: st.lastBoot.maxTries,
+            good: st.lastBoot.good === 1,
+          },
+    tries: st.tries.map((t) => ({ id: t.id, tries: t.tries, failed: t.failed === 1 })),
+  };
+}
+
+export function describeRecord(r: ProfileRecord) {
+  return {
+    id: r.id,
+    name: r.name,
+    base: r.base,
+    origin: r.origin === "" ? null : r.origin,
+    hidden: (r.flags & 1) !== 0,
+    protected: (r.flags & 2) !== 0,
+    created: r.created,
+    lastUsed: r.lastUsed,
+  };
+}

@@ -1,0 +1,118 @@
+// Shared setup for soc-bridge tests: temporary profile store / boot dir, profile.json writers,
+// and an MCU endpoint on the far end of a real socat pty pair.
+import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { openSerial } from "../../soc-bridge/serial";
+import type { Transport } from "../../soc-bridge/link";
+import { openPtyPair, type PtyPair } from "./pty";
+import { TestDoubleMcu, type TestDoubleOptions } from "./test-double-mcu";
+
+export interface TempDirs {
+  root: string;
+  store: string;
+  boot: string;
+  state: string;
+  socket: string;
+  cleanup(): void;
+}
+
+export function tempDirs(prefix = "fb-bridge-"): TempDirs {
+  const root = mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dirs = {
+    root,
+    store: path.join(root, "top"),
+    boot: path.join(root, "boot"),
+    state: path.join(root, "state"),
+    socket: path.join(root, "ctl.sock"),
+    cleanup: () => rmSync(root, { recursive: true, force: true }),
+  };
+  mkdirSync(path.join(dirs.store, "@profiles"), { recursive: true });
+  mkdirSync(dirs.boot, { recursive: true });
+  return dirs;
+}
+
+export interface ProfileJson {
+  id?: unknown;
+  name?: unknown;
+  base?: unknown;
+  created?: unknown;
+  lastUsed?: unknown;
+  origin?: unknown;
+  hidden?: unknown;
+  protected?: unknown;
+  kernelOptions?: unknown;
+  overlays?: unknown;
+  sortKey?: unknown;
+}
+
+export function profileJson(id: string, extra: ProfileJson = {}): ProfileJson {
+  return {
+    id,
+    name: "Profile " + id,
+    base: "1.0.0",
+    created: "2026-01-01T00:00:00Z",
+    lastUsed: null,
+    origin: null,
+    hidden: false,
+    protected: false,
+    kernelOptions: "",
+    overlays: [],
+    ...extra,
+  };
+}
+
+/** Writes <store>/@profiles/<folder>/profile.json (text as given when a string). */
+export function writeProfile(store: string, folder: string, content: ProfileJson | string): void {
+  const dir = path.join(store, "@profiles", folder);
+  mkdirSync(dir, { recursive: true });
+  const text = typeof content === "string" ? content : JSON.stringify(content, null, 2);
+  const tmp = path.join(dir, ".profile.json.tmp");
+  writeFileSync(tmp, text);
+  // Rename like real tools do (atomic replace).
+  renameSync(tmp, path.join(dir, "profile.json"));
+}
+
+export function removeProfile(store: string, folder: string): void {
+  rmSync(path.join(store, "@profiles", folder), { recursive: true, force: true });
+}
+
+export interface DoubleOnPty {
+  mcu: TestDoubleMcu;
+  /** The bridge's end of the pty. */
+  port: string;
+  pty: PtyPair;
+  transport: Transport;
+  close(): Promise<void>;
+}
+
+/** The TEST DOUBLE MCU attached (real serialport bindings) to one end of a socat pty pair. */
+export async function doubleOnPty(opts: TestDoubleOptions = {}): Promise<DoubleOnPty> {
+  const pty = await openPtyPair();
+  const transport = await openSerial(pty.b);
+  const mcu = new TestDoubleMcu(opts);
+  mcu.send = (bytes) => {
+    transport.write(Uint8Array.from(bytes)).catch(() => {});
+  };
+  transport.onData((c) => mcu.receive(c));
+  transport.onClose(() => {});
+  return {
+    mcu,
+    port: pty.a,
+    pty,
+    transport,
+    close: async () => {
+      await transport.close();
+      await pty.close();
+    },
+  };
+}
+
+/** Polls `cond` every 20 ms until true (or throws after timeoutMs, naming `what`). */
+export async function waitUntil(cond: () => boolean, what: string, timeoutMs = 30000): Promise<void> {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > timeoutMs) throw new Error("timed out waiting for " + what);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -55,9 +55,12 @@ export const KOPTS_CLASS = "[" + LOWER + UPPER + DIGITS + koptsExtra + "]";
 export const KOPTS_FORBIDDEN_REGEX = "flipper[.]";
 export const OVERLAY_CHARS_CLASS = "[" + LOWER + DIGITS + " _-]";
 const OVL_NAME = ID_FIRST_CLASS + ID_REST_CLASS + "*";
-export const OVERLAYS_REGEX = "^" + OVL_NAME + ("( " + OVL_NAME + ")?").repeat(OVERLAYS_MAX - 1) + "$";
-/** OVERLAY_NAME_MAX + 1 name characters in a row: a name that is too long. */
-export const OVERLAY_TOO_LONG_REGEX = ID_REST_CLASS.repeat(OVERLAY_NAME_MAX + 1);
+/** Names separated by single spaces (SLRE's pattern buffer is too small to also count them here). */
+export const OVERLAYS_REGEX = "^" + OVL_NAME + "( " + OVL_NAME + ")*$";
+/** OVERLAY_NAME_MAX + 1 non-space characters in a row: a name that is too long. */
+export const OVERLAY_TOO_LONG_REGEX = "[^ ]".repeat(OVERLAY_NAME_MAX + 1);
+/** OVERLAYS_MAX spaces: more than OVERLAYS_MAX names. */
+export const OVERLAY_TOO_MANY_REGEX = " [^ ]*".repeat(OVERLAYS_MAX - 1) + " ";
 
 /** Environment variables boot.scr honours, with their defaults (documented in README.md). */
 export const CONFIG_VARS: Record<string, string> = {
@@ -92,15 +95,15 @@ function at(base: string, off: number): string {
  * are re-parsed by U-Boot's hush): copy with setexpr.s, strip allowed characters with gsub in place,
  * then match the full pattern in place. Sets fl_ok=1 and fl_val=<value> when valid.
  */
-function validate(allowed: string, full: string, forbidden: string | null, allowEmpty: boolean): string[] {
+function validate(allowed: string, full: string, forbiddenList: string[], allowEmpty: boolean): string[] {
   const ok: string[] = ["setenv fl_ok 1", "setenv fl_val; setexpr.s fl_val *${fl_p}"];
   let inner = ok;
-  if (forbidden) {
+  for (const forbidden of forbiddenList.slice().reverse()) {
     inner = [
       "setenv fl_v; setexpr.s fl_v *${fl_p}; setenv fl_w; setexpr.s fl_w *${fl_p}",
       "setexpr fl_v sub " + q(forbidden) + " '!'",
       'if test "x${fl_v}" = "x${fl_w}"; then',
-      ...ok.map((l) => "  " + l),
+      ...inner.map((l) => "  " + l),
       "fi",
     ];
   }
@@ -150,7 +153,7 @@ function savedEnvFallback(): string[] {
     "elif itest ${fl_ok} == 0; then",
     "  setenv fl_envwhy 'saved env profile invalid'",
     "else",
-    ...indent(validate(ID_CHARS_CLASS, ID_REGEX, null, false), 2),
+    ...indent(validate(ID_CHARS_CLASS, ID_REGEX, [], false), 2),
     "  if itest ${fl_ok} == 0; then",
     "    setenv fl_envwhy 'saved env profile invalid'",
     "  else",
@@ -161,7 +164,7 @@ function savedEnvFallback(): string[] {
     "    elif itest ${fl_ok} == 0; then",
     "      setenv fl_envwhy 'saved env base invalid'",
     "    else",
-    ...indent(validate(BASE_CHARS_CLASS, BASE_REGEX, null, false), 6),
+    ...indent(validate(BASE_CHARS_CLASS, BASE_REGEX, [], false), 6),
     "      if itest ${fl_ok} == 0; then",
     "        setenv fl_envwhy 'saved env base invalid'",
     "      else",
@@ -279,11 +282,11 @@ function readBlock(): string[] {
     "    else setenv fl_id; setenv fl_bs",
     "    fi",
     "  else",
-    ...indent(validate(ID_CHARS_CLASS, ID_REGEX, null, false), 4),
+    ...indent(validate(ID_CHARS_CLASS, ID_REGEX, [], false), 4),
     "    if itest ${fl_ok} == 0; then setenv fl_why 'block invalid profile id'; else",
     '      setenv fl_id "${fl_val}"',
     "      setexpr fl_p ${fl_blk} + " + hex(O.BASE, 1),
-    ...indent(validate(BASE_CHARS_CLASS, BASE_REGEX, null, false), 6),
+    ...indent(validate(BASE_CHARS_CLASS, BASE_REGEX, [], false), 6),
     "      if itest ${fl_ok} == 0; then setenv fl_why 'block invalid base version'; else",
     '        setenv fl_bs "${fl_val}"',
     "      fi",
@@ -342,13 +345,16 @@ function fragment(): string[] {
     "      env import -t ${fl_frag} ${filesize} " + FRAGMENT_VAR_KOPTS + " " + FRAGMENT_VAR_OVERLAYS,
     ...indent(exportVar(FRAGMENT_VAR_KOPTS, KOPTS_MAX), 6),
     "      if itest ${fl_ok} == 1; then",
-    ...indent(validate(KOPTS_CLASS, "^" + KOPTS_CLASS + "*$", KOPTS_FORBIDDEN_REGEX, true), 8),
+    ...indent(validate(KOPTS_CLASS, "^" + KOPTS_CLASS + "*$", [KOPTS_FORBIDDEN_REGEX], true), 8),
     "      fi",
     "      if itest ${fl_ok} == 1; then",
     '        setenv fl_kopts "${fl_val}"',
     ...indent(exportVar(FRAGMENT_VAR_OVERLAYS, OVERLAYS_MAX * (OVERLAY_NAME_MAX + 1)), 8),
     "        if itest ${fl_ok} == 1; then",
-    ...indent(validate(OVERLAY_CHARS_CLASS, OVERLAYS_REGEX, OVERLAY_TOO_LONG_REGEX, true), 10),
+    ...indent(
+      validate(OVERLAY_CHARS_CLASS, OVERLAYS_REGEX, [OVERLAY_TOO_LONG_REGEX, OVERLAY_TOO_MANY_REGEX], true),
+      10,
+    ),
     "        fi",
     "        if itest ${fl_ok} == 1; then",
     '          setenv fl_ovls "${fl_val}"; setenv fl_fok 1',

@@ -148,7 +148,7 @@ export class UbootSession {
       const vars: Record<string, string> = {
         devtype: "usb",
         devnum: "0",
-        distro_bootpart: String(part),
+        distro_bootpart: part.toString(16),
         ...(c.fullBoot ? { flipper_noboot: "1" } : { flipper_select_only: "1" }),
         ...(c.savedEnv ?? {}),
         ...(c.env ?? {}),

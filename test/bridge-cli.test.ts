@@ -1,0 +1,185 @@
+// The flipper-boot CLI end to end: the bundled file (esbuild) against a running daemon (a child
+// process) that owns a real pty to the MCU endpoint; --json output; the permission refusal for a
+// non-root user; and direct mode on the port when no daemon runs.
+import test from "ava";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { chmodSync, statSync } from "node:fs";
+import path from "node:path";
+import { DefaultMode } from "../protocol/messages";
+import { doubleOnPty, profileJson, tempDirs, waitUntil, writeProfile } from "./helpers/bridge-env";
+
+const ROOT = path.resolve(import.meta.dirname, "..");
+const BUNDLE = path.join(ROOT, "build", "test-cli", "flipper-boot.mjs");
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function run(args: string[], asNobody = false): Promise<Run> {
+  const cmd = asNobody ? "setpriv" : process.execPath;
+  const full = asNobody
+    ? ["--reuid=nobody", "--regid=nogroup", "--clear-groups", process.execPath, BUNDLE, ...args]
+    : [BUNDLE, ...args];
+  return new Promise((resolve) => {
+    execFile(cmd, full, { timeout: 60000 }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === "number" ? err.code : -1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+test.before(async () => {
+  await new Promise<void>((resolve, reject) => {
+    execFile(process.execPath, ["--import=tsx", "soc-bridge/build.ts", BUNDLE], { cwd: ROOT }, (e, _o, se) =>
+      e ? reject(new Error(se)) : resolve(),
+    );
+  });
+});
+
+function startDaemonProcess(args: string[]): {
+  child: ChildProcess;
+  log: () => string;
+  stop: () => Promise<void>;
+} {
+  const child = spawn(process.execPath, [BUNDLE, "daemon", ...args], { stdio: ["ignore", "ignore", "pipe"] });
+  let log = "";
+  child.stderr!.on("data", (d) => {
+    log += d.toString();
+  });
+  return {
+    child,
+    log: () => log,
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once("exit", () => resolve());
+        child.kill("SIGTERM");
+      }),
+  };
+}
+
+test("CLI commands through the daemon's socket, --json, exit codes, permission refusal", async (t) => {
+  const dirs = tempDirs();
+  chmodSync(dirs.root, 0o755); // only the socket's own mode keeps others out
+  const end = await doubleOnPty();
+  writeProfile(dirs.store, "main", profileJson("main", { name: "Main" }));
+  writeProfile(dirs.store, "work", profileJson("work", { name: "Work" }));
+  writeProfile(dirs.store, "Bad", profileJson("Bad"));
+  const common = ["--socket", dirs.socket];
+  const d = startDaemonProcess([
+    ...common,
+    "--port",
+    end.port,
+    "--store",
+    dirs.store,
+    "--boot-dir",
+    dirs.boot,
+    "--state-dir",
+    dirs.state,
+  ]);
+  try {
+    await waitUntil(() => end.mcu.list.length === 2, "the daemon's first sync", 60000);
+    t.is(statSync(dirs.socket).mode & 0o777, 0o600);
+
+    const st = await run([...common, "status", "--json"]);
+    t.is(st.code, 0, st.stderr);
+    const sj = JSON.parse(st.stdout);
+    t.true(sj.ok);
+    t.is(sj.result.daemon.link, "ok");
+    t.is(sj.result.daemon.profiles, 2);
+    t.is(sj.result.mcu.profileCount, 2);
+    t.is(sj.result.daemon.skipped.length, 1);
+    t.regex(sj.result.daemon.skipped[0], /Bad\/profile\.json: id "Bad" is invalid/);
+
+    const list = await run([...common, "list", "--json"]);
+    t.is(list.code, 0, list.stderr);
+    t.deepEqual(
+      JSON.parse(list.stdout).result.profiles.map((p: { id: string }) => p.id),
+      ["main", "work"],
+    );
+    const human = await run([...common, "list"]);
+    t.regex(human.stdout, /main\s+Main\s+1\.0\.0/);
+
+    const sd = await run([...common, "set-default", "work"]);
+    t.is(sd.code, 0, sd.stderr);
+    t.is(end.mcu.defaultMode, DefaultMode.FIXED);
+    t.is(end.mcu.defaultId, "work");
+    const lu = await run([...common, "set-default", "last-used", "--json"]);
+    t.is(lu.code, 0);
+    t.is(end.mcu.defaultMode, DefaultMode.LAST_USED);
+
+    const nx = await run([...common, "next", "main"]);
+    t.is(nx.code, 0, nx.stderr);
+    t.is(end.mcu.nextId, "main");
+    t.is((await run([...common, "clear-next"])).code, 0);
+    t.is(end.mcu.nextId, "");
+
+    // The MCU refuses an unknown profile: exit 1 with its reason; a malformed id is a usage error (2).
+    const nf = await run([...common, "next", "ghost", "--json"]);
+    t.is(nf.code, 1);
+    t.regex(JSON.parse(nf.stdout).error, /NOT_FOUND/);
+    const bad = await run([...common, "next", "BAD ID"]);
+    t.is(bad.code, 2);
+    t.regex(bad.stderr, /profile id "BAD ID" is invalid/);
+
+    const op = await run([...common, "options", "--timeout", "7", "--show", "always"]);
+    t.is(op.code, 0, op.stderr);
+    t.is(end.mcu.options.timeoutSeconds, 7);
+    t.is(end.mcu.options.showMenu, 1);
+    t.is((await run([...common, "options", "--timeout", "99"])).code, 2);
+
+    end.mcu.boot("work");
+    const mg = await run([...common, "mark-good", "--json", "--cmdline", "/dev/null"]);
+    t.is(mg.code, 0, mg.stderr);
+    t.true(JSON.parse(mg.stdout).result.marked);
+    t.is(end.mcu.lastGoodId, "work");
+
+    const sy = await run([...common, "sync", "--json"]);
+    t.is(sy.code, 0, sy.stderr);
+    t.is(JSON.parse(sy.stdout).result.kind, "verified");
+
+    // Not root: the socket refuses, with a clear message and exit code 4 (no fallback to the port).
+    const denied = await run([...common, "status"], true);
+    t.is(denied.code, 4, denied.stderr);
+    t.regex(denied.stderr, /permission denied on the daemon's control socket/);
+    const deniedJson = await run([...common, "list", "--json"], true);
+    t.is(deniedJson.code, 4);
+    t.false(JSON.parse(deniedJson.stdout).ok);
+  } finally {
+    await d.stop();
+    await end.close();
+    dirs.cleanup();
+  }
+  t.regex(d.log(), /synced 2 profiles/);
+  t.regex(d.log(), /daemon stopped/);
+});
+
+test("CLI without a daemon talks to the port directly", async (t) => {
+  const dirs = tempDirs();
+  const end = await doubleOnPty();
+  writeProfile(dirs.store, "alpha", profileJson("alpha", { name: "Alpha" }));
+  const common = ["--socket", dirs.socket, "--port", end.port];
+  try {
+    const sy = await run([...common, "sync", "--store", dirs.store, "--boot-dir", dirs.boot, "--json"]);
+    t.is(sy.code, 0, sy.stderr);
+    t.is(JSON.parse(sy.stdout).result.kind, "full");
+    t.deepEqual(
+      end.mcu.list.map((r) => r.id),
+      ["alpha"],
+    );
+    const st = await run([...common, "status"]);
+    t.is(st.code, 0, st.stderr);
+    t.regex(st.stdout, /daemon:\s+not running/);
+    t.regex(st.stdout, /mcu:\s+1 of 32 profiles/);
+    // An MCU that does not answer: exit 3, "MCU not responding".
+    end.mcu.answering = false;
+    const nr = await run([...common, "status", "--timeout-ms", "50"]);
+    t.is(nr.code, 3);
+    t.regex(nr.stderr, /MCU not responding/);
+  } finally {
+    await end.close();
+    dirs.cleanup();
+  }
+});

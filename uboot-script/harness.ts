@@ -38,6 +38,8 @@ export interface UbootCase {
   fullBoot?: boolean;
   /** Commands typed at the prompt after the script (their output goes to afterOutput). */
   after?: string[];
+  /** Script text to run for this case instead of the session's script. */
+  scriptText?: string;
 }
 
 export interface UbootResult {
@@ -125,6 +127,7 @@ export class UbootSession {
     const keys = new Map<string, number>();
     const clear = [
       "bootargs",
+      "fl_cc",
       ...Object.keys(CONFIG_VARS),
       ...SAVED_VARS,
       "flipper_kopts",
@@ -195,7 +198,12 @@ export class UbootSession {
           );
         }
       }
-      lines.push("load usb 0:1 " + h(H_SCRIPT) + " h/boot.scr");
+      let scr = "h/boot.scr";
+      if (c.scriptText !== undefined) {
+        scr = "h/c" + i + ".boot.scr";
+        harness[scr] = mkimageScript(c.scriptText);
+      }
+      lines.push("load usb 0:1 " + h(H_SCRIPT) + " " + scr);
       lines.push("echo @@SCRIPT-BEGIN@@");
       lines.push("source " + h(H_SCRIPT));
       lines.push("echo @@SCRIPT-END@@");

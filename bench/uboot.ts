@@ -1,0 +1,97 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: U-Boot script text
+// U-Boot figures for `npm run bench`: I2C bytes and wire time of the happy path, U-Boot commands it
+// runs, and the script's run time in QEMU against a baseline that only sets bootargs (same QEMU boot).
+//   npx tsx bench/uboot.ts
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { BLOCK_LENGTH, encodeBlock } from "../protocol/register-block";
+import { generateBootCmd, instrumentCommandCount } from "../uboot-script/generate";
+import { UbootSession, type UbootCase } from "../uboot-script/harness";
+import { UBOOT_BIN } from "../uboot-script/qemu";
+
+const I2C_HZ = 400000;
+const RUNS = 7;
+
+function median(xs: number[]): number {
+  const s = xs.slice().sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+export async function benchUboot(): Promise<Record<string, string | number>> {
+  // One combined write-then-read transaction: START, address+W, register hi, register lo,
+  // repeated START, address+R, 64 data bytes, STOP. 9 clocks a byte (8 bits + ACK/NACK).
+  const wireBytes = 1 + 2 + 1 + BLOCK_LENGTH;
+  const wireBits = wireBytes * 9 + 3;
+  const out: Record<string, string | number> = {
+    "uboot.i2c_read_bytes": BLOCK_LENGTH,
+    "uboot.i2c_wire_bytes": wireBytes,
+    "uboot.i2c_wire_ms_at_400khz": Number(((wireBits / I2C_HZ) * 1000).toFixed(3)),
+    "uboot.i2c_transactions": 1,
+  };
+  if (!existsSync(UBOOT_BIN)) {
+    out["uboot.qemu"] = "skipped: run sh uboot-script/setup.sh";
+    return out;
+  }
+  const block = encodeBlock({
+    status: 2,
+    action: 1,
+    reason: 3,
+    flags: 4,
+    tryNumber: 1,
+    maxTries: 3,
+    sequence: 1,
+    profileId: "desktop",
+    base: "1.2",
+  });
+  const baseline = 'setenv bootargs "${bootargs} flipper.profile=desktop flipper.base=1.2"\n';
+  const cases: UbootCase[] = [
+    { block, scriptText: instrumentCommandCount(generateBootCmd()), after: ["printenv fl_cc"] },
+  ];
+  for (let r = 0; r < RUNS; r++) {
+    cases.push({ block, scriptText: "true\n" });
+    cases.push({ block, scriptText: baseline });
+    cases.push({ block });
+  }
+  const s = new UbootSession();
+  const empty: number[] = [];
+  const base: number[] = [];
+  const flipper: number[] = [];
+  try {
+    await s.start(cases);
+    out["uboot.qemu_boot_to_prompt_ms"] = s.bootMs;
+    const counted = await s.runCase(0);
+    const m = /fl_cc=([0-9a-f]+)/.exec(counted.afterOutput[0]);
+    out["uboot.happy_path_commands"] = m ? parseInt(m[1], 16) : "unknown";
+    for (let k = 1; k < cases.length; k += 3) {
+      empty.push((await s.runCase(k)).ms);
+      base.push((await s.runCase(k + 1)).ms);
+      const r = await s.runCase(k + 2);
+      if (r.bootargs !== "flipper.profile=desktop flipper.base=1.2")
+        throw new Error("unexpected bootargs " + r.bootargs);
+      flipper.push(r.ms);
+    }
+  } finally {
+    s.close();
+  }
+  const overhead = median(empty);
+  const b = Math.max(1, median(base) - overhead);
+  const f = Math.max(1, median(flipper) - overhead);
+  out["uboot.case_overhead_ms"] = overhead;
+  out["uboot.baseline_script_ms"] = b;
+  out["uboot.flipper_script_ms"] = f;
+  out["uboot.flipper_vs_baseline_ratio"] = Number((f / b).toFixed(1));
+  return out;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  benchUboot().then(
+    (r) => {
+      for (const [k, v] of Object.entries(r)) console.log(k + " " + v);
+    },
+    (e) => {
+      console.error(e);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,142 @@
+// Protocol figures: register block size and I2C wire time, UART frame overhead and wire time
+// for a full 32-profile list, and encode/decode throughput.
+import { pathToFileURL } from "node:url";
+import { crc32 } from "../protocol/bytes";
+import { encodeFrame, type Frame, FrameDecoder, FrameKind, MAX_WIRE_FRAME } from "../protocol/frame";
+import {
+  encodeListBegin,
+  encodeListCommit,
+  encodeListItem,
+  encodeRecord,
+  listCrc,
+  MessageType,
+  Result,
+} from "../protocol/messages";
+import type { ProfileRecord } from "../protocol/profile";
+import { BLOCK_LENGTH, decodeBlock, encodeBlock } from "../protocol/register-block";
+
+/** 32 profiles with names and ids of the lengths people use. */
+export function realisticProfiles(n = 32): ProfileRecord[] {
+  const names = [
+    "Desktop",
+    "Pentest lab",
+    "Router (OpenWrt style)",
+    "Kiosk",
+    "Work laptop replacement",
+    "SDR receiver",
+    "Retro gaming",
+    "Clean base",
+  ];
+  const out: ProfileRecord[] = [];
+  for (let i = 0; i < n; i++) {
+    const name = `${names[i % names.length]} ${Math.floor(i / names.length) + 1}`;
+    out.push({
+      id: name
+        .toLowerCase()
+        .replace(/[^a-z0-9]+/g, "-")
+        .replace(/^-|-$/g, ""),
+      name,
+      base: "1.4.2",
+      flags: i % 7 === 6 ? 1 : 0,
+      created: 1_760_000_000 + i * 86_400,
+      lastUsed: i % 3 === 0 ? 1_764_000_000 + i * 3600 : 0,
+      origin: i > 0 && i % 4 === 0 ? "desktop-1" : "",
+    });
+  }
+  return out;
+}
+
+function frame(type: number, seq: number, kind: number, payload: number[], result = 0): number[] {
+  return encodeFrame({ type, seq, kind, result, payload });
+}
+
+/** Every frame of a full list transfer, both directions, and the payload bytes they carry. */
+export function fullSyncFrames(profiles: ProfileRecord[]): { wire: number; payload: number; frames: number[][] } {
+  const generation = 42;
+  const frames: number[][] = [];
+  let payload = 0;
+  const send = (type: number, p: number[]) => {
+    const seq = frames.length & 0xff;
+    frames.push(frame(type, seq, FrameKind.REQUEST, p));
+    frames.push(frame(type, seq, FrameKind.RESPONSE, [], Result.OK));
+    payload += p.length;
+  };
+  send(MessageType.LIST_BEGIN, encodeListBegin({ generation, count: profiles.length }));
+  profiles.forEach((record, index) => {
+    send(MessageType.LIST_ITEM, encodeListItem({ generation, index, record }));
+  });
+  send(MessageType.LIST_COMMIT, encodeListCommit({ generation, count: profiles.length, listCrc: listCrc(profiles) }));
+  return { wire: frames.reduce((n, f) => n + f.length, 0), payload, frames };
+}
+
+function perSecond(fn: () => void, minMs = 300): number {
+  let n = 0;
+  const start = performance.now();
+  while (performance.now() - start < minMs) {
+    fn();
+    n++;
+  }
+  return (n * 1000) / (performance.now() - start);
+}
+
+const fmt = (n: number, digits = 1) => n.toFixed(digits);
+
+export async function bench(): Promise<Array<[string, string]>> {
+  const rows: Array<[string, string]> = [];
+  // I2C: START, address+W, 2 register bytes, repeated START, address+R, 64 data bytes, STOP.
+  // Each byte is 9 clocks (8 bits + ACK); START, repeated START and STOP take about one clock each.
+  const i2cBytes = 1 + 2 + 1 + BLOCK_LENGTH;
+  const i2cClocks = i2cBytes * 9 + 3;
+  rows.push(["register block size", `${BLOCK_LENGTH} bytes (one read of ${i2cBytes} bytes on the bus)`]);
+  for (const khz of [100, 400, 1000]) {
+    rows.push([`register block I2C wire time @ ${khz} kHz`, `${fmt((i2cClocks / (khz * 1000)) * 1e6, 0)} us`]);
+  }
+
+  const profiles = realisticProfiles(32);
+  const sync = fullSyncFrames(profiles);
+  const recordBytes = profiles.reduce((n, p) => n + encodeRecord(p).length, 0);
+  rows.push(["full list (32 profiles): record bytes", `${recordBytes}`]);
+  rows.push(["full list: request payload bytes", `${sync.payload}`]);
+  rows.push(["full list: wire bytes, both directions", `${sync.wire} (${sync.frames.length} frames)`]);
+  rows.push(["frame overhead (wire bytes / payload bytes)", fmt(sync.wire / sync.payload, 2)]);
+  for (const baud of [115200, 1_500_000, 3_000_000]) {
+    // 8N1: 10 bit times per byte.
+    rows.push([`full list wire time @ ${baud} baud`, `${fmt(((sync.wire * 10) / baud) * 1000, 2)} ms`]);
+  }
+
+  const item = encodeListItem({ generation: 1, index: 3, record: profiles[3] });
+  const itemFrame = frame(MessageType.LIST_ITEM, 7, FrameKind.REQUEST, item);
+  const enc = perSecond(() => frame(MessageType.LIST_ITEM, 7, FrameKind.REQUEST, encodeListItem({ generation: 1, index: 3, record: profiles[3] })));
+  const dec = new FrameDecoder(MAX_WIRE_FRAME);
+  let got: Frame | null = null;
+  const decRate = perSecond(() =>
+    dec.push(
+      itemFrame,
+      (f) => {
+        got = f;
+      },
+      () => {},
+    ),
+  );
+  if (!got) throw new Error("decoder produced no frame");
+  rows.push(["encode LIST_ITEM frame", `${fmt(enc / 1000)} k frames/s (${fmt((enc * itemFrame.length) / 1e6, 2)} MB/s)`]);
+  rows.push(["decode LIST_ITEM frame", `${fmt(decRate / 1000)} k frames/s (${fmt((decRate * itemFrame.length) / 1e6, 2)} MB/s)`]);
+  const block = encodeBlock({
+    status: 2,
+    action: 1,
+    reason: 1,
+    flags: 0,
+    tryNumber: 1,
+    maxTries: 3,
+    sequence: 1,
+    profileId: "desktop",
+    base: "1.4.2",
+  });
+  rows.push(["decode register block", `${fmt(perSecond(() => decodeBlock(block)) / 1000)} k blocks/s`]);
+  rows.push(["crc32 throughput", `${fmt((perSecond(() => crc32(itemFrame, 0, itemFrame.length)) * itemFrame.length) / 1e6, 1)} MB/s`]);
+  return rows;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1]).href) {
+  for (const [k, v] of await bench()) console.log(`${k.padEnd(52)} ${v}`);
+}

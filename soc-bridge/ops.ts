@@ -206,7 +206,17 @@ export async function markGood(link: McuLink, runningProfile: string | null): Pr
   const st = await getState(link);
   const b: BootReport = st.lastBoot;
   if (b.sequence === 0) {
-    return { marked: false, sequence: 0, id: "", message: "nothing to mark: the MCU reports no boot yet" };
+    // The MCU restarted while Linux ran (it lost its boot report): name the running profile.
+    if (runningProfile === null) {
+      return { marked: false, sequence: 0, id: "", message: "nothing to mark: the MCU reports no boot yet" };
+    }
+    await link.call(MessageType.MARK_GOOD, encodeMarkGood({ sequence: 0, id: runningProfile }));
+    return {
+      marked: true,
+      sequence: 0,
+      id: runningProfile,
+      message: "marked the running profile " + runningProfile + " good",
+    };
   }
   if (runningProfile !== null && runningProfile !== b.id) {
     throw new UsageError(

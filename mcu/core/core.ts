@@ -114,8 +114,10 @@ export class BootCore implements LinkTarget {
   constructor(host: CoreHost, opts: CoreOptions) {
     this.host = host;
     this.opts = opts;
+    // biome-ignore lint/complexity/noUselessThisAlias: DeviceScript rejects `this` inside arrow functions
+    const self = this;
     this.link = new LinkEndpoint(this, (b: Bytes) => {
-      this.host.send(b);
+      self.host.send(b);
     });
     this.st = {
       profiles: [],

@@ -113,13 +113,15 @@ export class LinkEndpoint {
 
   /** Feeds received bytes (any chunking). */
   receive(data: Bytes): void {
+    // biome-ignore lint/complexity/noUselessThisAlias: DeviceScript rejects `this` inside arrow functions
+    const self = this;
     this.decoder.push(
       data,
       (f: Frame) => {
-        this.onFrame(f);
+        self.onFrame(f);
       },
       (_e: string) => {
-        this.badFrames++;
+        self.badFrames++;
       },
     );
   }

@@ -155,9 +155,9 @@ export class BootCore implements LinkTarget {
       const h = idHash(p.id);
       for (const t of l.run.tries) {
         if (t.hash !== h) continue;
-        // Flash holds an upper bound (a good boot does not rewrite 1 back to 0): a count of n
-        // in flash means n - 1 certain tries; the uncertain one is given back.
-        const tries = t.tries > 0 ? t.tries - 1 : 0;
+        // A good boot leaves 1 in flash rather than writing 0 (no write per boot), and MARK_GOOD
+        // brings anything higher back to 1. So 1 means "good or one try", and n >= 2 means n tries.
+        const tries = t.tries >= 2 ? t.tries : 0;
         this.st.tries.push({ id: p.id, tries: tries, stored: t.tries, failed: t.failed });
       }
     }

@@ -86,6 +86,11 @@ export function firstUsable(s: BootState): string {
   return "";
 }
 
+function firstVisible(s: BootState): string {
+  for (const p of s.profiles) if ((p.flags & ProfileFlag.HIDDEN) === 0) return p.id;
+  return s.profiles[0].id;
+}
+
 /** The profile the default setting names ("" when it names nothing usable yet). */
 export function configuredDefault(s: BootState): string {
   return s.config.defaultMode === DefaultMode.FIXED ? s.config.defaultId : s.lastGoodId;
@@ -104,9 +109,9 @@ export function decide(s: BootState): Choice {
   let want = configuredDefault(s);
   const reason = fixed ? BlockReason.DEFAULT : BlockReason.LAST_USED;
   if (want === "") {
-    // Never configured, or no good boot yet: the first profile is the natural default.
-    want = firstUsable(s);
-    if (want !== "") return choice(s, want, BlockAction.BOOT, BlockReason.DEFAULT, 0);
+    // Never configured, or no good boot yet: the first visible profile is the natural default.
+    want = firstVisible(s);
+    if (!isFailed(s, want)) return choice(s, want, BlockAction.BOOT, BlockReason.DEFAULT, 0);
   } else if (findProfile(s, want) >= 0 && !isFailed(s, want)) {
     return choice(s, want, BlockAction.BOOT, reason, 0);
   }

@@ -1,0 +1,362 @@
+// The DeviceScript device adapter: everything between BootCore (mcu/core/) and the DeviceScript
+// runtime. Keys arrive as Button roles, flash is the settings service, the UART is a Serial role,
+// the screen is a @devicescript/graphics Image, and the I2C register block is published through a
+// stand-in channel (see README.md and ../NATIVE.md for the native service the RP2350 needs).
+import {
+  actionReport,
+  type Button,
+  Fiber,
+  millis,
+  type Packet,
+  type Role,
+  type Serial,
+  suspend,
+} from "@devicescript/core";
+import { Image } from "@devicescript/graphics";
+import { settings } from "@devicescript/settings";
+import { hex } from "../../protocol/bytes";
+import type { BootSelection } from "../../protocol/register-block";
+import type { Canvas } from "../core/canvas";
+import { BootCore, type CoreHost } from "../core/core";
+import { KEY_COUNT, Key } from "../core/keys";
+import { type FlashReader, type FlashWrite, storeKeys } from "../core/store";
+
+/** Core tick period while idle (the core wants 10..50 ms). */
+export const TICK_MS = 20;
+/** Power key (Key3) held this long: the SoC's power-on (or power-off once it has booted). */
+export const POWER_HOLD_MS = 1000;
+/** Largest Jacdac serial packet payload used (the Jacdac limit is 236 bytes). */
+export const SERIAL_CHUNK = 200;
+/** Serial "received" report: the report with the code of the send command (0x80). */
+const SERIAL_RECEIVED = 0x80;
+
+/** Lowercase hex of a byte array, two digits per byte. */
+export function hexBytes(b: number[]): string {
+  let s = "";
+  for (let i = 0; i < b.length; i++) s += hex(b[i], 2);
+  return s;
+}
+
+export function bufferToBytes(buf: Buffer): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < buf.length; i++) out.push(buf[i]);
+  return out;
+}
+
+export function bytesToBuffer(b: number[], start: number, end: number): Buffer {
+  const buf = Buffer.alloc(end - start);
+  for (let i = start; i < end; i++) buf[i - start] = b[i] & 0xff;
+  return buf;
+}
+
+/** The stored records, preloaded in RAM (DeviceScript reads are asynchronous, the core's are not). */
+export class RamFlash implements FlashReader {
+  keys: string[] = [];
+  values: number[][] = [];
+  read(key: string): number[] | null {
+    const i = this.keys.indexOf(key);
+    return i >= 0 ? this.values[i] : null;
+  }
+  put(key: string, value: number[] | null): void {
+    const i = this.keys.indexOf(key);
+    if (value === null) {
+      if (i >= 0) {
+        this.keys[i] = "";
+        this.values[i] = [];
+      }
+    } else if (i >= 0) {
+      this.values[i] = value;
+    } else {
+      this.keys.push(key);
+      this.values.push(value);
+    }
+  }
+}
+
+/** Reads one setting as raw bytes (the settings package's readSetting parses JSON; we store binary). */
+async function readRaw(key: string): Promise<number[] | null> {
+  const pkt = await actionReport(
+    settings,
+    "get",
+    async () => {
+      await settings.get(key);
+    },
+    (p: Packet) => p.decode()[0] === key,
+  );
+  const buf: Buffer = pkt.decode()[1];
+  if (buf === undefined || buf === null || buf.length === 0) return null;
+  return bufferToBytes(buf);
+}
+
+/** Loads every key the core may read into RAM. */
+export async function loadFlash(): Promise<RamFlash> {
+  const f = new RamFlash();
+  for (const key of storeKeys()) {
+    const v = await readRaw(key);
+    if (v !== null) f.put(key, v);
+  }
+  return f;
+}
+
+/** The core's Canvas on a DeviceScript Image: gray 0..63 becomes the 4-bit color index gray >> 2. */
+export class ImageCanvas implements Canvas {
+  width: number;
+  height: number;
+  img: Image;
+  texts: string[] = [];
+  constructor(img: Image) {
+    this.img = img;
+    this.width = img.width;
+    this.height = img.height;
+  }
+  fillRect(x: number, y: number, w: number, h: number, gray: number): void {
+    this.img.fillRect(x, y, w, h, gray >> 2);
+  }
+  text(_x: number, _y: number, t: string, _font: number): void {
+    this.texts.push(t);
+  }
+}
+
+export interface AdapterOptions {
+  /** One Button per Key code (index = Key value). */
+  buttons: Button[];
+  uart: Serial;
+  /** Log every register block change as `REG <128 hex digits>` (the simulation's I2C stand-in). */
+  logRegister: boolean;
+  /** Log each finished frame as `FRAME ...` with its timing. */
+  logFrames: boolean;
+}
+
+/** Runs BootCore on DeviceScript: owns the pump fiber, the queues and the I/O. */
+export class DevsMcu implements CoreHost {
+  core: BootCore;
+  opts: AdapterOptions;
+  flash: RamFlash = new RamFlash();
+  image: Image;
+  canvas: ImageCanvas;
+  down: boolean[] = [];
+  powerDownAt = -1;
+  powerHandled = false;
+  socOn = false;
+  txQueue: number[][] = [];
+  writeQueue: FlashWrite[] = [];
+  lastBlock: number[] = [];
+  sleeping = false;
+  wakeFiber: Fiber | null = null;
+  /** millis() of the last key edge not yet shown on a frame (-1 = none). */
+  inputAt = -1;
+  frames = 0;
+  flashWrites = 0;
+  lastFrameMs = -1;
+  lastLatencyMs = -1;
+  bound = 0;
+
+  constructor(opts: AdapterOptions) {
+    this.opts = opts;
+    const instance = Math.floor(Math.random() * 0x7fffffff) >>> 0;
+    this.core = new BootCore(this, { instance: instance });
+    this.image = Image.alloc(256, 144, 4);
+    this.canvas = new ImageCanvas(this.image);
+    for (let i = 0; i < KEY_COUNT; i++) this.down.push(false);
+  }
+
+  // ---- CoreHost ---------------------------------------------------------------------------
+
+  send(bytes: number[]): void {
+    this.txQueue.push(bytes);
+    this.wake();
+  }
+
+  final(sel: BootSelection): void {
+    console.log("FINAL " + sel.profileId + " seq " + sel.sequence);
+  }
+
+  // ---- start ------------------------------------------------------------------------------
+
+  /** Loads flash, subscribes to keys and the UART, announces itself, then runs the pump forever. */
+  async run(): Promise<void> {
+    this.flash = await loadFlash();
+    this.core.load(this.flash);
+    console.log("LOAD " + this.core.loadReport);
+    this.subscribeKeys();
+    this.subscribeUart();
+    this.watchBindings();
+    this.core.start(millis());
+    this.publishBlock();
+    console.log("READY profiles " + this.core.profiles().length + " gen " + this.core.generation());
+    await this.pump();
+  }
+
+  private subscribeKeys(): void {
+    for (let k = 0; k < this.opts.buttons.length; k++) subscribeKey(this, k);
+  }
+
+  /** Logs `BOUND n of m` as roles bind (in the simulation the keys and UART are Jacdac servers). */
+  private watchBindings(): void {
+    const roles: Role[] = [];
+    for (const b of this.opts.buttons) roles.push(b);
+    roles.push(this.opts.uart);
+    for (const r of roles) watchBinding(this, r, roles.length);
+  }
+
+  private subscribeUart(): void {
+    subscribeUart(this);
+  }
+
+  onKey(key: number, isDown: boolean): void {
+    const now = millis();
+    if (this.down[key] === isDown) return;
+    this.down[key] = isDown;
+    if (key === Key.KEY3) {
+      this.powerDownAt = isDown ? now : -1;
+      this.powerHandled = false;
+    }
+    if (this.inputAt < 0) this.inputAt = now;
+    if (isDown) this.core.keyDown(key, now);
+    else this.core.keyUp(key, now);
+    this.wake();
+  }
+
+  /** Wakes the pump if it is idle (never resumes it out of another await). */
+  wake(): void {
+    if (this.sleeping && this.wakeFiber !== null && this.wakeFiber.suspended) {
+      this.sleeping = false;
+      this.wakeFiber.resume(0);
+    }
+  }
+
+  // ---- the pump -----------------------------------------------------------------------------
+
+  private checkPower(now: number): void {
+    if (this.powerDownAt < 0 || this.powerHandled || now - this.powerDownAt < POWER_HOLD_MS) return;
+    this.powerHandled = true;
+    if (!this.socOn) {
+      const held: number[] = [];
+      for (let k = 0; k < KEY_COUNT; k++) if (this.down[k] && k !== Key.KEY3) held.push(k);
+      this.socOn = true;
+      if (this.inputAt < 0) this.inputAt = now;
+      this.core.powerOn(held, now);
+      console.log("POWER on held " + held.length + " screen " + this.core.screenName());
+    } else if (this.core.screenName() === "booting") {
+      this.socOn = false;
+      this.core.powerOff(now);
+      console.log("POWER off");
+    }
+  }
+
+  /** The register block changed: publish it (natively: fill the back buffer and swap). */
+  publishBlock(): void {
+    const b = this.core.registerBlock();
+    if (b === this.lastBlock) return;
+    this.lastBlock = b;
+    if (this.opts.logRegister) console.log("REG " + hexBytes(b));
+  }
+
+  private async sendTx(): Promise<void> {
+    while (this.txQueue.length > 0) {
+      const bytes = this.txQueue.shift();
+      if (bytes === undefined) break;
+      for (let at = 0; at < bytes.length; at += SERIAL_CHUNK) {
+        const end = at + SERIAL_CHUNK < bytes.length ? at + SERIAL_CHUNK : bytes.length;
+        await this.opts.uart.send(bytesToBuffer(bytes, at, end));
+      }
+    }
+  }
+
+  /** Writes what the core asks for, in order, one awaited write at a time. */
+  private async writeFlash(): Promise<void> {
+    const ws = this.core.takeWrites();
+    for (const w of ws) this.writeQueue.push(w);
+    while (this.writeQueue.length > 0) {
+      const w = this.writeQueue.shift();
+      if (w === undefined) break;
+      if (w.value === null) await settings.delete(w.key);
+      else await settings.set(w.key, bytesToBuffer(w.value, 0, w.value.length));
+      this.flash.put(w.key, w.value);
+      this.flashWrites++;
+    }
+  }
+
+  /** Draws the frame part by part, yielding in between (the VM's step limit between awaits). */
+  private async render(): Promise<void> {
+    if (!this.core.needsRender()) return;
+    const start = millis();
+    const input = this.inputAt;
+    this.inputAt = -1;
+    this.canvas.texts = [];
+    let part = 0;
+    while (this.core.renderPart(this.canvas, part++)) await suspend(0);
+    // A display service would now push this.image to the panel (natively: QSPI DMA to the JD9853).
+    const end = millis();
+    this.frames++;
+    this.lastFrameMs = end - start;
+    this.lastLatencyMs = input >= 0 ? end - input : -1;
+    if (this.opts.logFrames) {
+      console.log(
+        "FRAME " +
+          this.frames +
+          " " +
+          this.core.screenName() +
+          " render " +
+          this.lastFrameMs +
+          " latency " +
+          this.lastLatencyMs +
+          " text " +
+          this.canvas.texts.join("|"),
+      );
+    }
+  }
+
+  async step(): Promise<void> {
+    const now = millis();
+    this.checkPower(now);
+    this.core.tick(now);
+    this.publishBlock();
+    await this.sendTx();
+    await this.writeFlash();
+    this.publishBlock();
+    await this.render();
+  }
+
+  private async pump(): Promise<void> {
+    this.wakeFiber = Fiber.self();
+    while (true) {
+      await this.step();
+      if (this.txQueue.length > 0 || this.core.needsRender()) continue;
+      this.sleeping = true;
+      await suspend(TICK_MS);
+      this.sleeping = false;
+    }
+  }
+}
+
+// Subscriptions live in plain functions that capture the adapter as a parameter: DeviceScript
+// rejects `this` inside arrow functions, closures over loop variables are broken in 2.16, and
+// biome's fixes turn `const self = this` aliases back into `this`.
+
+function subscribeKey(m: DevsMcu, key: number): void {
+  m.opts.buttons[key].down.subscribe(() => {
+    m.onKey(key, true);
+  });
+  m.opts.buttons[key].up.subscribe(() => {
+    m.onKey(key, false);
+  });
+}
+
+function watchBinding(m: DevsMcu, r: Role, total: number): void {
+  let was = false;
+  r.binding().subscribe((bound: boolean) => {
+    if (bound === was) return;
+    was = bound;
+    m.bound += bound ? 1 : -1;
+    console.log("BOUND " + m.bound + " of " + total);
+  });
+}
+
+function subscribeUart(m: DevsMcu): void {
+  m.opts.uart.report().subscribe((pkt: Packet) => {
+    if (!pkt.isReport || (pkt.serviceCommand & 0xfff) !== SERIAL_RECEIVED) return;
+    m.core.uartReceive(bufferToBytes(pkt.payload), millis());
+    m.wake();
+  });
+}

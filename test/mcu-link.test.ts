@@ -1,0 +1,383 @@
+// The MCU end of the UART link: every request gets exactly one answer; bad input (garbage,
+// oversize, invalid fields, unknown messages) gets the protocol's error and changes nothing;
+// list transfers are staged and atomic; retries are answered from the cache.
+import test from "ava";
+import fc from "fast-check";
+import { encodeFrame, FrameKind, MIN_MAX_PAYLOAD, PAYLOAD_LIMIT } from "../protocol/frame";
+import {
+  decodeHelloResponse,
+  decodeProfileReply,
+  decodeSetDefault,
+  DefaultMode,
+  encodeDeleteProfile,
+  encodeGetProfile,
+  encodeHelloRequest,
+  encodeListBegin,
+  encodeListCommit,
+  encodeListItem,
+  encodePutProfile,
+  encodeSetDefault,
+  encodeSetNext,
+  listCrc,
+  MessageType,
+  PROTOCOL_VERSION,
+  Result,
+} from "../protocol/messages";
+import { utf8Encode } from "../protocol/bytes";
+import { makeMcu, profile, profiles } from "./mcu-helpers";
+
+const OLD = [profile("alpha"), profile("bravo")];
+const NEW = [profile("xray"), profile("yankee"), profile("zulu")];
+
+async function withList() {
+  const m = await makeMcu();
+  const r = m.link.pushList(OLD, 1);
+  if (r.result !== Result.OK) throw new Error(r.message);
+  return m;
+}
+
+/** Everything observable that an error must not change. */
+function fingerprint(m: Awaited<ReturnType<typeof makeMcu>>): string {
+  return JSON.stringify({
+    state: m.mcu.state(),
+    profiles: m.mcu.profiles(),
+    block: m.mcu.registerBlock(),
+    writes: m.flash.writeCount,
+  });
+}
+
+test("the MCU announces itself with EVENT_HELLO at start", async (t) => {
+  const { link } = await withList();
+  const hello = link.events.filter((e) => e.type === MessageType.EVENT_HELLO);
+  t.is(hello.length, 1);
+  const h = decodeHelloResponse(hello[0].payload).value!;
+  t.is(h.instance, 0x1234);
+  t.is(h.maxProfiles, 32);
+});
+
+test("HELLO negotiates version and payload size; bad ranges are refused with the reason", async (t) => {
+  const { link } = await withList();
+  let r = link.send(
+    MessageType.HELLO,
+    encodeHelloRequest({ minVersion: 1, maxVersion: 3, maxPayload: 4096, capabilities: 0 }),
+  );
+  t.is(r.result, Result.OK);
+  const h = decodeHelloResponse(r.payload).value!;
+  t.is(h.version, PROTOCOL_VERSION);
+  t.is(h.maxPayload, 512);
+  t.is(h.generation, 1);
+  r = link.send(
+    MessageType.HELLO,
+    encodeHelloRequest({ minVersion: 2, maxVersion: 5, maxPayload: 512, capabilities: 0 }),
+  );
+  t.is(r.result, Result.UNSUPPORTED);
+  t.regex(r.message, /2\.\.5 are not supported: this MCU speaks 1\.\.1/);
+  r = link.send(
+    MessageType.HELLO,
+    encodeHelloRequest({ minVersion: 1, maxVersion: 1, maxPayload: 100, capabilities: 0 }),
+  );
+  t.is(r.result, Result.INVALID);
+  t.regex(r.message, /maxPayload 100 is invalid: must be at least 256/);
+});
+
+test("GET_PROFILE returns records by index and NOT_FOUND past the end", async (t) => {
+  const { link } = await withList();
+  let r = link.send(MessageType.GET_PROFILE, encodeGetProfile({ index: 1 }));
+  t.is(r.result, Result.OK);
+  const p = decodeProfileReply(r.payload).value!;
+  t.is(p.record.id, "bravo");
+  t.is(p.count, 2);
+  r = link.send(MessageType.GET_PROFILE, encodeGetProfile({ index: 2 }));
+  t.is(r.result, Result.NOT_FOUND);
+  t.regex(r.message, /index 2 .* holds 2 profiles/);
+});
+
+test("a list transfer is staged: the menu never shows a half list", async (t) => {
+  const { mcu, link } = await withList();
+  mcu.powerOn(["ok"]);
+  const before = mcu.screenText();
+  link.send(MessageType.LIST_BEGIN, encodeListBegin({ generation: 2, count: 3 }));
+  link.send(MessageType.LIST_ITEM, encodeListItem({ generation: 2, index: 0, record: NEW[0] }));
+  link.send(MessageType.LIST_ITEM, encodeListItem({ generation: 2, index: 1, record: NEW[1] }));
+  t.deepEqual(mcu.profiles(), OLD);
+  t.deepEqual(mcu.screenText(), before);
+  t.is(link.state().generation, 1);
+  // Resending an item is fine (idempotent), and the commit makes the whole list visible at once.
+  link.send(MessageType.LIST_ITEM, encodeListItem({ generation: 2, index: 1, record: NEW[1] }));
+  link.send(MessageType.LIST_ITEM, encodeListItem({ generation: 2, index: 2, record: NEW[2] }));
+  const r = link.send(
+    MessageType.LIST_COMMIT,
+    encodeListCommit({ generation: 2, count: 3, listCrc: listCrc(NEW) }),
+  );
+  t.is(r.result, Result.OK);
+  t.deepEqual(mcu.profiles(), NEW);
+  t.true(mcu.screenText().some((l) => l.startsWith("Zulu")));
+});
+
+test("an MCU reset in the middle of a transfer keeps the old list", async (t) => {
+  const { mcu, link, flash } = await withList();
+  link.send(MessageType.LIST_BEGIN, encodeListBegin({ generation: 2, count: 3 }));
+  link.send(MessageType.LIST_ITEM, encodeListItem({ generation: 2, index: 0, record: NEW[0] }));
+  await mcu.restart();
+  t.deepEqual(mcu.profiles(), OLD);
+  const r = link.send(
+    MessageType.LIST_COMMIT,
+    encodeListCommit({ generation: 2, count: 3, listCrc: listCrc(NEW) }),
+  );
+  t.is(r.result, Result.OUT_OF_ORDER);
+  t.deepEqual(mcu.profiles(), OLD);
+  const again = await makeMcu(flash);
+  t.deepEqual(again.mcu.profiles(), OLD);
+});
+
+test("LIST_BEGIN again restarts the transfer", async (t) => {
+  const { mcu, link } = await withList();
+  link.send(MessageType.LIST_BEGIN, encodeListBegin({ generation: 2, count: 3 }));
+  link.send(MessageType.LIST_ITEM, encodeListItem({ generation: 2, index: 0, record: NEW[0] }));
+  link.send(MessageType.LIST_BEGIN, encodeListBegin({ generation: 3, count: 1 }));
+  let r = link.send(MessageType.LIST_ITEM, encodeListItem({ generation: 2, index: 1, record: NEW[1] }));
+  t.is(r.result, Result.OUT_OF_ORDER);
+  t.regex(r.message, /generation 2 is not the transfer in progress \(3\)/);
+  link.send(MessageType.LIST_ITEM, encodeListItem({ generation: 3, index: 0, record: NEW[2] }));
+  r = link.send(
+    MessageType.LIST_COMMIT,
+    encodeListCommit({ generation: 3, count: 1, listCrc: listCrc([NEW[2]]) }),
+  );
+  t.is(r.result, Result.OK);
+  t.deepEqual(mcu.profiles(), [NEW[2]]);
+});
+
+test("bad commits are refused and change nothing", async (t) => {
+  const m = await withList();
+  const { link } = m;
+  link.send(MessageType.LIST_BEGIN, encodeListBegin({ generation: 2, count: 3 }));
+  link.send(MessageType.LIST_ITEM, encodeListItem({ generation: 2, index: 0, record: NEW[0] }));
+  link.send(MessageType.LIST_ITEM, encodeListItem({ generation: 2, index: 2, record: NEW[2] }));
+  const fp = fingerprint(m);
+  let r = link.send(
+    MessageType.LIST_COMMIT,
+    encodeListCommit({ generation: 2, count: 3, listCrc: listCrc(NEW) }),
+  );
+  t.is(r.result, Result.INVALID);
+  t.regex(r.message, /index 1 is missing/);
+  link.send(MessageType.LIST_ITEM, encodeListItem({ generation: 2, index: 1, record: NEW[1] }));
+  r = link.send(MessageType.LIST_COMMIT, encodeListCommit({ generation: 2, count: 3, listCrc: 0x12345678 }));
+  t.is(r.result, Result.INVALID);
+  t.regex(r.message, /listCrc 0x12345678 is invalid: the received records give 0x[0-9a-f]{8}/);
+  r = link.send(
+    MessageType.LIST_COMMIT,
+    encodeListCommit({ generation: 2, count: 2, listCrc: listCrc(NEW) }),
+  );
+  t.is(r.result, Result.INVALID);
+  r = link.send(MessageType.LIST_ITEM, encodeListItem({ generation: 2, index: 1, record: NEW[0] }));
+  t.is(r.result, Result.INVALID);
+  t.regex(r.message, /"xray" is invalid: already used at index 0/);
+  r = link.send(MessageType.LIST_ITEM, encodeListItem({ generation: 2, index: 3, record: profile("extra") }));
+  t.is(r.result, Result.INVALID);
+  r = link.send(
+    MessageType.LIST_ITEM,
+    encodeListItem({ generation: 2, index: 40, record: profile("extra") }),
+  );
+  t.is(r.result, Result.NO_SPACE);
+  t.is(fingerprint(m), fp);
+  // The staged transfer is still usable after the errors.
+  r = link.send(
+    MessageType.LIST_COMMIT,
+    encodeListCommit({ generation: 2, count: 3, listCrc: listCrc(NEW) }),
+  );
+  t.is(r.result, Result.OK);
+});
+
+test("a retried LIST_COMMIT of the list the MCU already holds answers OK", async (t) => {
+  const m = await withList();
+  const fp = fingerprint(m);
+  const r = m.link.send(
+    MessageType.LIST_COMMIT,
+    encodeListCommit({ generation: 1, count: 2, listCrc: listCrc(OLD) }),
+  );
+  t.is(r.result, Result.OK);
+  t.is(fingerprint(m), fp);
+});
+
+test("a retry with the same seq gets the cached answer without executing twice", async (t) => {
+  const m = await withList();
+  const { link, flash } = m;
+  const put = encodePutProfile({ baseGeneration: 1, newGeneration: 2, record: profile("charlie") });
+  const first = link.raw(
+    encodeFrame({ type: MessageType.PUT_PROFILE, seq: 77, kind: FrameKind.REQUEST, result: 0, payload: put }),
+  );
+  const writes = flash.writeCount;
+  const again = link.raw(
+    encodeFrame({ type: MessageType.PUT_PROFILE, seq: 77, kind: FrameKind.REQUEST, result: 0, payload: put }),
+  );
+  t.deepEqual(again, first);
+  t.is(first[0].result, Result.OK);
+  t.is(flash.writeCount, writes);
+  t.is(m.mcu.core.link.retries, 1);
+  // A new seq with the same change: the MCU already holds newGeneration, so it was a retry: OK.
+  t.is(link.send(MessageType.PUT_PROFILE, put).result, Result.OK);
+  t.is(m.mcu.profiles().length, 3);
+});
+
+test("PUT/DELETE on a stale generation answer STALE; unknown ids NOT_FOUND", async (t) => {
+  const m = await withList();
+  const fp = fingerprint(m);
+  let r = m.link.send(
+    MessageType.PUT_PROFILE,
+    encodePutProfile({ baseGeneration: 7, newGeneration: 8, record: profile("charlie") }),
+  );
+  t.is(r.result, Result.STALE);
+  t.regex(r.message, /baseGeneration 7 is stale: the MCU holds generation 1/);
+  r = m.link.send(
+    MessageType.DELETE_PROFILE,
+    encodeDeleteProfile({ baseGeneration: 1, newGeneration: 2, id: "nobody" }),
+  );
+  t.is(r.result, Result.NOT_FOUND);
+  r = m.link.send(MessageType.SET_DEFAULT, encodeSetDefault({ mode: DefaultMode.FIXED, id: "nobody" }));
+  t.is(r.result, Result.NOT_FOUND);
+  r = m.link.send(MessageType.SET_NEXT, encodeSetNext({ action: 1, id: "nobody" }));
+  t.is(r.result, Result.NOT_FOUND);
+  r = m.link.send(
+    MessageType.PUT_PROFILE,
+    encodePutProfile({ baseGeneration: 1, newGeneration: 1, record: profile("charlie") }),
+  );
+  t.is(r.result, Result.INVALID);
+  t.is(fingerprint(m), fp);
+});
+
+test("invalid ids and fields get INVALID naming the value and the rule", async (t) => {
+  const m = await withList();
+  const fp = fingerprint(m);
+  let r = m.link.send(
+    MessageType.PUT_PROFILE,
+    encodePutProfile({ baseGeneration: 1, newGeneration: 2, record: profile("Bad Id") }),
+  );
+  t.is(r.result, Result.INVALID);
+  t.regex(r.message, /id "Bad Id" is invalid: must be 1 to 31 characters/);
+  r = m.link.send(
+    MessageType.LIST_ITEM,
+    encodeListItem({ generation: 1, index: 0, record: profile("ok", { base: "v1" }) }),
+  );
+  t.is(r.result, Result.INVALID);
+  t.regex(r.message, /base "v1" is invalid/);
+  r = m.link.send(MessageType.SET_DEFAULT, [5, 0]);
+  t.is(r.result, Result.INVALID);
+  r = m.link.send(MessageType.GET_STATE, [1]);
+  t.is(r.result, Result.INVALID);
+  t.is(fingerprint(m), fp);
+});
+
+test("unknown message types get UNSUPPORTED", async (t) => {
+  const m = await withList();
+  const fp = fingerprint(m);
+  const r = m.link.send(0x7e, [1, 2, 3]);
+  t.is(r.result, Result.UNSUPPORTED);
+  t.regex(r.message, /0x7e .* is not a request/);
+  t.is(m.link.send(MessageType.EVENT_BOOT, []).result, Result.UNSUPPORTED);
+  t.is(fingerprint(m), fp);
+});
+
+test("oversize payloads get TOO_LARGE; beyond the frame limit they are dropped unread", async (t) => {
+  const m = await withList();
+  const fp = fingerprint(m);
+  const big = new Array(MIN_MAX_PAYLOAD + 1).fill(0x41);
+  const r = m.link.send(MessageType.PUT_PROFILE, big);
+  t.is(r.result, Result.TOO_LARGE);
+  t.regex(r.message, /257 bytes is too large: at most 256/);
+  const huge: number[] = new Array(3000).fill(0x55);
+  huge.push(0);
+  t.deepEqual(m.link.raw(huge), []);
+  const atLimit = m.link.raw(
+    encodeFrame({ type: 1, seq: 1, kind: 0, result: 0, payload: new Array(PAYLOAD_LIMIT).fill(1) }),
+  );
+  t.is(atLimit.length, 1);
+  t.is(atLimit[0].result, Result.TOO_LARGE);
+  t.is(fingerprint(m), fp);
+  // The link still works.
+  t.is(m.link.send(MessageType.GET_STATE, []).result, Result.OK);
+});
+
+test("frames that are not requests (responses, events from the bridge) get no answer", async (t) => {
+  const m = await withList();
+  t.deepEqual(
+    m.link.raw(
+      encodeFrame({ type: MessageType.EVENT_BOOT, seq: 3, kind: FrameKind.RESPONSE, result: 0, payload: [] }),
+    ),
+    [],
+  );
+  t.deepEqual(
+    m.link.raw(
+      encodeFrame({ type: MessageType.GET_STATE, seq: 3, kind: FrameKind.EVENT, result: 0, payload: [] }),
+    ),
+    [],
+  );
+});
+
+test("garbage on the line: no crash, nothing changes, the next good frame is answered", async (t) => {
+  const m = await withList();
+  const before = JSON.stringify({
+    state: m.mcu.state(),
+    profiles: m.mcu.profiles(),
+    writes: m.flash.writeCount,
+  });
+  let oks = 0;
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 600 }), (bytes) => {
+      for (const f of m.link.raw([...bytes, 0])) if (f.result === Result.OK) oks++;
+    }),
+    { numRuns: 300 },
+  );
+  t.is(oks, 0, "garbage never succeeds");
+  const after = JSON.stringify({
+    state: m.mcu.state(),
+    profiles: m.mcu.profiles(),
+    writes: m.flash.writeCount,
+  });
+  t.is(after, before);
+  t.is(m.link.send(MessageType.GET_STATE, []).result, Result.OK);
+  t.true(m.mcu.core.link.badFrames > 100);
+});
+
+test("a default changed in the menu is reported with EVENT_DEFAULT_CHANGED", async (t) => {
+  const m = await withList();
+  m.mcu.powerOn(["ok"]);
+  m.mcu.keyUp("ok");
+  await m.mcu.press("down");
+  await m.mcu.press("ok", 400); // long OK: actions
+  t.is(m.mcu.screenName(), "actions");
+  await m.mcu.press("down"); // "Make default"
+  await m.mcu.press("ok");
+  const ev = m.link.events.filter((e) => e.type === MessageType.EVENT_DEFAULT_CHANGED);
+  t.is(ev.length, 1);
+  t.deepEqual(decodeSetDefault(ev[0].payload).value, { mode: DefaultMode.FIXED, id: "bravo" });
+  const st = m.link.state();
+  t.is(st.defaultId, "bravo");
+});
+
+test("a state reply that would exceed the negotiated size drops try entries, never fails", async (t) => {
+  const m = await makeMcu();
+  const list = profiles(32).map((p, i) => ({
+    ...p,
+    id: `profile-with-a-long-id-${String(i).padStart(4, "0")}`,
+  }));
+  m.link.pushList(list, 1);
+  m.mcu.powerOn(["ok"]);
+  m.mcu.keyUp("ok");
+  for (let i = 0; i < 8; i++) {
+    m.mcu.powerOn(["ok"]);
+    m.mcu.keyUp("ok");
+    for (let k = 0; k < i; k++) await m.mcu.press("down");
+    await m.mcu.press("ok");
+  }
+  const r = m.link.send(MessageType.GET_STATE, []);
+  t.is(r.result, Result.OK);
+  t.true(r.payload.length <= MIN_MAX_PAYLOAD);
+  t.true(m.link.state().tries.length >= 1);
+});
+
+test("error texts are UTF-8 and never empty", async (t) => {
+  const m = await withList();
+  const r = m.link.send(MessageType.DELETE_PROFILE, utf8Encode("x"));
+  t.is(r.result, Result.INVALID);
+  t.true(r.message.length > 10);
+});

@@ -500,6 +500,29 @@ export class Simulation extends EventEmitter {
     return env;
   }
 
+  /** Writes the saved environment with the real fw_setenv (as Linux would; "" deletes a variable). */
+  async fwSetenv(vars: Record<string, string>): Promise<void> {
+    const script = join(this.dir, "fw-setenv.txt");
+    writeFileSync(
+      script,
+      Object.keys(vars)
+        .map((k) => k + (vars[k] === "" ? "" : "=" + vars[k]))
+        .join("\n") + "\n",
+    );
+    await new Promise<void>((res, rej) =>
+      execFile("fw_setenv", ["-c", this.envConfig, "-s", script], (e, _o, stderr) =>
+        e ? rej(new Error("fw_setenv failed: " + stderr)) : res(),
+      ),
+    );
+    this.log(
+      "sim",
+      "fw_setenv " +
+        Object.keys(vars)
+          .map((k) => k + "=" + JSON.stringify(vars[k]))
+          .join(" "),
+    );
+  }
+
   private async runBoot(selIn: BootSelection | null): Promise<BootRecord> {
     const decisionMs = Date.now() - this.powerT0;
     this.power = "booting";

@@ -252,7 +252,8 @@ export class Daemon extends EventEmitter {
   // ---- the sync loop --------------------------------------------------------------------------
 
   private setLink(state: LinkState, error = ""): void {
-    const changed = state !== this.linkState || error !== this.linkError;
+    // "not responding" is reported on the transition only (the seq in the message changes per try).
+    const changed = state !== this.linkState || (state === "error" && error !== this.linkError);
     const was = this.linkState;
     this.linkState = state;
     this.linkError = error;
@@ -346,6 +347,8 @@ export class Daemon extends EventEmitter {
       this.needHello = true;
       this.needFull = true;
       this.fallbackDirty = true;
+      // Remember the new instance so the HELLO exchange that follows does not count it as another restart.
+      if (d.value && this.hello) this.hello = { ...this.hello, instance: d.value.instance };
       this.markDirty();
     } else if (f.type === MessageType.EVENT_BOOT) {
       const d = decodeBootReport(f.payload);

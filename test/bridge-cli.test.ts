@@ -3,10 +3,11 @@
 // non-root user; and direct mode on the port when no daemon runs.
 import test from "ava";
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { chmodSync, statSync } from "node:fs";
+import { chmodSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { DefaultMode } from "../protocol/messages";
-import { doubleOnPty, profileJson, tempDirs, waitUntil, writeProfile } from "./helpers/bridge-env";
+import { profileJson, tempDirs, waitUntil, writeProfile } from "./helpers/bridge-env";
+import { realMcuOnPty } from "./helpers/mcu-endpoint";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const BUNDLE = path.join(ROOT, "build", "test-cli", "flipper-boot.mjs");
@@ -63,7 +64,7 @@ function startDaemonProcess(args: string[]): {
 test("CLI commands through the daemon's socket, --json, exit codes, permission refusal", async (t) => {
   const dirs = tempDirs();
   chmodSync(dirs.root, 0o755); // only the socket's own mode keeps others out
-  const end = await doubleOnPty();
+  const end = await realMcuOnPty();
   writeProfile(dirs.store, "main", profileJson("main", { name: "Main" }));
   writeProfile(dirs.store, "work", profileJson("work", { name: "Work" }));
   writeProfile(dirs.store, "Bad", profileJson("Bad"));
@@ -80,7 +81,7 @@ test("CLI commands through the daemon's socket, --json, exit codes, permission r
     dirs.state,
   ]);
   try {
-    await waitUntil(() => end.mcu.list.length === 2, "the daemon's first sync", 60000);
+    await waitUntil(() => end.profiles().length === 2, "the daemon's first sync", 60000);
     t.is(statSync(dirs.socket).mode & 0o777, 0o600);
 
     const st = await run([...common, "status", "--json"]);
@@ -104,17 +105,17 @@ test("CLI commands through the daemon's socket, --json, exit codes, permission r
 
     const sd = await run([...common, "set-default", "work"]);
     t.is(sd.code, 0, sd.stderr);
-    t.is(end.mcu.defaultMode, DefaultMode.FIXED);
-    t.is(end.mcu.defaultId, "work");
+    t.is(end.state().defaultMode, DefaultMode.FIXED);
+    t.is(end.state().defaultId, "work");
     const lu = await run([...common, "set-default", "last-used", "--json"]);
     t.is(lu.code, 0);
-    t.is(end.mcu.defaultMode, DefaultMode.LAST_USED);
+    t.is(end.state().defaultMode, DefaultMode.LAST_USED);
 
     const nx = await run([...common, "next", "main"]);
     t.is(nx.code, 0, nx.stderr);
-    t.is(end.mcu.nextId, "main");
+    t.is(end.state().nextId, "main");
     t.is((await run([...common, "clear-next"])).code, 0);
-    t.is(end.mcu.nextId, "");
+    t.is(end.state().nextId, "");
 
     // The MCU refuses an unknown profile: exit 1 with its reason; a malformed id is a usage error (2).
     const nf = await run([...common, "next", "ghost", "--json"]);
@@ -126,15 +127,30 @@ test("CLI commands through the daemon's socket, --json, exit codes, permission r
 
     const op = await run([...common, "options", "--timeout", "7", "--show", "always"]);
     t.is(op.code, 0, op.stderr);
-    t.is(end.mcu.options.timeoutSeconds, 7);
-    t.is(end.mcu.options.showMenu, 1);
+    t.is(end.state().options.timeoutSeconds, 7);
+    t.is(end.state().options.showMenu, 1);
     t.is((await run([...common, "options", "--timeout", "99"])).code, 2);
 
-    end.mcu.boot("work");
+    // A boot (the menu shows with "always": OK picks the highlighted profile), then mark-good.
+    end.mcu.powerOn([]);
+    await end.mcu.press("ok");
+    await waitUntil(() => end.state().lastBoot.sequence > 0, "the boot");
+    const booted = end.state().lastBoot.id;
+    t.true(booted === "main" || booted === "work");
     const mg = await run([...common, "mark-good", "--json", "--cmdline", "/dev/null"]);
     t.is(mg.code, 0, mg.stderr);
     t.true(JSON.parse(mg.stdout).result.marked);
-    t.is(end.mcu.lastGoodId, "work");
+    t.is(end.state().lastGoodId, booted);
+
+    // The running kernel is another profile than the MCU's last boot: refuse to confirm it.
+    const cmdline = path.join(dirs.root, "cmdline");
+    writeFileSync(cmdline, "root=/dev/sda2 flipper.profile=ghost flipper.base=1.0\n");
+    const wrong = await run([...common, "mark-good", "--cmdline", cmdline]);
+    t.is(wrong.code, 2);
+    t.regex(
+      wrong.stderr,
+      /the running system is profile "ghost" but the MCU's last boot \(sequence \d+\) is "(main|work)"; not marking it good/,
+    );
 
     const sy = await run([...common, "sync", "--json"]);
     t.is(sy.code, 0, sy.stderr);
@@ -158,7 +174,7 @@ test("CLI commands through the daemon's socket, --json, exit codes, permission r
 
 test("CLI without a daemon talks to the port directly", async (t) => {
   const dirs = tempDirs();
-  const end = await doubleOnPty();
+  const end = await realMcuOnPty();
   writeProfile(dirs.store, "alpha", profileJson("alpha", { name: "Alpha" }));
   const common = ["--socket", dirs.socket, "--port", end.port];
   try {
@@ -166,7 +182,7 @@ test("CLI without a daemon talks to the port directly", async (t) => {
     t.is(sy.code, 0, sy.stderr);
     t.is(JSON.parse(sy.stdout).result.kind, "full");
     t.deepEqual(
-      end.mcu.list.map((r) => r.id),
+      end.profiles().map((r) => r.id),
       ["alpha"],
     );
     const st = await run([...common, "status"]);
@@ -174,7 +190,7 @@ test("CLI without a daemon talks to the port directly", async (t) => {
     t.regex(st.stdout, /daemon:\s+not running/);
     t.regex(st.stdout, /mcu:\s+1 of 32 profiles/);
     // An MCU that does not answer: exit 3, "MCU not responding".
-    end.mcu.answering = false;
+    await end.mcu.stop();
     const nr = await run([...common, "status", "--timeout-ms", "50"]);
     t.is(nr.code, 3);
     t.regex(nr.stderr, /MCU not responding/);

@@ -1,28 +1,27 @@
-// The daemon against an MCU endpoint over a real socat pty pair (real serialport bindings).
+// The daemon against the real MCU endpoint (mcu/node NodeMcu) over a socat pty pair with the real
+// serialport bindings: full sync, deltas through fs.watch, fragments, bad profiles, the profile
+// limit, a silent MCU, MCU events (restart, boot, default changed in the menu), the U-Boot fallback.
 import test from "ava";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { renderFragment } from "../protocol/boot-fragment";
-import { sameProfile } from "../protocol/profile";
+import { DefaultMode, MessageType } from "../protocol/messages";
+import { type ProfileRecord, sameProfile } from "../protocol/profile";
 import { startDaemon } from "../soc-bridge/daemon";
 import { readStore, records } from "../soc-bridge/profile-store";
-import {
-  doubleOnPty,
-  profileJson,
-  removeProfile,
-  tempDirs,
-  waitUntil,
-  writeProfile,
-} from "./helpers/bridge-env";
+import { profileJson, removeProfile, tempDirs, waitUntil, writeProfile } from "./helpers/bridge-env";
+import { realMcuOnPty } from "./helpers/mcu-endpoint";
 
-async function storeMatches(store: string, list: { id: string }[]): Promise<boolean> {
+async function storeMatches(store: string, list: ProfileRecord[]): Promise<boolean> {
   const want = records((await readStore(store)).profiles);
-  return want.length === list.length && want.every((r, i) => sameProfile(r, list[i] as never));
+  return want.length === list.length && want.every((r, i) => sameProfile(r, list[i]));
 }
+
+const ids = (l: ProfileRecord[]) => l.map((r) => r.id);
 
 test("full sync on start, deltas on change, fragments written and stale ones removed", async (t) => {
   const dirs = tempDirs();
-  const end = await doubleOnPty();
+  const end = await realMcuOnPty();
   const logs: string[] = [];
   writeProfile(dirs.store, "main", profileJson("main", { name: "Main", kernelOptions: "quiet" }));
   writeProfile(
@@ -30,7 +29,6 @@ test("full sync on start, deltas on change, fragments written and stale ones rem
     "work",
     profileJson("work", { name: "Work", overlays: ["spi-lcd"], origin: "main" }),
   );
-  writeFileSync(path.join(dirs.boot, "stale"), "");
   const d = await startDaemon({
     port: end.port,
     store: dirs.store,
@@ -40,14 +38,12 @@ test("full sync on start, deltas on change, fragments written and stale ones rem
     debounceMs: 50,
     log: (l) => logs.push(l),
   });
+  const count = (type: number) => end.received.filter((f) => f.type === type).length;
   try {
     await d.whenSynced();
-    t.deepEqual(
-      end.mcu.list.map((r) => r.id),
-      ["main", "work"],
-    );
-    t.true(await storeMatches(dirs.store, end.mcu.list));
-    t.is(end.mcu.commits, 1);
+    t.deepEqual(ids(end.profiles()), ["main", "work"]);
+    t.true(await storeMatches(dirs.store, end.profiles()));
+    t.is(count(MessageType.LIST_BEGIN), 1);
     t.is(
       readFileSync(path.join(dirs.boot, "flipper", "work.env"), "utf8"),
       renderFragment({ kernelOptions: "", overlays: ["spi-lcd"] }),
@@ -59,18 +55,25 @@ test("full sync on start, deltas on change, fragments written and stale ones rem
 
     // A change to one profile goes as a delta (PUT_PROFILE), not a new transfer.
     writeProfile(dirs.store, "work", profileJson("work", { name: "Work", hidden: true, origin: "main" }));
-    await waitUntil(() => end.mcu.list[1]?.flags === 1, "the hidden flag on the MCU");
-    t.is(end.mcu.commits, 1);
+    await waitUntil(() => end.profiles()[1]?.flags === 1, "the hidden flag on the MCU");
+    t.is(count(MessageType.LIST_BEGIN), 1);
+    t.is(count(MessageType.PUT_PROFILE), 1);
 
-    // A new profile, then a deleted one.
+    // A new profile (sorted last), then a deleted one.
     writeProfile(dirs.store, "zed", profileJson("zed", { name: "Zed" }));
-    await waitUntil(() => end.mcu.list.length === 3, "zed on the MCU");
+    await waitUntil(() => end.profiles().length === 3, "zed on the MCU");
     removeProfile(dirs.store, "main");
-    await waitUntil(() => end.mcu.list.length === 2, "main removed from the MCU");
+    await waitUntil(() => end.profiles().length === 2, "main removed from the MCU");
     await d.whenSynced();
-    t.true(await storeMatches(dirs.store, end.mcu.list));
+    t.true(await storeMatches(dirs.store, end.profiles()));
+    t.is(count(MessageType.DELETE_PROFILE), 1);
     t.false(existsSync(path.join(dirs.boot, "flipper", "main.env")));
     t.true(existsSync(path.join(dirs.boot, "flipper", "zed.env")));
+    // A rename that changes the menu order cannot be a delta: a full transfer.
+    writeProfile(dirs.store, "zed", profileJson("zed", { name: "Aaa" }));
+    await waitUntil(() => end.profiles()[0]?.id === "zed", "the reordered list");
+    t.is(count(MessageType.LIST_BEGIN), 2);
+    t.true(await storeMatches(dirs.store, end.profiles()));
   } finally {
     await d.stop();
     await end.close();
@@ -80,7 +83,7 @@ test("full sync on start, deltas on change, fragments written and stale ones rem
 
 test("bad profiles are skipped with one log line each; the others sync; fixing one brings it in", async (t) => {
   const dirs = tempDirs();
-  const end = await doubleOnPty();
+  const end = await realMcuOnPty();
   const logs: string[] = [];
   writeProfile(dirs.store, "good", profileJson("good"));
   writeProfile(dirs.store, "broken", "{ nope");
@@ -95,10 +98,7 @@ test("bad profiles are skipped with one log line each; the others sync; fixing o
   });
   try {
     await d.whenSynced();
-    t.deepEqual(
-      end.mcu.list.map((r) => r.id),
-      ["good"],
-    );
+    t.deepEqual(ids(end.profiles()), ["good"]);
     const skipLines = logs.filter((l) => l.includes("; skipped"));
     t.is(skipLines.length, 3, logs.join("\n"));
     t.true(skipLines.some((l) => /broken\/profile\.json: is not valid JSON/.test(l)));
@@ -110,12 +110,12 @@ test("bad profiles are skipped with one log line each; the others sync; fixing o
     t.true(skipLines.some((l) => /badbase\/profile\.json: base "one" is invalid/.test(l)));
     // Another change elsewhere does not repeat the skip lines.
     writeProfile(dirs.store, "good", profileJson("good", { name: "Good 2" }));
-    await waitUntil(() => end.mcu.list[0]?.name === "Good 2", "the rename");
+    await waitUntil(() => end.profiles()[0]?.name === "Good 2", "the rename");
     t.is(logs.filter((l) => l.includes("; skipped")).length, 3);
     // Fixing a bad profile brings it in.
     writeProfile(dirs.store, "broken", profileJson("broken", { name: "Fixed" }));
-    await waitUntil(() => end.mcu.list.some((r) => r.id === "broken"), "the fixed profile on the MCU");
-    t.deepEqual(d.status().skipped.length, 2);
+    await waitUntil(() => end.profiles().some((r) => r.id === "broken"), "the fixed profile on the MCU");
+    t.is(d.status().skipped.length, 2);
   } finally {
     await d.stop();
     await end.close();
@@ -125,9 +125,10 @@ test("bad profiles are skipped with one log line each; the others sync; fixing o
 
 test("more profiles than the MCU holds: a clear error naming the limit, the MCU keeps its list", async (t) => {
   const dirs = tempDirs();
-  const end = await doubleOnPty({ maxProfiles: 3 });
+  const end = await realMcuOnPty();
   const logs: string[] = [];
-  for (const id of ["a", "b", "c"]) writeProfile(dirs.store, id, profileJson(id));
+  const id = (i: number) => "p" + String(i).padStart(2, "0");
+  for (let i = 0; i < 32; i++) writeProfile(dirs.store, id(i), profileJson(id(i)));
   const d = await startDaemon({
     port: end.port,
     store: dirs.store,
@@ -137,21 +138,20 @@ test("more profiles than the MCU holds: a clear error naming the limit, the MCU 
   });
   try {
     await d.whenSynced();
-    const gen = end.mcu.generation;
-    writeProfile(dirs.store, "d", profileJson("d"));
+    t.is(end.profiles().length, 32);
+    const gen = end.state().generation;
+    writeProfile(dirs.store, "p32", profileJson("p32"));
     await waitUntil(() => d.status().error !== "", "the limit error");
-    t.regex(d.status().error, /too many profiles: 4 valid profiles on disk, the MCU holds at most 3/);
-    t.true(logs.some((l) => l.includes("the MCU holds at most 3")));
-    t.is(end.mcu.generation, gen);
-    t.deepEqual(
-      end.mcu.list.map((r) => r.id),
-      ["a", "b", "c"],
-    );
+    t.regex(d.status().error, /too many profiles: 33 valid profiles on disk, the MCU holds at most 32/);
+    t.true(logs.some((l) => l.includes("the MCU holds at most 32")));
+    t.is(end.state().generation, gen);
+    t.is(end.profiles().length, 32);
     const e = await t.throwsAsync(d.sync());
-    t.regex(e!.message, /at most 3/);
-    removeProfile(dirs.store, "a");
-    await waitUntil(() => end.mcu.list.map((r) => r.id).join() === "b,c,d", "the list after removing one");
+    t.regex(e!.message, /at most 32/);
+    removeProfile(dirs.store, "p00");
+    await waitUntil(() => end.profiles()[31]?.id === "p32", "the list after removing one");
     t.is(d.status().error, "");
+    t.true(await storeMatches(dirs.store, end.profiles()));
   } finally {
     await d.stop();
     await end.close();
@@ -159,9 +159,9 @@ test("more profiles than the MCU holds: a clear error naming the limit, the MCU 
   }
 });
 
-test("MCU not responding: reported, retried with backoff, and synced once it answers", async (t) => {
+test("MCU not responding: reported once, retried with backoff, and synced once it answers", async (t) => {
   const dirs = tempDirs();
-  const end = await doubleOnPty({ answering: false });
+  const end = await realMcuOnPty(undefined, false); // the MCU is not running yet
   const logs: string[] = [];
   writeProfile(dirs.store, "a", profileJson("a"));
   const d = await startDaemon({
@@ -176,14 +176,11 @@ test("MCU not responding: reported, retried with backoff, and synced once it ans
   try {
     await waitUntil(() => d.status().link === "not-responding", "the not-responding state");
     t.true(logs.some((l) => /MCU not responding: no reply to HELLO .*; will keep trying/.test(l)));
-    const before = logs.filter((l) => l.includes("MCU not responding")).length;
-    t.is(before, 1, "reported once, not on every retry");
-    end.mcu.answering = true;
+    await new Promise((r) => setTimeout(r, 700)); // several retry rounds
+    t.is(logs.filter((l) => l.includes("MCU not responding")).length, 1, "reported once, not on every retry");
+    await end.mcu.start();
     await d.whenSynced();
-    t.deepEqual(
-      end.mcu.list.map((r) => r.id),
-      ["a"],
-    );
+    t.deepEqual(ids(end.profiles()), ["a"]);
     t.true(logs.some((l) => l.includes("MCU is responding again")));
   } finally {
     await d.stop();
@@ -192,77 +189,110 @@ test("MCU not responding: reported, retried with backoff, and synced once it ans
   }
 });
 
-test("MCU events: a restart (HELLO) triggers a full sync; boot and default-changed are exposed; fallback via fw_setenv", async (t) => {
+test("MCU events: default changed in the menu, boot report, restart; the U-Boot fallback follows", async (t) => {
   const dirs = tempDirs();
-  const end = await doubleOnPty();
+  const end = await realMcuOnPty();
   const calls = path.join(dirs.root, "calls.txt");
   const fake = path.join(dirs.root, "fw_setenv.sh");
   writeFileSync(
     fake,
     '#!/bin/sh\nwhile [ $# -gt 0 ]; do [ "$1" = -s ] && cat "$2" >> ' + calls + "; shift; done\n",
-    {
-      mode: 0o755,
-    },
+    { mode: 0o755 },
   );
   writeProfile(dirs.store, "main", profileJson("main", { name: "A main", base: "1.1" }));
   writeProfile(dirs.store, "work", profileJson("work", { name: "B work", base: "2.0" }));
-  const d = await startDaemon({
+  const opts = {
     port: end.port,
     store: dirs.store,
     stateDir: dirs.state,
     fwSetenv: fake,
     socket: null,
     debounceMs: 50,
-    log: () => {},
-  });
+    log: (l: string) => logs.push(l),
+    verbose: !!process.env.FB_VERBOSE,
+  };
+  const logs: string[] = [];
+  const d = await startDaemon(opts);
   try {
     await d.whenSynced();
     // No default, nothing good yet: the first profile.
     await waitUntil(() => existsSync(calls), "the first fw_setenv call");
     t.is(readFileSync(calls, "utf8"), "flipper_profile=main\nflipper_base=1.1\n");
 
-    const defaults: unknown[] = [];
+    // The owner opens the menu (a key held at power-on), goes to "B work", long OK, "Make default".
+    const defaults: Array<{ mode: number; id: string }> = [];
     d.on("default-changed", (m) => defaults.push(m));
-    end.mcu.ownerSetsDefault("work");
-    await waitUntil(() => defaults.length === 1, "the default-changed event");
-    t.deepEqual(defaults[0], { mode: 0, id: "work" });
+    end.mcu.powerOn(["ok"]);
+    end.mcu.keyUp("ok");
+    await end.mcu.press("down");
+    await end.mcu.press("ok", 600);
+    await end.mcu.press("down");
+    await end.mcu.press("ok");
+    await waitUntil(
+      () => defaults.length === 1,
+      "the default-changed event: " + end.mcu.screenText().join("|"),
+    );
+    t.deepEqual(defaults[0], { mode: DefaultMode.FIXED, id: "work" });
     await waitUntil(() => readFileSync(calls, "utf8").includes("flipper_profile=work"), "the new fallback");
     t.true(readFileSync(calls, "utf8").endsWith("flipper_profile=work\nflipper_base=2.0\n"));
 
-    const boots: Array<{ id: string }> = [];
+    // A boot: power off and on with no key: the MCU boots the default at once and reports it.
+    const boots: Array<{ id: string; sequence: number }> = [];
     d.on("boot", (b) => boots.push(b));
-    end.mcu.boot("main");
+    end.mcu.powerOff();
+    end.mcu.powerOn([]);
     await waitUntil(() => boots.length === 1, "the boot event");
-    t.is(boots[0].id, "main");
+    t.is(boots[0].id, "work");
+    const r = await d.markGood("work");
+    t.true(r.marked);
+    t.is(end.state().lastGoodId, "work");
 
-    // The MCU restarts and comes back with an empty list (flash lost): the daemon resyncs.
+    // A restart with the list intact: verified by reading it back, no new transfer.
     const synced: Array<{ kind: string }> = [];
     d.on("synced", (s) => synced.push(s));
-    end.mcu.list = [];
-    end.mcu.generation = 0;
-    end.mcu.restart();
-    await waitUntil(() => end.mcu.list.length === 2, "the resync after HELLO");
-    t.is(synced[0]?.kind, "full");
-    // A restart with the list intact: verified by reading back, no new commit.
-    const commits = end.mcu.commits;
-    end.mcu.restart();
-    await waitUntil(() => synced.length === 2, "the verification after HELLO");
-    t.is(synced[1].kind, "verified");
-    t.is(end.mcu.commits, commits);
-    // The fallback is not rewritten when unchanged (no needless flash writes), even after a restart of the daemon.
-    const lines = readFileSync(calls, "utf8").split("\n").length;
+    const begins = end.received.filter((f) => f.type === MessageType.LIST_BEGIN).length;
+    await end.restart();
+    await waitUntil(
+      () => synced.length === 1,
+      () => "the verification after HELLO: " + logs.join("\n"),
+    );
+    await d.whenSynced();
+    t.true(
+      synced.every((s) => s.kind === "verified"),
+      JSON.stringify(synced),
+    );
+    t.is(end.received.filter((f) => f.type === MessageType.LIST_BEGIN).length, begins);
+
+    // The fallback is not rewritten when unchanged (no needless env writes), even by a new daemon.
+    const before = readFileSync(calls, "utf8");
     await d.stop();
-    const d2 = await startDaemon({
-      port: end.port,
-      store: dirs.store,
-      stateDir: dirs.state,
-      fwSetenv: fake,
-      socket: null,
-      log: () => {},
-    });
+    const d2 = await startDaemon(opts);
     await d2.whenSynced();
     await d2.stop();
-    t.is(readFileSync(calls, "utf8").split("\n").length, lines);
+    t.is(readFileSync(calls, "utf8"), before);
+  } finally {
+    await d.stop();
+    await end.close();
+    dirs.cleanup();
+  }
+});
+
+test("an MCU whose flash was erased gets the full list again after its HELLO", async (t) => {
+  const dirs = tempDirs();
+  const end = await realMcuOnPty();
+  writeProfile(dirs.store, "a", profileJson("a"));
+  writeProfile(dirs.store, "b", profileJson("b"));
+  const synced: Array<{ kind: string }> = [];
+  const d = await startDaemon({ port: end.port, store: dirs.store, socket: null, log: () => {} });
+  d.on("synced", (s) => synced.push(s));
+  try {
+    await d.whenSynced();
+    for (const k of end.flash.keys()) end.flash.write(k, null);
+    await end.restart();
+    await waitUntil(() => synced.length === 2, "the resync");
+    t.is(synced[1].kind, "full");
+    t.deepEqual(ids(end.profiles()), ["a", "b"]);
+    t.true(await storeMatches(dirs.store, end.profiles()));
   } finally {
     await d.stop();
     await end.close();

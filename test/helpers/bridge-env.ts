@@ -109,10 +109,16 @@ export async function doubleOnPty(opts: TestDoubleOptions = {}): Promise<DoubleO
 }
 
 /** Polls `cond` every 20 ms until true (or throws after timeoutMs, naming `what`). */
-export async function waitUntil(cond: () => boolean, what: string, timeoutMs = 30000): Promise<void> {
+export async function waitUntil(
+  cond: () => boolean,
+  what: string | (() => string),
+  timeoutMs = 30000,
+): Promise<void> {
   const t0 = Date.now();
   while (!cond()) {
-    if (Date.now() - t0 > timeoutMs) throw new Error("timed out waiting for " + what);
+    if (Date.now() - t0 > timeoutMs) {
+      throw new Error("timed out waiting for " + (typeof what === "string" ? what : what()));
+    }
     await new Promise((r) => setTimeout(r, 20));
   }
 }

@@ -100,6 +100,8 @@ export interface SimulationOptions {
   dir?: string;
   /** Profiles written at start when the store is empty; default EXAMPLE_PROFILES ([] = none). */
   profiles?: ProfileJson[];
+  /** Use this folder as the store (the btrfs top level holding @profiles) instead of <dir>/store. */
+  storeDir?: string;
   /** Start the bridge daemon at start (default true). */
   bridge?: boolean;
   /** A U-Boot runner to share between simulations (not closed by close()). */
@@ -213,7 +215,7 @@ export class Simulation extends EventEmitter {
     super();
     this.ownsDir = !o.dir;
     this.dir = o.dir ? resolve(o.dir) : mkdtempSync(join(tmpdir(), "flipper-sim-"));
-    this.storeDir = join(this.dir, "store");
+    this.storeDir = o.storeDir ? resolve(o.storeDir) : join(this.dir, "store");
     this.bootDir = join(this.dir, "boot");
     this.flashFile = join(this.dir, "mcu-flash.json");
     this.envFile = join(this.dir, "uboot-env.bin");
@@ -418,7 +420,7 @@ export class Simulation extends EventEmitter {
   }
 
   /** SoC power-on with `held` keys down (names like "ok" or Key codes). Power-cycles when on. */
-  async powerOn(held: Array<string | number> = []): Promise<void> {
+  async powerOn(held: Array<string | number> = [], release = true): Promise<void> {
     if (this.power !== "off") await this.powerOff();
     this.cycle++;
     this.powerT0 = Date.now();
@@ -430,7 +432,7 @@ export class Simulation extends EventEmitter {
     }
     this.mcu.powerOn(held);
     // The keys were held while the power came on; the owner lets go of them now.
-    for (const k of held) this.mcu.keyUp(k);
+    if (release) for (const k of held) this.mcu.keyUp(k);
     const sel = this.mcu.selection();
     if (sel.status !== BlockStatus.PENDING) this.beginBoot(sel);
     this.emit("state");

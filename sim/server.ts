@@ -1,0 +1,268 @@
+// `npm start`: the simulator in a browser. Serves sim/web/ and a websocket that pushes the screen
+// (256x144 gray levels, one binary message per frame), state, logs and boots, and takes keys,
+// power and FlipCTL actions. Loopback by default.
+//
+//   npm start -- [--host 127.0.0.1] [--port 8470] [--store DIR] [--dir DIR]
+import { readFileSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { dirname, join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { type WebSocket, WebSocketServer } from "ws";
+import { KEY_NAMES } from "../mcu/core/keys";
+import {
+  type BootRecord,
+  type LogLine,
+  type ProfileJson,
+  Simulation,
+  type SimulationOptions,
+} from "./engine";
+
+const WEB = join(dirname(fileURLToPath(import.meta.url)), "web");
+const TYPES: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".svg": "image/svg+xml",
+};
+const FILES = ["index.html", "app.js", "style.css"];
+
+export interface ServerOptions extends SimulationOptions {
+  host?: string;
+  port?: number;
+}
+
+export interface SimServer {
+  url: string;
+  sim: Simulation;
+  server: Server;
+  close(): Promise<void>;
+}
+
+type Msg = { type: string; id?: number; [k: string]: unknown };
+
+function str(v: unknown, what: string): string {
+  if (typeof v !== "string") throw new Error(what + " must be a string");
+  return v;
+}
+
+export async function startServer(o: ServerOptions = {}): Promise<SimServer> {
+  const sim = new Simulation(o);
+  await sim.start();
+  const clients = new Set<WebSocket>();
+  const held = new Set<string>();
+  let stateTimer: NodeJS.Timeout | null = null;
+
+  const broadcast = (data: string | Buffer) => {
+    for (const c of clients) if (c.readyState === 1) c.send(data);
+  };
+  const pushState = () => {
+    if (stateTimer) return;
+    stateTimer = setTimeout(async () => {
+      stateTimer = null;
+      broadcast(JSON.stringify({ type: "state", state: await sim.snapshot() }));
+    }, 30);
+  };
+  sim.on("frame", (px: Uint8Array) => broadcast(Buffer.from(px)));
+  sim.on("log", (l: LogLine) => broadcast(JSON.stringify({ type: "log", log: l })));
+  sim.on("boot", (b: BootRecord) => broadcast(JSON.stringify({ type: "boot", boot: b })));
+  sim.on("state", pushState);
+  // The MCU's state changes on its own (countdowns, events): refresh now and then.
+  const poll = setInterval(pushState, 1000);
+
+  const act = async (m: Msg): Promise<unknown> => {
+    switch (m.type) {
+      case "key": {
+        const key = str(m.key, "key");
+        if (KEY_NAMES.indexOf(key) < 0)
+          throw new Error('key "' + key + '" is unknown: use ' + KEY_NAMES.join(", "));
+        if (m.down) {
+          held.add(key);
+          sim.keyDown(key);
+        } else {
+          held.delete(key);
+          sim.keyUp(key);
+        }
+        return null;
+      }
+      case "power":
+        if (m.on === false) await sim.powerOff();
+        else await sim.powerOn([...held], false);
+        return null;
+      case "restartMcu":
+        await sim.restartMcu();
+        return null;
+      case "mcuAbsent":
+        await sim.setMcuAbsent(m.absent === true);
+        return null;
+      case "bridge":
+        if (m.run) await sim.startBridge();
+        else await sim.killBridge();
+        return null;
+      case "failNextBoot":
+        if (m.clear) sim.failNext = 0;
+        else sim.failNextBoot(1);
+        sim.emit("state");
+        return null;
+      case "create":
+        await sim.writeProfile(m.profile as ProfileJson);
+        return null;
+      case "clone":
+        await sim.cloneProfile(
+          str(m.from, "from"),
+          str(m.id, "id"),
+          typeof m.name === "string" ? m.name : undefined,
+        );
+        return null;
+      case "rename":
+        await sim.renameProfile(str(m.id, "id"), str(m.name, "name"));
+        return null;
+      case "delete":
+        await sim.deleteProfile(str(m.id, "id"));
+        return null;
+      case "hide":
+        await sim.hideProfile(str(m.id, "id"), m.hidden !== false);
+        return null;
+      case "setDefault":
+        await sim.setDefault(str(m.target, "target"));
+        return null;
+      case "setNext":
+        await sim.setNext(str(m.id, "id"), typeof m.action === "string" ? m.action : "boot");
+        return null;
+      case "setOptions":
+        await sim.setOptions(m.options as { timeoutSeconds?: number });
+        return null;
+      default:
+        throw new Error('unknown request "' + m.type + '"');
+    }
+  };
+
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? "/", "http://x");
+    const send = (code: number, type: string, body: string | Buffer) => {
+      res.writeHead(code, { "content-type": type, "cache-control": "no-store" });
+      res.end(body);
+    };
+    if (url.pathname === "/api/state") {
+      sim.snapshot().then(
+        (s) => send(200, "application/json", JSON.stringify(s)),
+        (e) => send(500, "text/plain", String(e)),
+      );
+      return;
+    }
+    if (url.pathname === "/screen.png") {
+      send(200, "image/png", sim.screenPng());
+      return;
+    }
+    const name = url.pathname === "/" ? "index.html" : url.pathname.slice(1);
+    if (FILES.indexOf(name) < 0) {
+      send(404, "text/plain", "not found: " + url.pathname);
+      return;
+    }
+    send(
+      200,
+      TYPES[name.slice(name.lastIndexOf("."))] ?? "application/octet-stream",
+      readFileSync(join(WEB, name)),
+    );
+  });
+  const wss = new WebSocketServer({ server, path: "/ws" });
+  wss.on("connection", async (ws) => {
+    clients.add(ws);
+    ws.on("close", () => clients.delete(ws));
+    ws.on("message", async (data) => {
+      let m: Msg;
+      try {
+        m = JSON.parse(String(data)) as Msg;
+      } catch {
+        ws.send(JSON.stringify({ type: "result", ok: false, error: "not JSON" }));
+        return;
+      }
+      try {
+        await act(m);
+        ws.send(JSON.stringify({ type: "result", id: m.id, ok: true }));
+      } catch (e) {
+        const error = (e as Error).message;
+        sim.log("sim", m.type + " failed: " + error);
+        ws.send(JSON.stringify({ type: "result", id: m.id, ok: false, error }));
+      }
+      pushState();
+    });
+    ws.send(
+      JSON.stringify({
+        type: "hello",
+        state: await sim.snapshot(),
+        logs: sim.logs.slice(-300),
+        boot: sim.lastBoot(),
+      }),
+    );
+    ws.send(Buffer.from(sim.screenPixels()));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(o.port ?? 8470, o.host ?? "127.0.0.1", () => resolve());
+  });
+  const addr = server.address() as AddressInfo;
+  const host = addr.family === "IPv6" ? "[" + addr.address + "]" : addr.address;
+  return {
+    url: "http://" + host + ":" + addr.port + "/",
+    sim,
+    server,
+    async close() {
+      clearInterval(poll);
+      if (stateTimer) clearTimeout(stateTimer);
+      for (const c of clients) c.terminate();
+      wss.close();
+      await new Promise<void>((r) => server.close(() => r()));
+      await sim.close();
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const o: ServerOptions = {};
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    const val = () => {
+      const v = args[++i];
+      if (v === undefined) throw new Error(a + " needs a value");
+      return v;
+    };
+    if (a === "--host") o.host = val();
+    else if (a === "--port") {
+      const p = Number(val());
+      if (!Number.isInteger(p) || p < 0 || p > 65535) throw new Error("--port must be 0 to 65535");
+      o.port = p;
+    } else if (a === "--store") {
+      o.storeDir = val();
+      o.profiles = [];
+    } else if (a === "--dir") o.dir = val();
+    else if (a === "-h" || a === "--help") {
+      process.stdout.write(
+        "usage: npm start -- [--host 127.0.0.1] [--port 8470] [--store DIR (holds @profiles)] [--dir DIR (sim state)]\n",
+      );
+      return;
+    } else throw new Error("unknown option " + a + " (try --help)");
+  }
+  process.stdout.write("starting the simulator (MCU, bridge, U-Boot in QEMU)...\n");
+  const s = await startServer(o);
+  process.stdout.write("flipper-boot simulator: " + s.url + "\n  folder: " + s.sim.dir + "\n");
+  // U-Boot's first (cold) boot takes ~10 s; start it now so the first power-on is quick.
+  s.sim.uboot
+    .warm(true, s.sim.bootDir)
+    .catch((e) => process.stderr.write("U-Boot: " + (e as Error).message + "\n"));
+  const stop = async () => {
+    process.stdout.write("\nstopping...\n");
+    await s.close();
+    process.exit(0);
+  };
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  main().catch((e) => {
+    process.stderr.write((e as Error).message + "\n");
+    process.exit(1);
+  });
+}

@@ -1,0 +1,179 @@
+// The simulator's page in a real headless browser (Debian's chromium via puppeteer-core): load it,
+// power on holding OK, move with the keyboard and the on-page buttons (the canvas pixels change),
+// boot, and see the bootargs; FlipCTL buttons reach the MCU. Also `npm start`'s server binary.
+// SIM_SCREENSHOT=path saves a screenshot of the page (the README's sim/screenshot.png).
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import test from "ava";
+import type { Page } from "puppeteer-core";
+import { launchChromium } from "../sim/browser";
+import { startServer } from "../sim/server";
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+async function canvasHash(page: Page): Promise<string> {
+  const data = await page.evaluate(() => {
+    const c = document.getElementById("screen") as HTMLCanvasElement;
+    const px = c.getContext("2d")!.getImageData(0, 0, 256, 144).data;
+    let s = "";
+    for (let i = 0; i < px.length; i += 4) s += String.fromCharCode(px[i]);
+    return s;
+  });
+  return createHash("sha1").update(data, "latin1").digest("hex");
+}
+
+async function waitCanvasChange(page: Page, from: string, timeoutMs = 10000): Promise<string> {
+  const t0 = Date.now();
+  for (;;) {
+    const h = await canvasHash(page);
+    if (h !== from) return h;
+    if (Date.now() - t0 > timeoutMs)
+      throw new Error("the screen canvas did not change in " + timeoutMs + " ms");
+    await sleep(50);
+  }
+}
+
+async function litPixels(page: Page): Promise<number> {
+  return page.evaluate(() => {
+    const c = document.getElementById("screen") as HTMLCanvasElement;
+    const px = c.getContext("2d")!.getImageData(0, 0, 256, 144).data;
+    let n = 0;
+    for (let i = 0; i < px.length; i += 4) if (px[i] > 128) n++;
+    return n;
+  });
+}
+
+test("the page shows the screen, takes keys and buttons, boots and shows the bootargs", async (t) => {
+  t.timeout(240000);
+  const srv = await startServer({ port: 0 });
+  const lb = await launchChromium().catch(async (e) => {
+    await srv.close();
+    throw e;
+  });
+  try {
+    t.regex(srv.url, /^http:\/\/127\.0\.0\.1:\d+\/$/, "binds to loopback by default");
+    const page = await lb.browser.newPage();
+    await page.setViewport({ width: 1480, height: 980 });
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(String(e)));
+    await page.goto(srv.url);
+    await page.waitForFunction(() => document.getElementById("chip-ws")!.textContent === "connected");
+    await page.waitForFunction(() => document.querySelectorAll("#profiles tr").length === 4);
+    const names = await page.$$eval("#profiles .pname", (els) => els.map((e) => e.textContent));
+    t.deepEqual(names, ["Desktop", "Pentest", "Router", "Kiosk"], "the example store is listed in FlipCTL");
+
+    // Power on holding OK (Enter + P): the menu opens on the canvas.
+    const off = await canvasHash(page);
+    await page.keyboard.down("Enter");
+    await page.keyboard.press("p");
+    await sleep(200);
+    await page.keyboard.up("Enter");
+    const menu = await waitCanvasChange(page, off);
+    t.true((await litPixels(page)) > 2000, "the menu is drawn (white list on the canvas)");
+    await page.waitForFunction(() => document.getElementById("chip-power")!.textContent!.includes("list"));
+    t.deepEqual(srv.sim.screenText().slice(0, 2), ["Boot profile", "Desktop 1.2 2026-11-20"]);
+
+    // Down with the keyboard: the selection moves (pixels change).
+    await page.keyboard.press("ArrowDown");
+    const second = await waitCanvasChange(page, menu);
+    t.not(second, menu);
+    // Down with the on-page D-pad button.
+    await page.click('.key[data-key="down"]');
+    await waitCanvasChange(page, second);
+    t.is(srv.sim.mcu!.core.view().selected, 2, "two downs select the third entry (Router)");
+
+    // OK boots it: U-Boot runs boot.scr, the page shows the bootargs with flipper.profile=.
+    await page.keyboard.press("Enter");
+    await page.waitForFunction(
+      () => document.getElementById("bootargs")!.textContent!.includes("flipper.profile="),
+      {
+        timeout: 180000,
+      },
+    );
+    const bootargs = await page.$eval("#bootargs", (e) => e.textContent);
+    t.is(bootargs, "bootargs=flipper.profile=router flipper.base=1.1 quiet net.ifnames=0");
+    const highlighted = await page.$eval("#console .ba", (e) => e.textContent);
+    t.is(highlighted, "bootargs=flipper.profile=router flipper.base=1.1 quiet net.ifnames=0");
+    const flLines = await page.$$eval("#console .fl", (els) => els.map((e) => e.textContent));
+    t.true(flLines.includes("flipper: booting profile router base 1.1 (reason user)"), flLines.join("\n"));
+    await page.waitForFunction(() =>
+      document.getElementById("boot-summary")!.textContent!.includes("mark-good"),
+    );
+
+    // FlipCTL: make Kiosk the default; the MCU's state on the page follows.
+    await page.click('#profiles tr[data-id="kiosk"] button[data-act="default"]');
+    await page.waitForFunction(() =>
+      document.getElementById("mcu-line")!.textContent!.includes("default kiosk"),
+    );
+    t.is(srv.sim.mcuState()!.default, "kiosk");
+    // The bridge log reached the page.
+    await page.waitForFunction(() =>
+      document.getElementById("log")!.textContent!.includes("default set to kiosk"),
+    );
+
+    // Power-cycle with the button, no key: zero-wait boot of the new default.
+    await page.click("#btn-power");
+    await page.waitForFunction(
+      () => document.getElementById("bootargs")!.textContent!.includes("flipper.profile=kiosk"),
+      {
+        timeout: 60000,
+      },
+    );
+    // Leave the menu open on the screen for the screenshot.
+    await page.keyboard.down("Enter");
+    await page.keyboard.press("p");
+    await sleep(200);
+    await page.keyboard.up("Enter");
+    await page.waitForFunction(() => document.getElementById("chip-power")!.textContent!.includes("list"));
+    await page.keyboard.press("ArrowUp");
+    await sleep(300);
+    if (process.env.SIM_SCREENSHOT) await page.screenshot({ path: process.env.SIM_SCREENSHOT });
+    t.deepEqual(errors, [], "no script errors on the page");
+  } finally {
+    await lb.close();
+    await srv.close();
+  }
+});
+
+test("`npm start`'s server prints its loopback URL and serves the page and the state", async (t) => {
+  t.timeout(120000);
+  const p = spawn(process.execPath, ["--import", "tsx", "sim/server.ts", "--port", "0"], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  p.stdout.on("data", (c: Buffer) => {
+    out += c.toString();
+  });
+  p.stderr.on("data", (c: Buffer) => {
+    out += c.toString();
+  });
+  try {
+    const t0 = Date.now();
+    let m: RegExpExecArray | null = null;
+    while (!(m = /simulator: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out))) {
+      if (p.exitCode !== null) throw new Error("server exited: " + out);
+      if (Date.now() - t0 > 90000) throw new Error("no URL printed: " + out);
+      await sleep(100);
+    }
+    const url = m[1];
+    const html = await (await fetch(url)).text();
+    t.true(html.includes('<canvas id="screen"'));
+    const st = (await (await fetch(url + "api/state")).json()) as {
+      profiles: Array<{ id: string }>;
+      power: string;
+    };
+    t.deepEqual(
+      st.profiles.map((x) => x.id),
+      ["desktop", "pentest", "router", "kiosk"],
+    );
+    t.is(st.power, "off");
+    const missing = await fetch(url + "../etc/passwd");
+    t.is(missing.status, 404);
+  } finally {
+    p.kill("SIGTERM");
+    const t0 = Date.now();
+    while (p.exitCode === null && Date.now() - t0 < 20000) await sleep(100);
+    if (p.exitCode === null) p.kill("SIGKILL");
+  }
+  t.is(p.exitCode, 0, "exits cleanly on SIGTERM: " + out.slice(-500));
+});

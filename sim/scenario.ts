@@ -453,6 +453,8 @@ class Runner {
     }
     if ("screenPng" in e) {
       const f = this.path(String(e.screenPng));
+      // SIM_UPDATE_SCREENS=1 rewrites the reference PNGs (after a deliberate change to the renderer).
+      if (process.env.SIM_UPDATE_SCREENS === "1") writeFileSync(f, sim.screenPng());
       const diff = comparePng(f, sim.screenPng());
       if (diff) fail("screen PNG " + String(e.screenPng), "identical pixels", diff);
     }

@@ -2,7 +2,7 @@
 // serialport bindings: full sync, deltas through fs.watch, fragments, bad profiles, the profile
 // limit, a silent MCU, MCU events (restart, boot, default changed in the menu), the U-Boot fallback.
 import test from "ava";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { renderFragment } from "../protocol/boot-fragment";
 import { DefaultMode, MessageType } from "../protocol/messages";
@@ -10,7 +10,8 @@ import { type ProfileRecord, sameProfile } from "../protocol/profile";
 import { startDaemon } from "../soc-bridge/daemon";
 import { readStore, records } from "../soc-bridge/profile-store";
 import { profileJson, removeProfile, tempDirs, waitUntil, writeProfile } from "./helpers/bridge-env";
-import { realMcuOnPty } from "./helpers/mcu-endpoint";
+import { realMcuOnPty, startMcuOn } from "./helpers/mcu-endpoint";
+import { openPtyPair } from "./helpers/pty";
 
 async function storeMatches(store: string, list: ProfileRecord[]): Promise<boolean> {
   const want = records((await readStore(store)).profiles);
@@ -296,6 +297,52 @@ test("an MCU whose flash was erased gets the full list again after its HELLO", a
   } finally {
     await d.stop();
     await end.close();
+    dirs.cleanup();
+  }
+});
+
+test("the serial port goes away and comes back: reported, reopened, synced again", async (t) => {
+  const dirs = tempDirs();
+  const ptyDir = path.join(dirs.root, "pty");
+  mkdirSync(ptyDir);
+  let pty = await openPtyPair(ptyDir);
+  let ep = await startMcuOn(pty.b, pty.a);
+  const logs: string[] = [];
+  writeProfile(dirs.store, "a", profileJson("a"));
+  const d = await startDaemon({
+    port: pty.a,
+    store: dirs.store,
+    socket: null,
+    debounceMs: 50,
+    backoffMaxMs: 300,
+    log: (l) => logs.push(l),
+  });
+  try {
+    await d.whenSynced();
+    await ep.close();
+    await pty.close();
+    await waitUntil(
+      () => d.status().link === "error",
+      () => "the lost port: " + logs.join("\n"),
+    );
+    t.true(
+      logs.some((l) => /lost the serial port|cannot open serial port/.test(l)),
+      logs.join("\n"),
+    );
+    // A profile added while the port is gone reaches the MCU once the port is back.
+    writeProfile(dirs.store, "b", profileJson("b"));
+    pty = await openPtyPair(ptyDir);
+    ep = await startMcuOn(pty.b, pty.a, ep.flash);
+    await waitUntil(
+      () => ep.profiles().length === 2,
+      () => "the resync on the new port: " + logs.join("\n"),
+    );
+    t.deepEqual(ids(ep.profiles()), ["a", "b"]);
+    t.true(logs.some((l) => l.includes("MCU is responding again")));
+  } finally {
+    await d.stop();
+    await ep.close();
+    await pty.close();
     dirs.cleanup();
   }
 });

@@ -2,7 +2,7 @@
 // (256x144 gray levels, one binary message per frame), state, logs and boots, and takes keys,
 // power and FlipCTL actions. Loopback by default.
 //
-//   npm start -- [--host 127.0.0.1] [--port 8470] [--store DIR] [--dir DIR]
+//   npm start -- [--host 127.0.0.1] [--port 8080] [--store DIR] [--dir DIR]
 import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -199,7 +199,7 @@ export async function startServer(o: ServerOptions = {}): Promise<SimServer> {
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(o.port ?? 8470, o.host ?? "127.0.0.1", () => resolve());
+    server.listen(o.port ?? 8080, o.host ?? "127.0.0.1", () => resolve());
   });
   const addr = server.address() as AddressInfo;
   const host = addr.family === "IPv6" ? "[" + addr.address + "]" : addr.address;
@@ -239,7 +239,7 @@ async function main(): Promise<void> {
     } else if (a === "--dir") o.dir = val();
     else if (a === "-h" || a === "--help") {
       process.stdout.write(
-        "usage: npm start -- [--host 127.0.0.1] [--port 8470] [--store DIR (holds @profiles)] [--dir DIR (sim state)]\n",
+        "usage: npm start -- [--host 127.0.0.1] [--port 8080] [--store DIR (holds @profiles)] [--dir DIR (sim state)]\n",
       );
       return;
     } else throw new Error("unknown option " + a + " (try --help)");

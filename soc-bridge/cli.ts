@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { ShowMenu } from "../protocol/messages";
 import type { McuState } from "../protocol/messages";
-import { ControlConnectError, controlRequest, DEFAULT_SOCKET } from "./control";
+import { ControlConnectError, controlRequest, controlWatch, DEFAULT_SOCKET } from "./control";
 import type { McuLink } from "./link";
 import type { OptionsChange } from "./ops";
 
@@ -32,6 +32,7 @@ commands:
   clear-next                 cancel the one-shot
   mark-good                  confirm the running boot (run after boot-complete.target)
   sync                       full sync of the profile store to the MCU now
+  watch                      print MCU events (boot, default-changed, synced, link) as they come (needs the daemon)
   options [--timeout S] [--show always|on-key] [--max-tries N]
   daemon                     run the daemon in the foreground
 
@@ -506,6 +507,47 @@ async function runDaemon(o: Opts): Promise<number> {
   return EXIT.OK;
 }
 
+// ---- watch ------------------------------------------------------------------------------------
+
+function describeEvent(ev: { event: string; data: unknown }): string {
+  const d = ev.data as Record<string, unknown>;
+  switch (ev.event) {
+    case "boot":
+      return "boot: " + d.id + " (sequence " + d.sequence + ", try " + d.tryNumber + "/" + d.maxTries + ")";
+    case "default-changed":
+      return "default changed in the menu: " + d.default;
+    case "synced":
+      return d.kind + " sync: " + d.count + " profiles, generation " + d.generation + ", " + d.ms + " ms";
+    case "link":
+      return "link: " + d.link + (d.error ? " (" + d.error + ")" : "");
+    case "status":
+      return "watching: link " + d.link + ", " + d.profiles + " profiles, generation " + d.generation;
+    default:
+      return ev.event + ": " + JSON.stringify(d);
+  }
+}
+
+async function watch(o: Opts, fail: (m: string, code: number) => number): Promise<number> {
+  try {
+    const w = await controlWatch(o.socket, (ev) => {
+      process.stdout.write((o.json ? JSON.stringify(ev) : describeEvent(ev)) + "\n");
+    });
+    const stop = () => w.stop();
+    process.once("SIGTERM", stop);
+    process.once("SIGINT", stop);
+    await w.done;
+    process.off("SIGTERM", stop);
+    process.off("SIGINT", stop);
+    return EXIT.OK;
+  } catch (e) {
+    if (e instanceof ControlConnectError) {
+      if (e.reason === "denied") return fail(e.message, EXIT.PERMISSION);
+      return fail(e.message + " (watch needs the daemon)", EXIT.NOT_RESPONDING);
+    }
+    return fail((e as Error).message, EXIT.FAILED);
+  }
+}
+
 // ---- main -------------------------------------------------------------------------------------
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
@@ -533,6 +575,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       return fail((e as Error).message, EXIT.FAILED);
     }
   }
+  if (cmd === "watch") return watch(o, fail);
   let req: { cmd: string; args: Record<string, unknown> };
   try {
     req = toRequest(cmd, o);

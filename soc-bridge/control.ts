@@ -56,10 +56,14 @@ export interface ControlServer {
 }
 
 /** Listens on `path` (a stale socket file is replaced; a live one is an error). */
+/** Subscribes a `watch` client: `emit` sends one event line; returns the unsubscribe function. */
+export type WatchHook = (emit: (event: { event: string; data: unknown }) => void) => () => void;
+
 export async function serveControl(
   path: string,
   group: string | number | null,
   handler: Handler,
+  onWatch: WatchHook | null = null,
 ): Promise<ControlServer> {
   try {
     await fsp.lstat(path);
@@ -108,6 +112,15 @@ export async function serveControl(
       return;
     }
     const id = typeof req.id === "number" ? req.id : 0;
+    if (req.cmd === "watch" && onWatch) {
+      // The connection stays open: one JSON line per event until the client goes away.
+      sock.write(JSON.stringify({ id, ok: true, result: { watching: true } }) + "\n");
+      const off = onWatch((ev) => {
+        if (!sock.destroyed) sock.write(JSON.stringify(ev) + "\n");
+      });
+      sock.once("close", off);
+      return;
+    }
     let reply: ControlReply;
     try {
       const result = await handler(req.cmd, req.args && typeof req.args === "object" ? req.args : {});
@@ -218,5 +231,65 @@ export function controlRequest(
         reject(new ControlConnectError("the daemon closed " + path + " without answering", "other"));
       }
     });
+  });
+}
+
+/** `watch`: calls onEvent for every event line until the daemon or the caller closes the socket. */
+export function controlWatch(
+  path: string,
+  onEvent: (ev: { event: string; data: unknown }) => void,
+): Promise<{ stop: () => void; done: Promise<void> }> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(path);
+    let buf = "";
+    let acked = false;
+    let finish: () => void = () => {};
+    const done = new Promise<void>((r) => {
+      finish = r;
+    });
+    sock.on("connect", () => sock.write(JSON.stringify({ id: 1, cmd: "watch" }) + "\n"));
+    sock.on("data", (d) => {
+      buf += d.toString("utf8");
+      let nl = buf.indexOf("\n");
+      while (nl >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        nl = buf.indexOf("\n");
+        let msg: Record<string, unknown>;
+        try {
+          msg = JSON.parse(line);
+        } catch {
+          continue;
+        }
+        if (!acked) {
+          acked = true;
+          if (msg.ok !== true) {
+            sock.destroy();
+            reject(new ControlConnectError(String(msg.error ?? "the daemon refused watch"), "other"));
+            return;
+          }
+          resolve({ stop: () => sock.destroy(), done });
+        } else if (typeof msg.event === "string") {
+          onEvent(msg as { event: string; data: unknown });
+        }
+      }
+    });
+    sock.on("error", (e: NodeJS.ErrnoException) => {
+      if (acked) return;
+      if (e.code === "ENOENT" || e.code === "ECONNREFUSED")
+        reject(new ControlConnectError("no daemon on " + path, "absent"));
+      else if (e.code === "EACCES" || e.code === "EPERM") {
+        reject(
+          new ControlConnectError(
+            "permission denied on the daemon's control socket " +
+              path +
+              ": it is for root (and the group the daemon was configured with); run as root or ask for that group",
+            "denied",
+          ),
+        );
+      } else
+        reject(new ControlConnectError("cannot reach the daemon on " + path + ": " + e.message, "other"));
+    });
+    sock.on("close", () => finish());
   });
 }

@@ -160,8 +160,11 @@ export class Daemon extends EventEmitter {
   async start(): Promise<void> {
     await this.loadState();
     if (this.o.socket) {
-      this.control = await serveControl(this.o.socket, this.o.socketGroup, (cmd, args) =>
-        this.command(cmd, args),
+      this.control = await serveControl(
+        this.o.socket,
+        this.o.socketGroup,
+        (cmd, args) => this.command(cmd, args),
+        (emit) => this.watch(emit),
       );
     }
     this.watchStore();
@@ -678,6 +681,31 @@ export class Daemon extends EventEmitter {
       default:
         throw new UsageError("unknown command " + JSON.stringify(cmd));
     }
+  }
+
+  /** Forwards events to a control-socket watcher; returns the unsubscribe function. */
+  private watch(emit: (ev: { event: string; data: unknown }) => void): () => void {
+    const on: Array<[string, (x: unknown) => void]> = [
+      ["boot", (b) => emit({ event: "boot", data: b })],
+      [
+        "default-changed",
+        (m) => {
+          const v = m as SetDefault;
+          emit({
+            event: "default-changed",
+            data: { default: v.mode === DefaultMode.LAST_USED ? "last-used" : v.id },
+          });
+        },
+      ],
+      ["synced", (s) => emit({ event: "synced", data: s })],
+      ["link", (l) => emit({ event: "link", data: { link: l, error: this.linkError } })],
+    ];
+    for (const [name, fn] of on) this.on(name, fn);
+    // The current status first, so a watcher starts from the truth (and knows it is subscribed).
+    emit({ event: "status", data: this.status() });
+    return () => {
+      for (const [name, fn] of on) this.off(name, fn);
+    };
   }
 
   async stop(): Promise<void> {

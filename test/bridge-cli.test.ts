@@ -132,10 +132,31 @@ test("CLI commands through the daemon's socket, --json, exit codes, permission r
     t.is((await run([...common, "options", "--timeout", "99"])).code, 2);
 
     // A boot (the menu shows with "always": OK picks the highlighted profile), then mark-good.
+    // `watch --json` streams the MCU's events while the daemon owns the port.
+    const watcher = spawn(process.execPath, [BUNDLE, ...common, "watch", "--json"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let watched = "";
+    watcher.stdout!.on("data", (x) => {
+      watched += x;
+    });
+    const watcherExit = new Promise((r) => watcher.once("exit", r));
+    await waitUntil(
+      () => watched.includes('"event":"status"'),
+      () => "the watch subscription: " + watched,
+    );
     end.mcu.powerOn([]);
     await end.mcu.press("ok");
     await waitUntil(() => end.state().lastBoot.sequence > 0, "the boot");
     const booted = end.state().lastBoot.id;
+    await waitUntil(
+      () => watched.includes('"event":"boot"'),
+      () => "the boot event in watch: " + watched,
+    );
+    const bootEv = JSON.parse(watched.split("\n").find((l) => l.includes('"event":"boot"'))!);
+    t.is(bootEv.data.id, booted);
+    watcher.kill("SIGTERM");
+    t.is(await watcherExit, 0);
     t.true(booted === "main" || booted === "work");
     const mg = await run([...common, "mark-good", "--json", "--cmdline", "/dev/null"]);
     t.is(mg.code, 0, mg.stderr);

@@ -169,6 +169,7 @@ function exitFor(code: string | undefined): number {
     case "version":
       return EXIT.VERSION;
     case "limit":
+    case "store":
       return EXIT.STORE;
     default:
       return EXIT.FAILED;

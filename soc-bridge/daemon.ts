@@ -114,7 +114,11 @@ export class Daemon extends EventEmitter {
   private stopped = false;
   private loopDone: Promise<void> = Promise.resolve();
   private failures = 0;
-  private snapshot: { profiles: StoredProfile[]; skipped: string[] } = { profiles: [], skipped: [] };
+  private snapshot: { profiles: StoredProfile[]; skipped: string[]; skippedFiles: string[] } = {
+    profiles: [],
+    skipped: [],
+    skippedFiles: [],
+  };
   private loggedSkips = new Set<string>();
   private error = "";
   private lastSync: SyncInfo | null = null;
@@ -206,9 +210,9 @@ export class Daemon extends EventEmitter {
       want.add(d);
       this.addWatch(d);
     }
-    for (const s of this.snapshot.skipped) {
+    for (const f of this.snapshot.skippedFiles) {
       // Bad profiles are watched too, so fixing one is noticed.
-      const d = path.dirname(s.split(": ")[0]);
+      const d = path.dirname(f);
       want.add(d);
       this.addWatch(d);
     }
@@ -292,9 +296,11 @@ export class Daemon extends EventEmitter {
           this.needHello = true;
           this.setLink("error", e.message);
         } else {
-          this.error = (e as Error).message;
-          if (this.linkState === "ok") this.say("sync failed: " + this.error);
-          else this.setLink("error", this.error);
+          const msg = (e as Error).message;
+          const repeated = msg === this.error;
+          this.error = msg;
+          if (this.linkState !== "ok") this.setLink("error", msg);
+          else if (!repeated) this.say("sync failed: " + msg);
         }
         const waiters = this.fullRequested.splice(0);
         for (const w of waiters) w.reject(e as Error);
@@ -397,8 +403,16 @@ export class Daemon extends EventEmitter {
       }
     }
     const snap = await readStore(this.o.store);
-    if (snap.error) throw new Error(snap.error);
-    this.snapshot = { profiles: snap.profiles, skipped: snap.skipped.map((s) => s.message) };
+    if (snap.error) {
+      // The MCU keeps its list; the store's watchers notice when it appears.
+      this.watchStore();
+      throw Object.assign(new Error(snap.error + "; the MCU keeps its list"), { code: "store" });
+    }
+    this.snapshot = {
+      profiles: snap.profiles,
+      skipped: snap.skipped.map((s) => s.message),
+      skippedFiles: snap.skipped.map((s) => s.file),
+    };
     const skipNow = new Set(this.snapshot.skipped);
     for (const m of skipNow) if (!this.loggedSkips.has(m)) this.say(m);
     this.loggedSkips = skipNow;

@@ -38,7 +38,7 @@ export interface SkippedProfile {
 export interface StoreSnapshot {
   profiles: StoredProfile[];
   skipped: SkippedProfile[];
-  /** Set when the store itself cannot be read (missing @profiles counts as empty, not an error). */
+  /** Set when the store itself cannot be read or has no @profiles folder (then nothing is synced). */
   error: string;
 }
 
@@ -191,7 +191,14 @@ export async function readStore(store: string): Promise<StoreSnapshot> {
     names = entries.filter((e) => e.isDirectory()).map((e) => e.name);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    if (err.code === "ENOENT") return { profiles: [], skipped: [], error: "" };
+    // A missing @profiles is an error, not an empty list: an unmounted store must never empty the menu.
+    if (err.code === "ENOENT") {
+      return {
+        profiles: [],
+        skipped: [],
+        error: "profile store " + dir + " does not exist (is the btrfs top level mounted at " + store + "?)",
+      };
+    }
     return { profiles: [], skipped: [], error: "cannot read " + dir + ": " + err.message };
   }
   names.sort();

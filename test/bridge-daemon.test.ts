@@ -346,3 +346,43 @@ test("the serial port goes away and comes back: reported, reopened, synced again
     dirs.cleanup();
   }
 });
+
+test("a store that is not mounted never empties the MCU's menu", async (t) => {
+  const dirs = tempDirs();
+  const end = await realMcuOnPty();
+  writeProfile(dirs.store, "a", profileJson("a"));
+  const first = await startDaemon({ port: end.port, store: dirs.store, socket: null, log: () => {} });
+  await first.whenSynced();
+  await first.stop();
+  const logs: string[] = [];
+  const missing = path.join(dirs.root, "unmounted");
+  mkdirSync(missing);
+  const d = await startDaemon({
+    port: end.port,
+    store: missing,
+    socket: null,
+    debounceMs: 50,
+    backoffMaxMs: 200,
+    log: (l) => logs.push(l),
+  });
+  try {
+    await waitUntil(() => d.status().error !== "", "the store error");
+    t.regex(
+      d.status().error,
+      /profile store \S+unmounted\/@profiles does not exist .*; the MCU keeps its list/,
+    );
+    await new Promise((r) => setTimeout(r, 600)); // a few retries
+    t.is(logs.filter((l) => l.includes("does not exist")).length, 1, logs.join("\n"));
+    t.deepEqual(ids(end.profiles()), ["a"]);
+    const e = await t.throwsAsync(d.sync());
+    t.regex(e!.message, /does not exist/);
+    // The store appears (mounted): its profiles are synced.
+    writeProfile(missing, "b", profileJson("b"));
+    await waitUntil(() => ids(end.profiles()).join() === "b", "the mounted store's list");
+    t.is(d.status().error, "");
+  } finally {
+    await d.stop();
+    await end.close();
+    dirs.cleanup();
+  }
+});

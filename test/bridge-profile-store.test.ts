@@ -61,17 +61,49 @@ const bad: Array<[string, string, RegExp]> = [
   ["an array", "[1]", /must hold a JSON object/],
   ["missing name", '{"id":"a","base":"1.0"}', /field name is missing \(required: id, name, base\)/],
   ["bad id", '{"id":"A!","name":"A","base":"1.0"}', /id "A!" is invalid: must be 1 to 31 characters/],
-  ["bad base", '{"id":"a","name":"A","base":"latest"}', /base "latest" is invalid: must be 2 to 4 dot-separated/],
+  [
+    "bad base",
+    '{"id":"a","name":"A","base":"latest"}',
+    /base "latest" is invalid: must be 2 to 4 dot-separated/,
+  ],
   ["control char in name", '{"id":"a","name":"A\\u0007","base":"1.0"}', /name "A\\x07" is invalid/],
-  ["bad time", '{"id":"a","name":"A","base":"1.0","created":"yesterday"}', /created "yesterday" is invalid: must be an ISO-8601/],
+  [
+    "bad time",
+    '{"id":"a","name":"A","base":"1.0","created":"yesterday"}',
+    /created "yesterday" is invalid: must be an ISO-8601/,
+  ],
   ["negative time", '{"id":"a","name":"A","base":"1.0","lastUsed":-5}', /lastUsed -5 is invalid/],
-  ["hidden not bool", '{"id":"a","name":"A","base":"1.0","hidden":"yes"}', /hidden "yes" is invalid: must be true or false/],
-  ["self origin", '{"id":"a","name":"A","base":"1.0","origin":"a"}', /origin "a" is invalid: must not name the profile itself/],
-  ["injection in kopts", '{"id":"a","name":"A","base":"1.0","kernelOptions":"quiet; reset"}', /kernelOptions "quiet; reset" is invalid/],
-  ["flipper.* kopts", '{"id":"a","name":"A","base":"1.0","kernelOptions":"flipper.profile=x"}', /kernelOptions .* must not set flipper/],
+  [
+    "hidden not bool",
+    '{"id":"a","name":"A","base":"1.0","hidden":"yes"}',
+    /hidden "yes" is invalid: must be true or false/,
+  ],
+  [
+    "self origin",
+    '{"id":"a","name":"A","base":"1.0","origin":"a"}',
+    /origin "a" is invalid: must not name the profile itself/,
+  ],
+  [
+    "injection in kopts",
+    '{"id":"a","name":"A","base":"1.0","kernelOptions":"quiet; reset"}',
+    /kernelOptions "quiet; reset" is invalid/,
+  ],
+  [
+    "flipper.* kopts",
+    '{"id":"a","name":"A","base":"1.0","kernelOptions":"flipper.profile=x"}',
+    /kernelOptions .* must not set flipper/,
+  ],
   ["overlay with space", '{"id":"a","name":"A","base":"1.0","overlays":["a b"]}', /overlays .* is invalid/],
-  ["overlays not array", '{"id":"a","name":"A","base":"1.0","overlays":"x"}', /overlays "x" is invalid: must be an array/],
-  ["folder mismatch", '{"id":"b","name":"B","base":"1.0"}', /id "b" is invalid: must equal the profile's folder name "a"/],
+  [
+    "overlays not array",
+    '{"id":"a","name":"A","base":"1.0","overlays":"x"}',
+    /overlays "x" is invalid: must be an array/,
+  ],
+  [
+    "folder mismatch",
+    '{"id":"b","name":"B","base":"1.0"}',
+    /id "b" is invalid: must equal the profile's folder name "a"/,
+  ],
 ];
 for (const [what, text, re] of bad) {
   test("refused with a clear rule: " + what, (t) => {
@@ -99,12 +131,23 @@ test("readStore skips bad profiles with one line naming the file, keeps the rest
     t.is(s.skipped.length, 3);
     const msgs = s.skipped.map((x) => x.message).join("\n");
     t.regex(msgs, /@profiles\/broken\/profile\.json: is not valid JSON .*; skipped/);
-    t.regex(msgs, /@profiles\/other\/profile\.json: id "mismatch" is invalid: must equal the profile's folder name "other"; skipped/);
+    t.regex(
+      msgs,
+      /@profiles\/other\/profile\.json: id "mismatch" is invalid: must equal the profile's folder name "other"; skipped/,
+    );
     t.regex(msgs, /@profiles\/empty\/profile\.json: is missing/);
     t.is(s.error, "");
-    // No @profiles at all: an empty store, not an error.
+    // No @profiles at all (store not mounted): an error, never an empty list.
     const none = await readStore(path.join(dirs.root, "nothing"));
-    t.deepEqual(none, { profiles: [], skipped: [], error: "" });
+    t.is(none.profiles.length, 0);
+    t.regex(
+      none.error,
+      /profile store \S+nothing\/@profiles does not exist \(is the btrfs top level mounted at/,
+    );
+    // An empty @profiles is a real empty list.
+    const emptyStore = path.join(dirs.root, "empty-store");
+    mkdirSync(path.join(emptyStore, "@profiles"), { recursive: true });
+    t.deepEqual(await readStore(emptyStore), { profiles: [], skipped: [], error: "" });
   } finally {
     dirs.cleanup();
   }
@@ -140,7 +183,15 @@ test("fw_setenv through a recording command gets both variables in one call", as
   try {
     const rec = path.join(dirs.root, "calls.txt");
     const script = path.join(dirs.root, "fake-fw-setenv.sh");
-    writeFileSync(script, '#!/bin/sh\necho "$@" >> ' + rec + '\nwhile [ $# -gt 0 ]; do [ "$1" = -s ] && cat "$2" >> ' + rec + "; shift; done\n", { mode: 0o755 });
+    writeFileSync(
+      script,
+      '#!/bin/sh\necho "$@" >> ' +
+        rec +
+        '\nwhile [ $# -gt 0 ]; do [ "$1" = -s ] && cat "$2" >> ' +
+        rec +
+        "; shift; done\n",
+      { mode: 0o755 },
+    );
     await setFallback({ command: script, config: "/etc/fw_env.config" }, { profile: "work", base: "1.2" });
     const calls = readFileSync(rec, "utf8");
     t.regex(calls, /^-c \/etc\/fw_env\.config -s \S+\n/);
@@ -169,7 +220,10 @@ test("the real fw_setenv (libubootenv-tool) writes the fallback into an environm
     t.regex(out, /^flipper_base=1\.2\.3$/m);
     t.regex(out, /^bootdelay=1$/m);
     await setFallback({ command: "fw_setenv", config: cfg }, { profile: "main", base: "2.0" });
-    t.is(execFileSync("fw_printenv", ["-c", cfg, "-n", "flipper_profile"], { encoding: "utf8" }).trim(), "main");
+    t.is(
+      execFileSync("fw_printenv", ["-c", cfg, "-n", "flipper_profile"], { encoding: "utf8" }).trim(),
+      "main",
+    );
     t.true(existsSync(env));
   } finally {
     dirs.cleanup();

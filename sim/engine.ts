@@ -17,6 +17,7 @@ import { join, resolve } from "node:path";
 import { PNG } from "pngjs";
 import { type Frame, FrameDecoder, MAX_WIRE_FRAME } from "../protocol/frame";
 import { messageName } from "../protocol/messages";
+import { sameProfile } from "../protocol/profile";
 import {
   ACTION_NAMES,
   BlockStatus,
@@ -26,7 +27,7 @@ import {
 } from "../protocol/register-block";
 import { type Daemon, type DaemonStatus, startDaemon } from "../soc-bridge/daemon";
 import { describeState } from "../soc-bridge/ops";
-import { readStore } from "../soc-bridge/profile-store";
+import { readStore, records } from "../soc-bridge/profile-store";
 import { TEST_BASE_DTS, TEST_FDTFILE, TEST_OVERLAY_OK_DTS } from "../uboot-script/harness";
 import { compileDts } from "../uboot-script/qemu";
 import { NodeMcu } from "../mcu/node/mcu";
@@ -729,6 +730,32 @@ export class Simulation extends EventEmitter {
 
   async waitSynced(timeoutMs = 30000): Promise<DaemonStatus> {
     return this.needBridge().whenSynced(timeoutMs);
+  }
+
+  /**
+   * After a store change: waits until the MCU holds exactly the store's valid profiles (the bridge
+   * noticed the change and synced it), then until the bridge is idle. Needs the bridge and the MCU.
+   */
+  async settled(timeoutMs = 30000): Promise<void> {
+    const bridge = this.needBridge();
+    const t0 = Date.now();
+    for (;;) {
+      const want = records((await readStore(this.storeDir)).profiles);
+      const have = this.mcu ? this.mcu.profiles() : [];
+      if (want.length === have.length && want.every((r, i) => sameProfile(r, have[i]))) break;
+      if (Date.now() - t0 > timeoutMs) {
+        throw new Error(
+          "the MCU does not hold the store's profiles after " +
+            timeoutMs +
+            " ms: store " +
+            JSON.stringify(want.map((r) => r.id)) +
+            ", MCU " +
+            JSON.stringify(have.map((r) => r.id)),
+        );
+      }
+      await sleep(25);
+    }
+    await bridge.whenSynced(Math.max(1000, timeoutMs - (Date.now() - t0)));
   }
 
   // ---- views ------------------------------------------------------------------------------------

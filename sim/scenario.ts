@@ -232,8 +232,7 @@ class Runner {
   /** After a store change: let the bridge notice (debounce) and sync. */
   private async settle(): Promise<void> {
     if (!this.sim.bridge || !this.sim.mcu) return;
-    await sleep(300);
-    await this.sim.waitSynced(30000);
+    await this.sim.settled(30000);
   }
 
   async step(s: Step): Promise<void> {

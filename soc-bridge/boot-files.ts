@@ -5,7 +5,7 @@ import { execFile } from "node:child_process";
 import { promises as fsp } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { FRAGMENT_DIR, renderFragment } from "../protocol/boot-fragment";
+import { FRAGMENT_DIR, OVERLAY_DIR, renderFragment } from "../protocol/boot-fragment";
 import type { StoredProfile } from "./profile-store";
 
 export interface FragmentResult {
@@ -14,6 +14,8 @@ export interface FragmentResult {
   unchanged: number;
   /** One line per profile whose fragment could not be written (the others are still written). */
   errors: string[];
+  /** Overlays a profile names that are not on the boot partition (the fragment is still written). */
+  warnings: string[];
 }
 
 async function fsyncPath(p: string): Promise<void> {
@@ -43,7 +45,7 @@ export async function writeFileAtomic(file: string, text: string): Promise<void>
 /** Brings <bootDir>/flipper/*.env in line with `profiles`. */
 export async function writeFragments(bootDir: string, profiles: StoredProfile[]): Promise<FragmentResult> {
   const dir = path.join(bootDir, FRAGMENT_DIR);
-  const out: FragmentResult = { written: [], removed: [], unchanged: 0, errors: [] };
+  const out: FragmentResult = { written: [], removed: [], unchanged: 0, errors: [], warnings: [] };
   await fsp.mkdir(dir, { recursive: true });
   const keep = new Set<string>();
   for (const p of profiles) {
@@ -56,6 +58,16 @@ export async function writeFragments(bootDir: string, profiles: StoredProfile[])
     } catch (e) {
       out.errors.push(file + ": " + (e as Error).message);
       continue;
+    }
+    for (const o of p.overlays) {
+      const dtbo = path.join(bootDir, OVERLAY_DIR, o + ".dtbo");
+      try {
+        await fsp.access(dtbo);
+      } catch {
+        out.warnings.push(
+          p.file + ": overlay " + JSON.stringify(o) + " has no " + dtbo + " (U-Boot will skip it)",
+        );
+      }
     }
     let old: string | null = null;
     try {

@@ -451,7 +451,7 @@ async function directSync(link: McuLink, o: Opts): Promise<unknown> {
   for (const s of snap.skipped) process.stderr.write("flipper-boot: " + s.message + "\n");
   if (o.bootDir) {
     const r = await writeFragments(o.bootDir, snap.profiles);
-    for (const e of r.errors) process.stderr.write("flipper-boot: " + e + "\n");
+    for (const e of [...r.errors, ...r.warnings]) process.stderr.write("flipper-boot: " + e + "\n");
   }
   const want = records(snap.profiles);
   const limit = Math.min(MAX_PROFILES, link.peer ? link.peer.maxProfiles : MAX_PROFILES);

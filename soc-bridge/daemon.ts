@@ -120,6 +120,7 @@ export class Daemon extends EventEmitter {
     skippedFiles: [],
   };
   private loggedSkips = new Set<string>();
+  private loggedWarnings = new Set<string>();
   private error = "";
   private lastSync: SyncInfo | null = null;
   private lastBoot: BootReport | null = null;
@@ -420,6 +421,9 @@ export class Daemon extends EventEmitter {
     if (this.o.bootDir) {
       const r = await writeFragments(this.o.bootDir, snap.profiles);
       for (const e of r.errors) this.say(e);
+      const warnNow = new Set(r.warnings);
+      for (const w of warnNow) if (!this.loggedWarnings.has(w)) this.say(w);
+      this.loggedWarnings = warnNow;
       if (r.written.length || r.removed.length) {
         this.say("boot fragments: " + r.written.length + " written, " + r.removed.length + " removed");
       }

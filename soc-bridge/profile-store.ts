@@ -96,7 +96,9 @@ export function parseProfileJson(text: string, folderId: string, file: string): 
   try {
     obj = JSON.parse(text);
   } catch (e) {
-    throw new ProfileError("is not valid JSON (" + (e as Error).message + ")");
+    // Only the position: the parser's message quotes the content, which must not reach the logs.
+    const at = /position (\d+)/.exec((e as Error).message);
+    throw new ProfileError("is not valid JSON" + (at ? " (error at byte " + at[1] + ")" : ""));
   }
   if (obj === null || typeof obj !== "object" || Array.isArray(obj)) {
     throw new ProfileError("must hold a JSON object with at least id, name and base");
@@ -206,7 +208,14 @@ export async function readStore(store: string): Promise<StoreSnapshot> {
     const file = path.join(dir, name, PROFILE_FILE);
     let text: string;
     try {
-      const st = await fsp.stat(file);
+      const st = await fsp.lstat(file);
+      if (!st.isFile()) {
+        skipped.push({
+          file: file,
+          message: file + ": must be a regular file (not a link or a folder); skipped",
+        });
+        continue;
+      }
       if (st.size > PROFILE_FILE_MAX) {
         skipped.push({
           file: file,

@@ -1,7 +1,7 @@
 // profile.json parsing, validation and ordering; boot fragments on disk; fw_setenv (recorded and real).
 import test from "ava";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parseFragment, renderFragment } from "../protocol/boot-fragment";
 import { ProfileFlag } from "../protocol/profile";
@@ -122,14 +122,22 @@ test("readStore skips bad profiles with one line naming the file, keeps the rest
     writeProfile(dirs.store, "broken", "{ not json");
     writeProfile(dirs.store, "other", profileJson("mismatch"));
     mkdirSync(path.join(dirs.store, "@profiles", "empty"));
+    // A link to a secret: refused unread, and nothing of its content reaches the message.
+    writeFileSync(path.join(dirs.root, "secret"), "root:s3cr3t-hash:19000:0:99999:7:::\n");
+    mkdirSync(path.join(dirs.store, "@profiles", "linked"));
+    symlinkSync(path.join(dirs.root, "secret"), path.join(dirs.store, "@profiles", "linked", "profile.json"));
+    writeProfile(dirs.store, "garbage", "root:s3cr3t-hash");
     writeFileSync(path.join(dirs.store, "@profiles", "stray-file"), "x");
     const s = await readStore(dirs.store);
     t.deepEqual(
       s.profiles.map((p) => p.record.id),
       ["first", "alpha", "zeta", "beta"],
     );
-    t.is(s.skipped.length, 3);
+    t.is(s.skipped.length, 5);
     const msgs = s.skipped.map((x) => x.message).join("\n");
+    t.regex(msgs, /linked\/profile\.json: must be a regular file \(not a link or a folder\); skipped/);
+    t.regex(msgs, /garbage\/profile\.json: is not valid JSON/);
+    t.false(msgs.includes("s3cr3t"), msgs);
     t.regex(msgs, /@profiles\/broken\/profile\.json: is not valid JSON .*; skipped/);
     t.regex(
       msgs,
@@ -163,10 +171,19 @@ test("fragments: written exactly as renderFragment, unchanged ones not rewritten
     writeFileSync(path.join(dirs.boot, "flipper", "gone.env"), "flipper_kopts=\n");
     writeFileSync(path.join(dirs.boot, "flipper", ".a.env.tmp"), "half");
     writeFileSync(path.join(dirs.boot, "flipper", "keep.txt"), "not ours");
+    mkdirSync(path.join(dirs.boot, "flipper", "overlays"));
+    writeFileSync(path.join(dirs.boot, "flipper", "overlays", "x1.dtbo"), "");
     const r1 = await writeFragments(dirs.boot, s.profiles);
     t.is(r1.written.length, 2);
+    t.is(r1.warnings.length, 1);
+    t.regex(r1.warnings[0], /a\/profile\.json: overlay "y2" has no \S+flipper\/overlays\/y2\.dtbo/);
     t.deepEqual(r1.removed, [path.join(dirs.boot, "flipper", "gone.env")]);
-    t.deepEqual(readdirSync(path.join(dirs.boot, "flipper")).sort(), ["a.env", "b.env", "keep.txt"]);
+    t.deepEqual(readdirSync(path.join(dirs.boot, "flipper")).sort(), [
+      "a.env",
+      "b.env",
+      "keep.txt",
+      "overlays",
+    ]);
     const text = readFileSync(path.join(dirs.boot, "flipper", "a.env"), "utf8");
     t.is(text, renderFragment({ kernelOptions: "quiet", overlays: ["x1", "y2"] }));
     t.deepEqual(parseFragment(text).fragment, { kernelOptions: "quiet", overlays: ["x1", "y2"] });

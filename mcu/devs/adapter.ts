@@ -16,8 +16,10 @@ import { Image } from "@devicescript/graphics";
 import { settings } from "@devicescript/settings";
 import { hex } from "../../protocol/bytes";
 import type { BootSelection } from "../../protocol/register-block";
-import type { Canvas } from "../core/canvas";
+import { type Canvas, SCREEN_H, SCREEN_W } from "../core/canvas";
 import { BootCore, type CoreHost } from "../core/core";
+import { drawPart } from "../core/render";
+import { drawText, FontId } from "../core/font";
 import { KEY_COUNT, Key } from "../core/keys";
 import { type FlashReader, type FlashWrite, storeKeys } from "../core/store";
 
@@ -49,32 +51,26 @@ export function bytesToBuffer(b: number[], start: number, end: number): Buffer {
   return buf;
 }
 
-/** The stored records, preloaded in RAM (DeviceScript reads are asynchronous, the core's are not). */
-export class RamFlash implements FlashReader {
+/**
+ * The stored records, preloaded (DeviceScript reads are asynchronous, the core's are not). Values stay
+ * Buffers (1 byte a byte; a number[] costs 8 bytes an element on the VM heap) and the whole object
+ * is dropped after BootCore.load(): the core keeps its state in RAM and only writes afterwards.
+ */
+export class PreloadedFlash implements FlashReader {
   keys: string[] = [];
-  values: number[][] = [];
+  values: Buffer[] = [];
   read(key: string): number[] | null {
     const i = this.keys.indexOf(key);
-    return i >= 0 ? this.values[i] : null;
+    return i >= 0 ? bufferToBytes(this.values[i]) : null;
   }
-  put(key: string, value: number[] | null): void {
-    const i = this.keys.indexOf(key);
-    if (value === null) {
-      if (i >= 0) {
-        this.keys[i] = "";
-        this.values[i] = [];
-      }
-    } else if (i >= 0) {
-      this.values[i] = value;
-    } else {
-      this.keys.push(key);
-      this.values.push(value);
-    }
+  put(key: string, value: Buffer): void {
+    this.keys.push(key);
+    this.values.push(value);
   }
 }
 
 /** Reads one setting as raw bytes (the settings package's readSetting parses JSON; we store binary). */
-async function readRaw(key: string): Promise<number[] | null> {
+async function readRaw(key: string): Promise<Buffer | null> {
   const pkt = await actionReport(
     settings,
     "get",
@@ -85,12 +81,12 @@ async function readRaw(key: string): Promise<number[] | null> {
   );
   const buf: Buffer = pkt.decode()[1];
   if (buf === undefined || buf === null || buf.length === 0) return null;
-  return bufferToBytes(buf);
+  return buf;
 }
 
 /** Loads every key the core may read into RAM. */
-export async function loadFlash(): Promise<RamFlash> {
-  const f = new RamFlash();
+export async function loadFlash(): Promise<PreloadedFlash> {
+  const f = new PreloadedFlash();
   for (const key of storeKeys()) {
     const v = await readRaw(key);
     if (v !== null) f.put(key, v);
@@ -98,23 +94,42 @@ export async function loadFlash(): Promise<RamFlash> {
   return f;
 }
 
-/** The core's Canvas on a DeviceScript Image: gray 0..63 becomes the 4-bit color index gray >> 2. */
-export class ImageCanvas implements Canvas {
-  width: number;
-  height: number;
+/** Screen rows per band: the frame is drawn as SCREEN_H / BAND_H bands of one reused Image. */
+export const BAND_H = 48;
+
+/**
+ * The core's Canvas on one horizontal band of the screen, a DeviceScript Image of 256 x BAND_H at
+ * 4 bits a pixel (gray 0..63 becomes the color index gray >> 2). A whole 256x144 4-bit frame would
+ * take 18 KB of the VM's 64 KB heap, which then runs out during a list commit; a 48-row band takes
+ * 6 KB, and each band goes to the panel (natively: a windowed QSPI write) before the next is drawn.
+ */
+export class BandCanvas implements Canvas {
+  width = SCREEN_W;
+  height = SCREEN_H;
   img: Image;
+  top = 0;
+  /** Collect the strings drawn (only on the first band, so each is reported once). */
+  collect = true;
   texts: string[] = [];
   constructor(img: Image) {
     this.img = img;
-    this.width = img.width;
-    this.height = img.height;
   }
   fillRect(x: number, y: number, w: number, h: number, gray: number): void {
-    this.img.fillRect(x, y, w, h, gray >> 2);
+    const y0 = y - this.top;
+    if (y0 >= BAND_H || y0 + h <= 0) return;
+    this.img.fillRect(x, y0, w, h, gray >> 2);
   }
   text(_x: number, _y: number, t: string, _font: number): void {
-    this.texts.push(t);
+    if (this.collect) this.texts.push(t);
   }
+}
+
+/** A Canvas that draws nothing (warm-up). */
+export class NullCanvas implements Canvas {
+  width = SCREEN_W;
+  height = SCREEN_H;
+  fillRect(_x: number, _y: number, _w: number, _h: number, _gray: number): void {}
+  text(_x: number, _y: number, _t: string, _font: number): void {}
 }
 
 export interface AdapterOptions {
@@ -125,15 +140,16 @@ export interface AdapterOptions {
   logRegister: boolean;
   /** Log each finished frame as `FRAME ...` with its timing. */
   logFrames: boolean;
+  /** Log each key edge as `KEY <code> down|up <ms>`. */
+  logKeys: boolean;
 }
 
 /** Runs BootCore on DeviceScript: owns the pump fiber, the queues and the I/O. */
 export class DevsMcu implements CoreHost {
   core: BootCore;
   opts: AdapterOptions;
-  flash: RamFlash = new RamFlash();
   image: Image;
-  canvas: ImageCanvas;
+  canvas: BandCanvas;
   down: boolean[] = [];
   powerDownAt = -1;
   powerHandled = false;
@@ -155,8 +171,8 @@ export class DevsMcu implements CoreHost {
     this.opts = opts;
     const instance = Math.floor(Math.random() * 0x7fffffff) >>> 0;
     this.core = new BootCore(this, { instance: instance });
-    this.image = Image.alloc(256, 144, 4);
-    this.canvas = new ImageCanvas(this.image);
+    this.image = Image.alloc(SCREEN_W, BAND_H, 4);
+    this.canvas = new BandCanvas(this.image);
     for (let i = 0; i < KEY_COUNT; i++) this.down.push(false);
   }
 
@@ -175,8 +191,12 @@ export class DevsMcu implements CoreHost {
 
   /** Loads flash, subscribes to keys and the UART, announces itself, then runs the pump forever. */
   async run(): Promise<void> {
-    this.flash = await loadFlash();
-    this.core.load(this.flash);
+    // The font's lookup tables are built on first use: build them now, in a VM turn of their own
+    // (inside a frame they push part 0 past the VM's step limit between awaits).
+    await suspend(0);
+    drawText(new NullCanvas(), 0, 0, "A", FontId.SMALL, 0);
+    await suspend(0);
+    this.core.load(await loadFlash());
     console.log("LOAD " + this.core.loadReport);
     this.subscribeKeys();
     this.subscribeUart();
@@ -207,6 +227,7 @@ export class DevsMcu implements CoreHost {
     const now = millis();
     if (this.down[key] === isDown) return;
     this.down[key] = isDown;
+    if (this.opts.logKeys) console.log("KEY " + key + (isDown ? " down " : " up ") + now);
     if (key === Key.KEY3) {
       this.powerDownAt = isDown ? now : -1;
       this.powerHandled = false;
@@ -272,7 +293,6 @@ export class DevsMcu implements CoreHost {
       if (w === undefined) break;
       if (w.value === null) await settings.delete(w.key);
       else await settings.set(w.key, bytesToBuffer(w.value, 0, w.value.length));
-      this.flash.put(w.key, w.value);
       this.flashWrites++;
     }
   }
@@ -283,10 +303,20 @@ export class DevsMcu implements CoreHost {
     const start = millis();
     const input = this.inputAt;
     this.inputAt = -1;
-    this.canvas.texts = [];
-    let part = 0;
-    while (this.core.renderPart(this.canvas, part++)) await suspend(0);
-    // A display service would now push this.image to the panel (natively: QSPI DMA to the JD9853).
+    // One snapshot of the screen for every band, so a state change mid-frame cannot tear it.
+    const view = this.core.view();
+    this.core.dirty = false;
+    const cv = this.canvas;
+    cv.texts = [];
+    for (let top = 0; top < SCREEN_H; top += BAND_H) {
+      cv.top = top;
+      cv.collect = top === 0;
+      this.image.fill(0);
+      let part = 0;
+      while (drawPart(cv, view, part++)) await suspend(0);
+      await suspend(0);
+      // Here a display service takes the band (natively: QSPI DMA to rows top..top+BAND_H-1).
+    }
     const end = millis();
     this.frames++;
     this.lastFrameMs = end - start;

@@ -38,5 +38,6 @@ const mcu = new DevsMcu({
   uart: uart,
   logRegister: true,
   logFrames: true,
+  logKeys: true,
 });
 await mcu.run();

@@ -1,0 +1,324 @@
+// Runs mcu/devs/main.ts in the real DeviceScript VM (`devs run --tcp`) against simulated hardware
+// hosted by jacdac-ts: 13 ButtonServers (the keys) and a serial server (the UART peer), joined to the
+// VM through a small TCP hub on 127.0.0.1:8082 that relays the length-prefixed Jacdac frames.
+// The port is fixed by the CLI, so only one VmRig may run at a time on a machine: take the lock
+// (acquireVmLock) before starting one.
+import { type ChildProcess, spawn } from "node:child_process";
+import {
+  closeSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { createServer, type Server, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createRequire } from "node:module";
+// Types from the declaration files directly: the package's exports map gives the ESM entry no types.
+import type * as JacdacTypes from "../../node_modules/jacdac-ts/dist/types/src/jacdac";
+import { encodeFrame, type Frame, FrameDecoder, FrameKind, MAX_WIRE_FRAME } from "../../protocol/frame";
+import { REPO } from "./devs";
+
+// The CommonJS build on purpose: the ESM build's node socket transport calls require("net"), which
+// does not exist in an ES module, so it never connects.
+const jd = createRequire(import.meta.url)("jacdac-ts") as typeof JacdacTypes;
+const {
+  ButtonServer,
+  createNodeSocketTransport,
+  JDBus,
+  JDServerServiceProvider,
+  JDServiceServer,
+  Packet,
+  SRV_SERIAL,
+} = jd;
+type ButtonServer = JacdacTypes.ButtonServer;
+type JDBus = JacdacTypes.JDBus;
+type Packet = JacdacTypes.Packet;
+
+export const HUB_PORT = 8082;
+const CLI = join(REPO, "node_modules/@devicescript/cli/devicescript");
+const LOCK = join(tmpdir(), "flipper-boot-devs-tcp-8082.lock");
+
+/** ButtonServer's private press state (jacdac-ts 1.33), driven directly by keyDown/keyUp. */
+interface ButtonInternals {
+  _downTime: number | undefined;
+  _nextHold: number | undefined;
+}
+
+/** A Jacdac serial service whose bytes the test reads and writes. */
+export class SerialPeer extends JDServiceServer {
+  received: number[] = [];
+  private dataListeners: Array<() => void> = [];
+  constructor() {
+    super(SRV_SERIAL);
+    this.addRegister(1, [true]); // connected / enabled
+    this.addRegister(0x80, [1500000]); // baud rate
+    this.addRegister(0x81, [8]);
+    this.addRegister(0x82, [1]);
+    this.addRegister(0x83, [0]);
+    this.addRegister(0x84, [256]);
+    this.addCommand(0x80, (pkt: Packet) => {
+      for (const b of pkt.data) this.received.push(b);
+      for (const l of this.dataListeners) l();
+    });
+  }
+  /** Sends bytes to the program (the "received" report, at most 200 bytes a packet). */
+  async write(bytes: number[]): Promise<void> {
+    for (let at = 0; at < bytes.length; at += 200) {
+      await this.sendPacketAsync(Packet.from(0x80, Uint8Array.from(bytes.slice(at, at + 200))));
+    }
+  }
+  onData(l: () => void): () => void {
+    this.dataListeners.push(l);
+    return () => {
+      this.dataListeners = this.dataListeners.filter((x) => x !== l);
+    };
+  }
+}
+
+/** Relays length-prefixed Jacdac frames between every connected client (the VM and jacdac-ts). */
+function startHub(): Promise<{ server: Server; sockets: Set<Socket> }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((sock) => {
+    sockets.add(sock);
+    sock.setNoDelay(true);
+    let acc = Buffer.alloc(0);
+    sock.on("data", (data: Buffer) => {
+      acc = Buffer.concat([acc, data]);
+      while (acc.length > 0) {
+        let hdr = 1;
+        let len = acc[0];
+        if (len === 255) {
+          if (acc.length < 3) break;
+          len = acc[1] | (acc[2] << 8);
+          hdr = 3;
+        }
+        if (acc.length < hdr + len) break;
+        const frame = acc.subarray(hdr, hdr + len);
+        acc = acc.subarray(hdr + len);
+        if (len >= 255) continue; // no Jacdac frame is that long; the VM's reader could not take it
+        const out = Buffer.concat([Buffer.from([len]), frame]);
+        if (process.env.HUB_DEBUG)
+          console.log(`hub ${sock.remotePort} -> ${len} ${frame.subarray(0, 16).toString("hex")}`);
+        for (const s of sockets) if (s !== sock && !s.destroyed) s.write(out);
+      }
+    });
+    sock.on("error", () => sockets.delete(sock));
+    sock.on("close", () => sockets.delete(sock));
+  });
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(HUB_PORT, "127.0.0.1", () => resolve({ server, sockets }));
+  });
+}
+
+/** Takes the machine-wide lock for port 8082 (waits while another rig holds it; stale after 10 min). */
+export async function acquireVmLock(timeoutMs = 600_000): Promise<() => void> {
+  const start = Date.now();
+  for (;;) {
+    try {
+      const fd = openSync(LOCK, "wx");
+      writeFileSync(fd, String(process.pid));
+      closeSync(fd);
+      return () => rmSync(LOCK, { force: true });
+    } catch {
+      try {
+        if (Date.now() - statSync(LOCK).mtimeMs > 600_000) rmSync(LOCK, { force: true });
+      } catch {}
+      if (Date.now() - start > timeoutMs) throw new Error(`lock ${LOCK} held for too long`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
+export interface VmLine {
+  at: number;
+  text: string;
+}
+
+/** The VM running main.ts with simulated keys and a serial peer. */
+export class VmRig {
+  bus!: JDBus;
+  buttons: ButtonServer[] = [];
+  serial = new SerialPeer();
+  lines: VmLine[] = [];
+  output = "";
+  workdir = "";
+  private hub: { server: Server; sockets: Set<Socket> } | null = null;
+  private child: ChildProcess | null = null;
+  private waiters: Array<() => void> = [];
+  exited: number | null = null;
+
+  /** Starts hub, simulated devices and the VM on `file`; resolves once the program printed READY. */
+  async start(file: string, timeoutMs = 120_000): Promise<void> {
+    this.hub = await startHub();
+    for (let i = 0; i < 13; i++) this.buttons.push(new ButtonServer(`k${i < 10 ? "0" : ""}${i}`));
+    this.bus = new JDBus([createNodeSocketTransport(HUB_PORT)], { client: false });
+    this.bus.addServiceProvider(
+      new JDServerServiceProvider("flipper-one-keys", [...this.buttons, this.serial], {
+        deviceId: "f1f1f1f1f1f1f1f1",
+      }),
+    );
+    this.bus.start();
+    await this.bus.connect();
+    this.workdir = mkdtempSync(join(tmpdir(), "devs-vm-"));
+    writeFileSync(join(this.workdir, "devsconfig.json"), "{}\n");
+    symlinkSync(join(REPO, "node_modules"), join(this.workdir, "node_modules"));
+    mkdirSync(join(this.workdir, ".devicescript"), { recursive: true });
+    this.child = spawn(process.execPath, [CLI, "run", join(REPO, file), "--tcp"], {
+      cwd: this.workdir,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const onData = (d: Buffer) => {
+      const text = d.toString().replace(/\u001b\[[0-9;]*m/g, "");
+      this.output += text;
+      const parts = this.output.split("\n");
+      this.output = parts.pop() ?? "";
+      for (const l of parts) {
+        this.lines.push({ at: Date.now(), text: l.startsWith("WASM> ") ? l.slice(6) : l });
+      }
+      for (const w of this.waiters) w();
+    };
+    this.child.stdout?.on("data", onData);
+    this.child.stderr?.on("data", onData);
+    this.child.on("exit", (code) => {
+      this.exited = code ?? 1;
+      for (const w of this.waiters) w();
+    });
+    await this.waitLine(/^READY/, timeoutMs);
+  }
+
+  /** All lines printed so far (VM prefix removed). */
+  log(): string {
+    return this.lines.map((l) => l.text).join("\n");
+  }
+
+  /** Waits for a line matching `re` printed after index `from`; returns it. */
+  waitLine(re: RegExp, timeoutMs = 60_000, from = 0): Promise<string> {
+    return this.waitFor(
+      () => {
+        for (let i = from; i < this.lines.length; i++)
+          if (re.test(this.lines[i].text)) return this.lines[i].text;
+        return null;
+      },
+      timeoutMs,
+      `a line matching ${re}`,
+    );
+  }
+
+  /** Waits until `check` returns non-null (re-checked on every VM line and serial byte). */
+  waitFor<T>(check: () => T | null, timeoutMs: number, what: string): Promise<T> {
+    return new Promise((resolve, reject) => {
+      let done = false;
+      const finish = (err: Error | null, v?: T) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        this.waiters = this.waiters.filter((w) => w !== poll);
+        off();
+        if (err) reject(err);
+        else resolve(v as T);
+      };
+      const poll = () => {
+        const v = check();
+        if (v !== null) finish(null, v);
+        else if (this.exited !== null)
+          finish(new Error(`VM exited (${this.exited}) while waiting for ${what}\n${this.log()}`));
+      };
+      const timer = setTimeout(
+        () => finish(new Error(`timed out waiting for ${what}\n--- VM output ---\n${this.log()}`)),
+        timeoutMs,
+      );
+      this.waiters.push(poll);
+      const off = this.serial.onData(poll);
+      poll();
+    });
+  }
+
+  /** Every good protocol frame the program sent on the UART so far, in order. */
+  frames(): Frame[] {
+    const out: Frame[] = [];
+    new FrameDecoder(MAX_WIRE_FRAME).push(
+      this.serial.received,
+      (f) => out.push(f),
+      () => {},
+    );
+    return out;
+  }
+
+  /** Waits for a frame the program sent that satisfies `match`. */
+  waitFrame(match: (f: Frame) => boolean, timeoutMs: number, what: string): Promise<Frame> {
+    return this.waitFor(() => this.frames().find(match) ?? null, timeoutMs, what);
+  }
+
+  private seq = 0;
+
+  /** Sends a request frame over the simulated UART and waits for its response (same type and seq). */
+  async request(type: number, payload: number[], timeoutMs = 60_000): Promise<Frame> {
+    const seq = (this.seq = (this.seq + 1) & 0xff);
+    await this.serial.write(encodeFrame({ type, seq, kind: FrameKind.REQUEST, result: 0, payload }));
+    return this.waitFrame(
+      (f) => f.kind === FrameKind.RESPONSE && f.seq === seq && f.type === type,
+      timeoutMs,
+      `the response to type ${type} seq ${seq}`,
+    );
+  }
+
+  /**
+   * Presses a simulated key. ButtonServer.down() only changes the reading, and the Down event goes
+   * out on the next 50 ms refresh (so a down() then up() in a row sends nothing): this sends the
+   * event at once, with the same state changes as ButtonServer's refresh handler.
+   */
+  async keyDown(key: number): Promise<void> {
+    const b = this.buttons[key] as unknown as ButtonInternals;
+    await this.buttons[key].down();
+    if (b._downTime !== undefined) return;
+    b._downTime = this.bus.timestamp;
+    b._nextHold = b._downTime + 500;
+    await this.buttons[key].sendEvent(1);
+  }
+
+  /** Releases a simulated key (Up event at once, carrying the held time as ButtonServer does). */
+  async keyUp(key: number): Promise<void> {
+    const b = this.buttons[key] as unknown as ButtonInternals;
+    await this.buttons[key].up();
+    if (b._downTime === undefined) return;
+    const time = this.bus.timestamp - b._downTime;
+    b._downTime = undefined;
+    b._nextHold = undefined;
+    await this.buttons[key].sendEvent(2, jd.jdpack("u32", [time]));
+  }
+
+  /** A short press: down and up, each event sent at once. */
+  async press(key: number): Promise<void> {
+    await this.keyDown(key);
+    await this.keyUp(key);
+  }
+
+  /** Stops the VM (SIGKILL if it does not exit), the bus and the hub; removes the work folder. */
+  async stop(): Promise<void> {
+    const child = this.child;
+    this.child = null;
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const gone = new Promise<void>((r) => child.once("exit", () => r()));
+      child.kill("SIGTERM");
+      const t = setTimeout(() => child.kill("SIGKILL"), 3000);
+      await gone;
+      clearTimeout(t);
+    }
+    try {
+      await this.bus?.disconnect();
+      this.bus?.stop();
+    } catch {}
+    if (this.hub) {
+      for (const s of this.hub.sockets) s.destroy();
+      await new Promise<void>((r) => this.hub?.server.close(() => r()));
+      this.hub = null;
+    }
+    if (this.workdir) rmSync(this.workdir, { recursive: true, force: true });
+  }
+}

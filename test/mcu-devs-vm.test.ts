@@ -1,0 +1,148 @@
+// Acceptance test of the DeviceScript program (mcu/devs/main.ts) in the real DeviceScript VM with
+// simulated hardware from jacdac-ts: a profile list is pushed over the simulated UART, keys held at
+// power-on open the menu, keys pick a profile, and the register block (published by the program as
+// `REG <hex>` lines, the simulation's stand-in for the I2C target service) and the EVENT_BOOT report
+// on the UART are checked. The VM's TCP port is fixed (8082), so this file runs serially under a lock.
+import test from "ava";
+import { FrameKind } from "../protocol/frame";
+import {
+  decodeBootReport,
+  decodeHelloResponse,
+  encodeListBegin,
+  encodeListCommit,
+  encodeListItem,
+  listCrc,
+  MessageType,
+  Result,
+} from "../protocol/messages";
+import type { ProfileRecord } from "../protocol/profile";
+import { BlockAction, BlockFlag, BlockReason, BlockStatus, decodeBlock } from "../protocol/register-block";
+import { Key } from "../mcu/core/keys";
+import { acquireVmLock, VmRig } from "./helpers/mcu-devs-vm";
+
+const PROFILES: ProfileRecord[] = [
+  {
+    id: "desktop",
+    name: "Desktop",
+    base: "1.2.3",
+    origin: "",
+    flags: 0,
+    created: 1760000000,
+    lastUsed: 1763000000,
+  },
+  {
+    id: "pentest",
+    name: "Pentest lab",
+    base: "1.2.3",
+    origin: "desktop",
+    flags: 0,
+    created: 1761000000,
+    lastUsed: 0,
+  },
+  { id: "kiosk", name: "Kiosk", base: "1.3", origin: "", flags: 2, created: 1762000000, lastUsed: 0 },
+];
+
+function blocks(rig: VmRig, from = 0) {
+  const out = [];
+  for (let i = from; i < rig.lines.length; i++) {
+    const m = /^REG ([0-9a-f]{128})$/.exec(rig.lines[i].text);
+    if (m) out.push(decodeBlock([...Buffer.from(m[1], "hex")]));
+  }
+  return out;
+}
+
+test.serial(
+  "the program in the VM: list over UART, keys pick a profile, block and boot report",
+  async (t) => {
+    t.timeout(600_000);
+    const release = await acquireVmLock();
+    const rig = new VmRig();
+    try {
+      await rig.start("mcu/devs/main.ts");
+      await rig.waitLine(/^BOUND 14 of 14$/, 120_000);
+      // EVENT_HELLO at start: an empty MCU (generation 0), protocol v1.
+      const hello = await rig.waitFrame((f) => f.type === MessageType.EVENT_HELLO, 60_000, "EVENT_HELLO");
+      t.is(hello.kind, FrameKind.EVENT);
+      const h = decodeHelloResponse(hello.payload);
+      t.is(h.error, "");
+      t.is(h.value?.generation, 0);
+      t.is(h.value?.maxProfiles, 32);
+      // The first block is EMPTY.
+      const first = blocks(rig);
+      t.true(first.length >= 1, rig.log());
+      t.is(first[0].selection?.status, BlockStatus.EMPTY);
+
+      // Push the list: LIST_BEGIN, LIST_ITEM x3, LIST_COMMIT, each answered OK.
+      let r = await rig.request(
+        MessageType.LIST_BEGIN,
+        encodeListBegin({ generation: 9, count: PROFILES.length }),
+      );
+      t.is(r.result, Result.OK);
+      for (let i = 0; i < PROFILES.length; i++) {
+        r = await rig.request(
+          MessageType.LIST_ITEM,
+          encodeListItem({ generation: 9, index: i, record: PROFILES[i] }),
+        );
+        t.is(r.result, Result.OK, `item ${i}`);
+      }
+      r = await rig.request(
+        MessageType.LIST_COMMIT,
+        encodeListCommit({ generation: 9, count: PROFILES.length, listCrc: listCrc(PROFILES) }),
+      );
+      t.is(r.result, Result.OK, Buffer.from(r.payload).toString());
+
+      // Power on with OK held (the power key, Key3, held 1 s): the menu opens, the block goes PENDING.
+      const mark = rig.lines.length;
+      await rig.keyDown(Key.OK);
+      await rig.keyDown(Key.KEY3);
+      await rig.waitLine(/^POWER on held 1 screen list$/, 60_000, mark);
+      await rig.waitFor(
+        () => (blocks(rig, mark).some((b) => b.selection?.status === BlockStatus.PENDING) ? true : null),
+        60_000,
+        "a PENDING block",
+      );
+      const pending = blocks(rig, mark).find((b) => b.selection?.status === BlockStatus.PENDING);
+      t.is(pending?.selection?.profileId, "desktop"); // the natural default: first profile
+      await rig.keyUp(Key.KEY3);
+      await rig.keyUp(Key.OK);
+      t.is(rig.frames().filter((f) => f.type === MessageType.EVENT_BOOT).length, 0, "nothing FINAL yet");
+
+      // Down once, then OK: "pentest" boots, chosen by the user.
+      const before = rig.lines.length;
+      await rig.press(Key.DOWN);
+      await rig.waitLine(/^KEY 1 up/, 60_000, before);
+      await rig.press(Key.OK);
+      await rig.waitLine(/^FINAL pentest /, 60_000, before);
+      const fin = await rig.waitFor(
+        () => blocks(rig, before).find((b) => b.selection?.status === BlockStatus.FINAL) ?? null,
+        60_000,
+        "a FINAL block",
+      );
+      t.true(fin.ok, fin.detail);
+      const sel = fin.selection;
+      t.is(sel?.status, BlockStatus.FINAL);
+      t.is(sel?.action, BlockAction.BOOT);
+      t.is(sel?.profileId, "pentest");
+      t.is(sel?.base, "1.2.3");
+      t.is(sel?.reason, BlockReason.USER);
+      t.is((sel?.flags ?? 0) & BlockFlag.USER_CHOSEN, BlockFlag.USER_CHOSEN);
+      t.is(sel?.tryNumber, 1);
+
+      // The boot report on the UART says the same.
+      const ev = await rig.waitFrame((f) => f.type === MessageType.EVENT_BOOT, 60_000, "EVENT_BOOT");
+      t.is(ev.kind, FrameKind.EVENT);
+      const rep = decodeBootReport(ev.payload);
+      t.is(rep.error, "");
+      t.is(rep.value?.id, "pentest");
+      t.is(rep.value?.reason, BlockReason.USER);
+      t.is(rep.value?.action, BlockAction.BOOT);
+      t.is(rep.value?.sequence, sel?.sequence);
+      t.is(rep.value?.tryNumber, 1);
+      // The booting screen was drawn.
+      await rig.waitLine(/^FRAME \d+ booting .*Pentest lab/, 60_000, before);
+    } finally {
+      await rig.stop();
+      release();
+    }
+  },
+);

@@ -666,10 +666,15 @@ export class Daemon extends EventEmitter {
       case "status": {
         let mcu: unknown = null;
         let mcuError = "";
-        try {
-          mcu = describeState(await this.mcuState());
-        } catch (e) {
-          mcuError = (e as Error).message;
+        if (this.linkState !== "ok") {
+          // Answer at once from what is known instead of waiting out the retries again.
+          mcuError = "MCU link is " + this.linkState + (this.linkError ? ": " + this.linkError : "");
+        } else {
+          try {
+            mcu = describeState(await this.mcuState());
+          } catch (e) {
+            mcuError = (e as Error).message;
+          }
         }
         return { daemon: this.status(), mcu, mcuError };
       }

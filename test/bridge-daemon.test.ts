@@ -7,6 +7,7 @@ import path from "node:path";
 import { renderFragment } from "../protocol/boot-fragment";
 import { DefaultMode, MessageType } from "../protocol/messages";
 import { type ProfileRecord, sameProfile } from "../protocol/profile";
+import { controlRequest } from "../soc-bridge/control";
 import { startDaemon } from "../soc-bridge/daemon";
 import { readStore, records } from "../soc-bridge/profile-store";
 import { profileJson, removeProfile, tempDirs, waitUntil, writeProfile } from "./helpers/bridge-env";
@@ -168,7 +169,7 @@ test("MCU not responding: reported once, retried with backoff, and synced once i
   const d = await startDaemon({
     port: end.port,
     store: dirs.store,
-    socket: null,
+    socket: dirs.socket,
     timeoutMs: 30,
     tries: 2,
     backoffMaxMs: 300,
@@ -179,6 +180,13 @@ test("MCU not responding: reported once, retried with backoff, and synced once i
     t.true(logs.some((l) => /MCU not responding: no reply to HELLO .*; will keep trying/.test(l)));
     await new Promise((r) => setTimeout(r, 700)); // several retry rounds
     t.is(logs.filter((l) => l.includes("MCU not responding")).length, 1, "reported once, not on every retry");
+    // status through the socket answers from what is known, naming the state.
+    const st = await controlRequest(dirs.socket, "status", {});
+    t.true(st.ok);
+    const res = st.result as { daemon: { link: string }; mcu: unknown; mcuError: string };
+    t.is(res.daemon.link, "not-responding");
+    t.is(res.mcu, null);
+    t.regex(res.mcuError, /^MCU link is not-responding: MCU not responding: no reply to HELLO/);
     await end.mcu.start();
     await d.whenSynced();
     t.deepEqual(ids(end.profiles()), ["a"]);

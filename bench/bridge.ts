@@ -65,8 +65,12 @@ function procStat(pid: number): { cpuMs: number; rssKb: number } {
   return { cpuMs: (ticks * 1000) / 100, rssKb: rss }; // USER_HZ is 100 on Linux
 }
 
-async function fullSyncs(rounds: number): Promise<SyncInfo[]> {
+async function fullSyncs(
+  rounds: number,
+): Promise<{ full: SyncInfo[]; verified: SyncInfo[]; flashWrites: number[] }> {
   const out: SyncInfo[] = [];
+  const verified: SyncInfo[] = [];
+  const flashWrites: number[] = [];
   for (let r = 0; r < rounds; r++) {
     const dirs = tempDirs("fb-bench-");
     const end = await realMcuOnPty(); // an empty MCU: the sync is a real transfer
@@ -79,13 +83,24 @@ async function fullSyncs(rounds: number): Promise<SyncInfo[]> {
       if (infos[0]?.kind !== "full" || end.profiles().length !== 32)
         throw new Error("the sync was not a full transfer");
       out.push(infos[0]);
+      await d.stop();
+      // A daemon restart with the MCU already in sync: read back, nothing written.
+      const writesBefore = end.flash.writeCount;
+      const again: SyncInfo[] = [];
+      const d2 = await startDaemon({ port: end.port, store: dirs.store, socket: null, log: () => {} });
+      d2.on("synced", (x: SyncInfo) => again.push(x));
+      await d2.whenSynced();
+      await d2.stop();
+      if (again[0]?.kind !== "verified") throw new Error("the restart was not a read-back");
+      verified.push(again[0]);
+      flashWrites.push(end.flash.writeCount - writesBefore);
     } finally {
       await d.stop();
       await end.close();
       dirs.cleanup();
     }
   }
-  return out;
+  return { full: out, verified, flashWrites };
 }
 
 async function oneChange(rounds: number, debounceMs: number) {
@@ -202,7 +217,8 @@ export async function bench(): Promise<Array<[string, string]>> {
   );
   const rows: Array<[string, string]> = [];
   const baud = DEFAULT_BAUD;
-  const fs = await fullSyncs(5);
+  const both = await fullSyncs(5);
+  const fs = both.full;
   const ms = median(fs.map((s) => s.ms));
   const bytes = median(fs.map((s) => s.bytes));
   const wire = wireMs(bytes, baud);
@@ -211,6 +227,12 @@ export async function bench(): Promise<Array<[string, string]>> {
   rows.push([
     `full sync: wire time at ${baud} baud (8N1)`,
     `${wire.toFixed(2)} ms (time/wire ${(ms / wire).toFixed(1)}x; a pty does not pace)`,
+  ]);
+  const vms = median(both.verified.map((s) => s.ms));
+  const vbytes = median(both.verified.map((s) => s.bytes));
+  rows.push([
+    "daemon start, MCU already in sync: read-back of 32",
+    `${vms} ms, ${vbytes} B (wire ${wireMs(vbytes, baud).toFixed(1)} ms), ${Math.max(...both.flashWrites)} MCU flash writes`,
   ]);
   const c = await oneChange(7, 150);
   rows.push(["one-profile change: bytes sent (PUT_PROFILE frame)", `${c.sent} B (${c.total} B both ways)`]);

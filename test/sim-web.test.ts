@@ -53,7 +53,7 @@ test("the page shows the screen, takes keys and buttons, boots and shows the boo
   try {
     t.regex(srv.url, /^http:\/\/127\.0\.0\.1:\d+\/$/, "binds to loopback by default");
     const page = await lb.browser.newPage();
-    await page.setViewport({ width: 1480, height: 980 });
+    await page.setViewport({ width: 1480, height: 1040 });
     const errors: string[] = [];
     page.on("pageerror", (e) => errors.push(String(e)));
     await page.goto(srv.url);

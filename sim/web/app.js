@@ -409,6 +409,7 @@ function renderBoot(b) {
     part("st-uboot", st.ubootMs, "U-Boot") +
     part("st-linux", st.linuxMs, "Linux") +
     part("st-sync", st.syncMs, "sync");
+  renderBlock(b);
   let legend = $("legend");
   if (!legend) {
     legend = document.createElement("div");
@@ -431,6 +432,64 @@ function renderBoot(b) {
     '<span><i class="st-sync"></i>sync ' +
     st.syncMs +
     " ms</span>";
+}
+
+const STATUS = ["EMPTY", "PENDING", "FINAL"];
+const ACTIONS = ["", "boot", "recovery", "reset"];
+const REASONS = ["", "default", "last-used", "user", "one-shot", "fallback"];
+
+function renderBlock(b) {
+  const el = $("block");
+  const env = Object.keys(b.savedEnv)
+    .map((k) => esc(k + "=" + b.savedEnv[k]))
+    .join(" ");
+  if (b.blockHex === null) {
+    el.innerHTML =
+      '<div class="h">I2C 0x69: no MCU answered (the block was not there)</div><div class="dec">saved env: ' +
+      (env || "(empty)") +
+      "</div>";
+    return;
+  }
+  const bytes = b.blockHex.match(/../g);
+  const cls = (i) => (i < 4 ? "magic" : i < 12 ? "hdr" : i < 16 ? "seq" : i < 60 ? "id" : "crc");
+  const rows = [];
+  for (let r = 0; r < 4; r++) {
+    let line = '<span class="off">' + (0x600 + r * 16).toString(16).padStart(4, "0") + "</span>";
+    for (let i = r * 16; i < r * 16 + 16; i++)
+      line += '<span class="' + cls(i) + '">' + bytes[i] + "</span>" + (i % 16 === 7 ? "  " : " ");
+    rows.push(line);
+  }
+  const s = b.selection;
+  const dec = s
+    ? STATUS[s.status] +
+      (s.status === 2
+        ? " · " +
+          ACTIONS[s.action] +
+          " · reason " +
+          REASONS[s.reason] +
+          " · flags 0x" +
+          s.flags.toString(16) +
+          " · try " +
+          s.tryNumber +
+          "/" +
+          s.maxTries +
+          " · seq " +
+          s.sequence +
+          " · id " +
+          (s.profileId || "-") +
+          " · base " +
+          (s.base || "-")
+        : "")
+    : "invalid block";
+  el.innerHTML =
+    '<div class="h">register block, I2C 0x69 @ 0x0600 (64 bytes)</div>' +
+    rows.join("\n").replace(/\n/g, "<br>") +
+    '<div class="dec">' +
+    esc(dec) +
+    "</div>" +
+    '<div class="dec">saved env: ' +
+    (env || "(empty)") +
+    "</div>";
 }
 
 function renderLog() {

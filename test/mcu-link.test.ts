@@ -3,7 +3,14 @@
 // list transfers are staged and atomic; retries are answered from the cache.
 import test from "ava";
 import fc from "fast-check";
-import { encodeFrame, FrameKind, MIN_MAX_PAYLOAD, PAYLOAD_LIMIT } from "../protocol/frame";
+import {
+  encodeFrame,
+  FrameDecoder,
+  FrameKind,
+  MAX_WIRE_FRAME,
+  MIN_MAX_PAYLOAD,
+  PAYLOAD_LIMIT,
+} from "../protocol/frame";
 import {
   decodeHelloResponse,
   decodeProfileReply,
@@ -380,4 +387,66 @@ test("error texts are UTF-8 and never empty", async (t) => {
   const r = m.link.send(MessageType.DELETE_PROFILE, utf8Encode("x"));
   t.is(r.result, Result.INVALID);
   t.true(r.message.length > 10);
+});
+
+test("VM mode (autoWork off): items out of order are hashed in the background; an early commit gets BUSY, uncached", async (t) => {
+  const { BootCore } = await import("../mcu/core/core");
+  const sent: number[][] = [];
+  const core = new BootCore({ send: (b) => sent.push(b), final: () => {} }, { instance: 1, autoWork: false });
+  core.load({ read: () => null });
+  const dec = new FrameDecoder(MAX_WIRE_FRAME);
+  const send = (type: number, payload: number[], seq: number) => {
+    sent.length = 0;
+    core.uartReceive(encodeFrame({ type, seq, kind: FrameKind.REQUEST, result: 0, payload }), 0);
+    let result = -1;
+    for (const b of sent)
+      dec.push(
+        b,
+        (f) => (result = f.result),
+        () => {},
+      );
+    return result;
+  };
+  t.is(send(MessageType.LIST_BEGIN, encodeListBegin({ generation: 4, count: 3 }), 1), Result.OK);
+  // Reverse order: nothing can be hashed until index 0 arrives.
+  for (let i = 2; i >= 0; i--) {
+    t.is(
+      send(MessageType.LIST_ITEM, encodeListItem({ generation: 4, index: i, record: NEW[i] }), 10 + i),
+      Result.OK,
+    );
+  }
+  t.is(core.link.stageHashed, 1);
+  // Reverse order leaves 2 items to hash: the commit finishes up to 2 itself.
+  const commit = encodeListCommit({ generation: 4, count: 3, listCrc: listCrc(NEW) });
+  t.is(send(MessageType.LIST_COMMIT, commit, 20), Result.OK);
+  t.deepEqual(core.profiles(), NEW);
+
+  // Six items out of order: BUSY until work() has run, and the same seq is then executed for real.
+  const SIX = profiles(6);
+  send(MessageType.LIST_BEGIN, encodeListBegin({ generation: 5, count: 6 }), 30);
+  for (let i = 5; i >= 0; i--)
+    send(MessageType.LIST_ITEM, encodeListItem({ generation: 5, index: i, record: SIX[i] }), 31 + i);
+  const c6 = encodeListCommit({ generation: 5, count: 6, listCrc: listCrc(SIX) });
+  t.is(send(MessageType.LIST_COMMIT, c6, 40), Result.BUSY);
+  while (core.work()) {
+    // background hashing
+  }
+  t.is(send(MessageType.LIST_COMMIT, c6, 40), Result.OK);
+  t.is(core.generation(), 5);
+});
+
+test("after PUT the list CRC is computed in the background, so a retried LIST_COMMIT of it is recognised", async (t) => {
+  const m = await withList();
+  const put = encodePutProfile({ baseGeneration: 1, newGeneration: 2, record: profile("charlie") });
+  t.is(m.link.send(MessageType.PUT_PROFILE, put).result, Result.OK);
+  const list = [...OLD, profile("charlie")];
+  t.is(m.mcu.core.listCrc(), listCrc(list));
+  const r = m.link.send(
+    MessageType.LIST_COMMIT,
+    encodeListCommit({ generation: 2, count: 3, listCrc: listCrc(list) }),
+  );
+  t.is(r.result, Result.OK);
+  // And after a restart (the bank header does not hold the CRC of a PUT list), too.
+  await m.mcu.restart();
+  t.is(m.mcu.core.listCrc(), listCrc(list));
 });

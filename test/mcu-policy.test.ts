@@ -262,9 +262,10 @@ test("no profiles: the block says EMPTY (U-Boot's own default) and the menu offe
   t.is(block(mcu).status, BlockStatus.EMPTY);
   mcu.powerOn(["back"]);
   t.is(mcu.screenName(), "list");
-  t.deepEqual(mcu.screenText().slice(1, 3), [
+  t.deepEqual(mcu.screenText().slice(1, 4), [
     "Recovery base system",
-    "No profiles yet: sync from Flipper OS",
+    "No profiles yet",
+    "Flipper OS sends them once it runs",
   ]);
   mcu.keyUp("back");
   await mcu.press("ok");

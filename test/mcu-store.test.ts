@@ -265,3 +265,25 @@ test("the flash adapter enforces the VM's limits", (t) => {
   t.throws(() => f.write("fourteen-chars", [1]), { message: /1 to 13 characters/ });
   t.throws(() => f.write("k", new Array(201).fill(0)), { message: /201 bytes: at most 200/ });
 });
+
+test("loading step by step (the VM path) gives what loading at once gives, one record per step", async (t) => {
+  const { link, flash } = await populated();
+  link.pushList(profiles(32), 6);
+  const whole = new Store().load(flash);
+  const s = new Store();
+  s.beginLoad(flash);
+  let steps = 0;
+  while (s.loadStep(flash)) steps++;
+  t.deepEqual(s.result(), whole);
+  t.true(steps >= 32, `${steps} steps`);
+  const { BootCore } = await import("../mcu/core/core");
+  const core = new BootCore({ send: () => {}, final: () => {} }, { instance: 1, autoWork: false });
+  core.beginLoad(flash);
+  t.true(core.isLoading());
+  while (core.work()) {
+    // steps
+  }
+  t.false(core.isLoading());
+  t.is(core.profiles().length, 32);
+  t.is(core.generation(), 6);
+});

@@ -3,6 +3,7 @@
 import { type Bytes, decimal } from "../../protocol/bytes";
 import {
   DefaultMode,
+  encodeRecord,
   encodeBootReport,
   encodeHelloResponse,
   encodeSetDefault,
@@ -15,7 +16,6 @@ import {
   type SetDefault,
   type SetNext,
   ShowMenu,
-  listCrc as computeListCrc,
 } from "../../protocol/messages";
 import { MAX_PROFILES, ProfileFlag, type ProfileRecord } from "../../protocol/profile";
 import {
@@ -28,6 +28,7 @@ import {
   encodeBlock,
 } from "../../protocol/register-block";
 import type { Canvas } from "./canvas";
+import { crcFinish, crcStart, crcUpdate } from "./crc";
 import { InputType, type InputEvent, Key, KeyInput } from "./keys";
 import { fail, LinkEndpoint, type LinkTarget, okOutcome, type Outcome } from "./link";
 import { type BootState, type Choice, decide, expireTries, findProfile, findTries, isFailed } from "./policy";
@@ -54,6 +55,11 @@ export interface CoreHost {
 export interface CoreOptions {
   /** Random per MCU start (HELLO tells the bridge the MCU restarted). */
   instance: number;
+  /**
+   * false: the adapter calls work() itself, a bounded step at a time (the DeviceScript VM allows about
+   * 128k instructions between awaits). Default true: every input call finishes its background work.
+   */
+  autoWork?: boolean;
 }
 
 /** Hold OK this long on the confirmation screen to reset a profile. */
@@ -61,6 +67,13 @@ export const CONFIRM_HOLD_MS = 1500;
 export const POPUP_MS = 1500;
 /** Actions offered by long OK on a profile. */
 export const ACTIONS = ["Boot once", "Make default", "Reset profile", "Recovery mode"];
+/** One line under the actions saying what the selected one does. */
+export const ACTION_HELP = [
+  "Boot it now; the default stays as it is",
+  "Boot this profile from now on",
+  "Start it again from its base (hold OK)",
+  "Boot it in recovery mode",
+];
 export const ActionItem = { BOOT_ONCE: 0, MAKE_DEFAULT: 1, RESET: 2, RECOVERY: 3 } as const;
 
 function emptyReport(): BootReport {
@@ -110,6 +123,11 @@ export class BootCore implements LinkTarget {
   /** Last countdown/hold pixel state drawn, to redraw only when it changes. */
   private drawnTick = -1;
   private frameView: View | null = null;
+  private reader: FlashReader | null = null;
+  private loading = false;
+  /** Background computation of the protocol list CRC when it is unknown (-1). */
+  private crcIndex = 0;
+  private crcState = 0;
 
   constructor(host: CoreHost, opts: CoreOptions) {
     this.host = host;
@@ -139,13 +157,33 @@ export class BootCore implements LinkTarget {
 
   // ---- lifecycle --------------------------------------------------------------------------
 
-  /** Loads the stored records (call once, before anything else). */
+  /** Loads the stored records at once (call once, before anything else). Node; small lists on the VM. */
   load(reader: FlashReader): void {
-    const l = this.store.load(reader);
+    this.beginLoad(reader);
+    while (this.work()) {
+      // bounded steps
+    }
+  }
+
+  /**
+   * Starts loading the stored records; work() then validates one profile record per call (the VM's
+   * step budget: `core.beginLoad(r); while (core.work()) await delay(0)`). `reader` must stay
+   * readable until work() returns false.
+   */
+  beginLoad(reader: FlashReader): void {
+    this.reader = reader;
+    this.store.beginLoad(reader);
+    this.loading = true;
+  }
+
+  private finishLoad(): void {
+    const l = this.store.result();
+    this.loading = false;
     this.loadReport = l.report;
     this.st.profiles = l.list.records;
     this.gen = l.list.generation;
     this.crc = l.list.listCrc;
+    this.startCrcJob();
     this.st.config = l.config;
     this.st.lastGoodId = l.run.lastGoodId;
     this.seqLimit = l.run.seqLimit;
@@ -163,6 +201,49 @@ export class BootCore implements LinkTarget {
     }
     this.rebuildEntries();
     this.updateBlock();
+    this.dirty = true;
+  }
+
+  /**
+   * Does one bounded piece of background work (loading, list CRC, staged list checks); returns true
+   * while more remains. Node: `while (core.work()) {}` after every input; the VM: `await` in between.
+   */
+  work(): boolean {
+    const reader = this.reader;
+    if (this.loading && reader !== null) {
+      if (!this.store.loadStep(reader)) this.finishLoad();
+      return true;
+    }
+    if (this.link.work()) return true;
+    if (this.crc < 0 && this.crcIndex <= this.st.profiles.length) {
+      if (this.crcIndex < this.st.profiles.length) {
+        const b = encodeRecord(this.st.profiles[this.crcIndex]);
+        this.crcState = crcUpdate(this.crcState, b, 0, b.length);
+        this.crcIndex++;
+      } else {
+        this.crc = crcFinish(this.crcState);
+        this.crcIndex = this.st.profiles.length + 1;
+      }
+      return true;
+    }
+    return false;
+  }
+
+  /** True until load() has finished (work() returned false once). */
+  isLoading(): boolean {
+    return this.loading;
+  }
+
+  private settle(): void {
+    if (this.opts.autoWork === false) return;
+    while (this.work()) {
+      // bounded steps
+    }
+  }
+
+  private startCrcJob(): void {
+    this.crcIndex = 0;
+    this.crcState = crcStart();
   }
 
   /** MCU start: announces itself to the bridge (EVENT_HELLO). */
@@ -203,6 +284,7 @@ export class BootCore implements LinkTarget {
     this.screen = Screen.LIST;
     const i = this.entries.indexOf(c.id);
     this.selected = i >= 0 && !c.empty ? i : 0;
+    this.top = 0;
     this.scrollToSelected();
     if (held.length === 0 && opts.timeoutSeconds > 0) {
       this.countdownTotal = opts.timeoutSeconds * 1000;
@@ -282,6 +364,7 @@ export class BootCore implements LinkTarget {
   uartReceive(bytes: Bytes, now: number): void {
     this.now = now;
     this.link.receive(bytes);
+    this.settle();
   }
 
   // ---- outputs ----------------------------------------------------------------------------
@@ -294,8 +377,14 @@ export class BootCore implements LinkTarget {
     return this.sel;
   }
 
+  /** Every pending flash write, in order (Node). */
   takeWrites(): FlashWrite[] {
     return this.store.takeWrites();
+  }
+
+  /** The next pending flash write or null (the VM: one per turn, each encoded only now). */
+  takeWrite(): FlashWrite | null {
+    return this.store.takeWrite();
   }
 
   needsRender(): boolean {
@@ -487,6 +576,7 @@ export class BootCore implements LinkTarget {
     this.st.profiles = records;
     this.gen = generation;
     this.crc = listCrc;
+    if (listCrc < 0) this.startCrcJob();
     // Try counters of profiles that are gone are dropped.
     const kept = [];
     for (const t of this.st.tries) if (findProfile(this.st, t.id) >= 0) kept.push(t);
@@ -545,7 +635,7 @@ export class BootCore implements LinkTarget {
       }
       list.push(record);
     }
-    return this.commitList(newGeneration, list, computeListCrc(list));
+    return this.commitList(newGeneration, list, -1);
   }
 
   deleteProfile(baseGeneration: number, newGeneration: number, id: string): Outcome {
@@ -554,7 +644,7 @@ export class BootCore implements LinkTarget {
     if (findProfile(this.st, id) < 0) return fail(Result.NOT_FOUND, 'id "' + id + '" is not in the list');
     const list: ProfileRecord[] = [];
     for (const p of this.st.profiles) if (p.id !== id) list.push(p);
-    return this.commitList(newGeneration, list, computeListCrc(list));
+    return this.commitList(newGeneration, list, -1);
   }
 
   setDefault(m: SetDefault, fromMenu: boolean): Outcome {
@@ -841,6 +931,7 @@ export class BootCore implements LinkTarget {
       header: "Boot profile",
       headerRight: "",
       rows: [],
+      rowCount: 0,
       selected: this.selected,
       top: this.top,
       countdown: -1,
@@ -852,16 +943,24 @@ export class BootCore implements LinkTarget {
     };
     const eff = decide(this.st);
     if (this.screen === Screen.LIST) {
-      for (const id of this.entries) v.rows.push(this.rowView(id, eff));
+      // Only the rows on screen (the VM heap is small).
+      v.rowCount = this.entries.length;
+      for (let k = this.top; k < this.entries.length && k < this.top + ROWS_VISIBLE; k++) {
+        v.rows.push(this.rowView(this.entries[k], eff));
+      }
       if (this.countdownEnd >= 0) {
         const left = this.countdownEnd - this.now;
         v.countdown = left <= 0 ? 0 : left / this.countdownTotal;
         v.headerRight = decimal(Math.ceil(left / 1000)) + "s";
-        v.lines.push("Booting " + this.nameOf(eff.id) + " in " + decimal(Math.ceil(left / 1000)) + " s");
+        v.lines.push(eff.id === "" ? "recovery" : this.nameOf(eff.id));
+        v.lines.push("in " + decimal(Math.ceil(left / 1000)) + " s");
       } else if (this.showHidden) {
         v.headerRight = "+hidden";
       }
-      if (this.st.profiles.length === 0) v.lines.push("No profiles yet: sync from Flipper OS");
+      if (this.st.profiles.length === 0) {
+        v.lines.push("No profiles yet");
+        v.lines.push("Flipper OS sends them once it runs");
+      }
       v.hints =
         this.entries[this.selected] === ""
           ? ["OK", "Boot recovery"]
@@ -907,15 +1006,17 @@ export class BootCore implements LinkTarget {
           locked: k === ActionItem.RESET && locked,
         });
       }
+      v.rowCount = ACTIONS.length;
       v.selected = this.actionSel;
       v.top = 0;
+      if (this.popup === "") v.lines.push(ACTION_HELP[this.actionSel]);
       v.hints = ["OK", "Select", "Back", "Close"];
     } else if (this.screen === Screen.CONFIRM) {
       const id = this.entries[this.selected];
       v.header = "Reset profile";
       v.lines.push("Reset " + this.nameOf(id) + "?");
-      v.lines.push("Every change made in this profile is lost;");
-      v.lines.push("it starts again from base " + this.baseOf(id) + ".");
+      v.lines.push("All changes in this profile will be lost.");
+      v.lines.push("It starts again from base " + this.baseOf(id) + ".");
       v.hold = this.holdStart >= 0 ? (this.now - this.holdStart) / CONFIRM_HOLD_MS : -1;
       if (v.hold > 1) v.hold = 1;
       v.hints = ["Hold OK", "Reset", "Back", "Cancel"];

@@ -8,12 +8,14 @@ import {
   encodeListBegin,
   encodeListCommit,
   encodeListItem,
+  encodeRecord,
   listCrc,
   MessageType,
 } from "../../protocol/messages";
 import { BlockStatus, decodeBlock } from "../../protocol/register-block";
 import type { Canvas } from "./canvas";
 import { BootCore, type CoreHost } from "./core";
+import { crcFinish, crcStart, crcUpdate } from "./crc";
 import { Key } from "./keys";
 import type { FlashReader, FlashWrite } from "./store";
 
@@ -22,30 +24,48 @@ function check(name: string, cond: boolean): void {
   console.log("ok " + name);
 }
 
+/** Flash kept as native Buffers (1 byte per byte), as the settings service keeps it on the device. */
 class KvFlash implements FlashReader {
   keys: string[] = [];
-  values: number[][] = [];
+  values: Buffer[] = [];
   writes = 0;
+  bytes = 0;
   read(key: string): number[] | null {
     const i = this.keys.indexOf(key);
-    return i >= 0 ? this.values[i] : null;
+    if (i < 0) return null;
+    const b = this.values[i];
+    const out: number[] = [];
+    for (let k = 0; k < b.length; k++) out.push(b[k]);
+    return out;
   }
   apply(ws: FlashWrite[]): void {
-    for (const w of ws) {
+    for (const w of ws) this.write(w);
+  }
+  write(w: FlashWrite): void {
+    {
       this.writes++;
       const i = this.keys.indexOf(w.key);
       if (w.value === null) {
         if (i >= 0) {
           this.keys[i] = "";
-          this.values[i] = [];
+          this.values[i] = Buffer.alloc(0);
         }
-      } else if (i >= 0) {
-        this.values[i] = w.value;
-      } else {
+        return;
+      }
+      const b = Buffer.alloc(w.value.length);
+      for (let k = 0; k < w.value.length; k++) b[k] = w.value[k];
+      if (i >= 0) this.values[i] = b;
+      else {
         this.keys.push(w.key);
-        this.values.push(w.value);
+        this.values.push(b);
       }
     }
+  }
+  used(): number {
+    let n = 0;
+    for (let i = 0; i < this.keys.length; i++)
+      if (this.keys[i] !== "") n += this.keys[i].length + this.values[i].length;
+    return n;
   }
 }
 
@@ -77,8 +97,21 @@ class CountingCanvas implements Canvas {
 
 const flash = new KvFlash();
 const host = new Host();
-const core = new BootCore(host, { instance: 42 });
-core.load(flash);
+let core = new BootCore(host, { instance: 42, autoWork: false });
+
+/** Background work and flash writes, one bounded piece per VM turn (as the device adapter does). */
+async function settle(c: BootCore): Promise<void> {
+  while (c.work()) await delay(1);
+  let w = c.takeWrite();
+  while (w !== null) {
+    flash.write(w);
+    await delay(1);
+    w = c.takeWrite();
+  }
+}
+
+core.beginLoad(flash);
+await settle(core);
 core.start(0);
 check("hello event", host.sent.length === 1);
 
@@ -122,7 +155,7 @@ await request(
 );
 check("list committed", core.profiles().length === 2 && core.generation() === 7);
 await delay(1);
-flash.apply(core.takeWrites());
+await settle(core);
 
 await delay(1);
 core.powerOn([], 10);
@@ -131,7 +164,7 @@ check("zero-wait final", b.ok && b.selection !== null && b.selection.status === 
 check("boots desktop", b.selection !== null && b.selection.profileId === "desktop");
 console.log("block crc " + hex(core.registerBlock()[60], 2));
 await delay(1);
-flash.apply(core.takeWrites());
+await settle(core);
 
 await delay(1);
 core.powerOn([Key.OK], 1000);
@@ -155,8 +188,63 @@ console.log("render fills " + cv.fills + " sum " + cv.sum + " texts " + cv.texts
 check("rendered", cv.fills > 50);
 
 await delay(1);
-const again = new BootCore(host, { instance: 43 });
-again.load(flash);
+let again: BootCore | null = new BootCore(host, { instance: 43, autoWork: false });
+again.beginLoad(flash);
+await settle(again);
 check("reload keeps list", again.profiles().length === 2 && again.generation() === 7);
+again = null;
 console.log("flash writes " + flash.writes);
+
+// 32 profiles of the largest size through the UART, one packet per VM turn, then a frame.
+function pad(s: string, n: number, c: string): string {
+  let out = s;
+  while (out.length < n) out += c;
+  return out;
+}
+// Records are made on the fly (not kept) so that the check measures the core's heap, not its own.
+function bigRecord(i: number) {
+  const n = (i < 10 ? "0" : "") + i;
+  return {
+    id: pad("x" + n, 31, "z"),
+    name: pad("Profile " + n + " ", 48, "n"),
+    base: "1234.1234.1",
+    flags: 0,
+    created: 1760000000,
+    lastUsed: 1763000000,
+    origin: pad("o", 31, "q"),
+  };
+}
+await request(MessageType.LIST_BEGIN, encodeListBegin({ generation: 8, count: 32 }));
+let crc = crcStart();
+for (let i = 0; i < 32; i++) {
+  const rec = bigRecord(i);
+  const enc = encodeRecord(rec);
+  crc = crcUpdate(crc, enc, 0, enc.length);
+  await request(MessageType.LIST_ITEM, encodeListItem({ generation: 8, index: i, record: rec }));
+}
+await request(
+  MessageType.LIST_COMMIT,
+  encodeListCommit({ generation: 8, count: 32, listCrc: crcFinish(crc) }),
+);
+check("32 profiles committed", core.profiles().length === 32 && core.generation() === 8);
+await delay(1);
+await settle(core);
+console.log("flash bytes with 32 profiles " + flash.used());
+await delay(1);
+core.powerOn([Key.OK], 5000);
+part = 0;
+while (core.renderPart(cv, part++)) await delay(1);
+check("rendered 32", core.screenName() === "list");
+await delay(1);
+// A restart: the old core is dropped (one core fits the heap), a new one loads the 32 profiles.
+core = new BootCore(host, { instance: 44, autoWork: false });
+core.beginLoad(flash);
+await settle(core);
+check("reload keeps 32", core.profiles().length === 32 && core.generation() === 8);
+await delay(1);
+core.powerOn([], 9000);
+check(
+  "boots after reload",
+  decodeBlock(core.registerBlock()).ok && core.selection().status === BlockStatus.FINAL,
+);
 console.log("mcu core devs check passed");

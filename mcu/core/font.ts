@@ -109,17 +109,17 @@ export const Icon = {
   CROSS: 1,
   LOCK: 2,
   HIDDEN: 3,
-  WRENCH: 4,
+  RECOVERY: 4,
   ARROW: 5,
   CHECK: 6,
   UNKNOWN: 7,
 } as const;
 const ICONS =
-  "08182e7f2e1808" + // star
+  "046c3e1f3e6c04" + // star
   "41221408142241" + // cross
   "78784f494f7878" + // lock
   "081422552a1408" + // hidden (crossed eye)
-  "03070e1c3a7160" + // wrench-ish diagonal tool
+  "1c14774177141c" + // recovery (a first-aid cross)
   "080808083e1c08" + // arrow right
   "10204020100804" + // check
   "7f4141414141" +
@@ -136,47 +136,10 @@ function hexNibble(c: number): number {
   return c <= 0x39 ? c - 0x30 : c - 0x57;
 }
 
-// Decoded glyph columns, filled on first use of each character (most names use few characters).
-const columnCache: number[] = [];
-
-/** Column bytes of a glyph for character code `c`; characters the font lacks get the box glyph. */
+/** Column byte `k` (0..4) of the glyph for character code `c`; characters the font lacks get a box. */
 function glyphColumn(c: number, k: number): number {
   if (c < 0x20 || c > 0x7e) return hexByte(BOX_GLYPH, k * 2);
-  if (columnCache.length === 0) for (let i = 0; i < 95 * 5; i++) columnCache.push(-1);
-  const at = (c - 0x20) * 5 + k;
-  let v = columnCache[at];
-  if (v < 0) {
-    v = hexByte(GLYPHS, at * 2);
-    columnCache[at] = v;
-  }
-  return v;
-}
-
-// For each column byte, its runs of set bits packed 7 bits per run (start 3 bits, length 4 bits),
-// so drawing a column is one table read and one fillRect per run (the VM counts every step).
-const runTable: number[] = [];
-
-function columnRuns(bits: number): number {
-  if (runTable.length === 0) {
-    for (let v = 0; v < 256; v++) {
-      let packed = 0;
-      let shift = 0;
-      let row = 0;
-      while (row < 8) {
-        if ((v >> row) & 1) {
-          let end = row;
-          while (end < 8 && (v >> end) & 1) end++;
-          packed += (row | ((end - row) << 3)) * 2 ** shift;
-          shift += 7;
-          row = end;
-        } else {
-          row++;
-        }
-      }
-      runTable.push(packed);
-    }
-  }
-  return runTable[bits & 0xff];
+  return hexByte(GLYPHS, ((c - 0x20) * 5 + k) * 2);
 }
 
 export function fontAdvance(font: number): number {
@@ -203,7 +166,10 @@ export function textWidth(text: string, font: number): number {
   return n === 0 ? 0 : n * fontAdvance(font) - 1;
 }
 
-/** Draws one column byte as vertical runs (one fillRect per run of set bits). */
+/**
+ * Draws one column byte as vertical runs (one fillRect per run of set bits). No lookup tables:
+ * on the VM every number in an array costs 8 bytes of a 64 KB heap.
+ */
 function drawColumn(
   cv: Canvas,
   x: number,
@@ -213,12 +179,20 @@ function drawColumn(
   scale: number,
   gray: number,
 ): void {
-  let packed = columnRuns(bits);
-  while (packed > 0) {
-    const start = packed & 7;
-    const len = (packed >> 3) & 15;
-    cv.fillRect(x, y + start * scale, w, len * scale, gray);
-    packed = Math.floor(packed / 128);
+  let row = 0;
+  while (bits !== 0) {
+    if (bits & 1) {
+      let len = 0;
+      while (bits & 1) {
+        len++;
+        bits = bits >> 1;
+      }
+      cv.fillRect(x, y + row * scale, w, len * scale, gray);
+      row += len;
+    } else {
+      bits = bits >> 1;
+      row++;
+    }
   }
 }
 

@@ -2,7 +2,7 @@
 // seq, a Result code, an error text naming the value and the rule), caches the last answer so a
 // retried request is not executed twice, stages list transfers in RAM until a matching LIST_COMMIT,
 // and sends events. No I/O: bytes arrive through receive() and leave through the `send` callback.
-import { type Bytes, crc32, decimal, hex, utf8Encode } from "../../protocol/bytes";
+import { type Bytes, decimal, hex, utf8Encode } from "../../protocol/bytes";
 import {
   encodeFrame,
   type Frame,
@@ -24,8 +24,8 @@ import {
   decodeSetDefault,
   decodeSetNext,
   encodeHelloResponse,
-  encodeProfileReply,
   encodeRecord,
+  encodeProfileReply,
   encodeState,
   type HelloResponse,
   type MarkGood,
@@ -39,7 +39,8 @@ import {
   type SetDefault,
   type SetNext,
 } from "../../protocol/messages";
-import { MAX_PROFILES, type ProfileRecord } from "../../protocol/profile";
+import { MAX_PROFILES, type ProfileRecord, sameProfile } from "../../protocol/profile";
+import { crcFinish, crcStart, crcUpdate } from "./crc";
 
 /** Largest payload this MCU accepts and sends after HELLO. */
 export const MCU_MAX_PAYLOAD = 512;
@@ -100,6 +101,9 @@ export class LinkEndpoint {
   stageGeneration = 0;
   stageCount = 0;
   stageItems: (ProfileRecord | null)[] = [];
+  /** Items 0..stageHashed-1 are in stageCrc (the list CRC is built as items arrive, in order). */
+  stageHashed = 0;
+  stageCrc = 0;
   /** Counters for diagnostics and tests. */
   requests = 0;
   retries = 0;
@@ -134,6 +138,22 @@ export class LinkEndpoint {
     this.lastSeq = -1;
     this.staging = false;
     this.stageItems = [];
+  }
+
+  /** Hashes the next staged item into the running list CRC; false when there is nothing to do. */
+  private hashNext(): boolean {
+    if (!this.staging || this.stageHashed >= this.stageCount) return false;
+    const r = this.stageItems[this.stageHashed];
+    if (r === null) return false;
+    const b = encodeRecord(r);
+    this.stageCrc = crcUpdate(this.stageCrc, b, 0, b.length);
+    this.stageHashed++;
+    return true;
+  }
+
+  /** One bounded piece of background work (hashing a staged item); false when idle. */
+  work(): boolean {
+    return this.hashNext();
   }
 
   /** Sends an event frame (the bridge may answer; nothing waits for it). */
@@ -190,10 +210,16 @@ export class LinkEndpoint {
       result: result,
       payload: payload,
     });
-    this.lastType = f.type;
-    this.lastSeq = f.seq;
-    this.lastPayload = f.payload;
-    this.lastResponse = wire;
+    if (result === Result.BUSY) {
+      // Not cached: the retry must run again.
+      this.lastType = -1;
+      this.lastSeq = -1;
+    } else {
+      this.lastType = f.type;
+      this.lastSeq = f.seq;
+      this.lastPayload = f.payload;
+      this.lastResponse = wire;
+    }
     this.send(wire);
   }
 
@@ -322,6 +348,8 @@ export class LinkEndpoint {
     this.stageCount = d.count;
     this.stageItems = [];
     for (let i = 0; i < d.count; i++) this.stageItems.push(null);
+    this.stageHashed = 0;
+    this.stageCrc = crcStart();
     return okOutcome();
   }
 
@@ -371,7 +399,18 @@ export class LinkEndpoint {
         );
       }
     }
+    const old = this.stageItems[m.index];
+    if (m.index < this.stageHashed && old !== null && !sameProfile(old, m.record)) {
+      // An item already in the running CRC changed: start the CRC again (in the background).
+      this.stageHashed = 0;
+      this.stageCrc = crcStart();
+    }
     this.stageItems[m.index] = m.record;
+    if (m.index === this.stageHashed) {
+      // The record's bytes are the payload after generation and index: no re-encoding.
+      this.stageCrc = crcUpdate(this.stageCrc, p, 5, p.length);
+      this.stageHashed++;
+    }
     return okOutcome();
   }
 
@@ -406,16 +445,27 @@ export class LinkEndpoint {
       );
     }
     const records: ProfileRecord[] = [];
-    const all: Bytes = [];
     for (let i = 0; i < this.stageItems.length; i++) {
       const r = this.stageItems[i];
       if (r === null)
         return fail(Result.INVALID, "index " + decimal(i) + " is missing: send LIST_ITEM " + decimal(i));
       records.push(r);
-      const b = encodeRecord(r);
-      for (let k = 0; k < b.length; k++) all.push(b[k]);
     }
-    const c = crc32(all, 0, all.length);
+    // Items that came out of order are hashed in the background; finish a few here, else BUSY.
+    for (let k = 0; k < 2 && this.hashNext(); k++) {
+      // bounded
+    }
+    if (this.stageHashed < this.stageCount) {
+      return fail(
+        Result.BUSY,
+        "still checking the list (" +
+          decimal(this.stageHashed) +
+          " of " +
+          decimal(this.stageCount) +
+          " records): retry LIST_COMMIT",
+      );
+    }
+    const c = crcFinish(this.stageCrc);
     if (c !== m.listCrc) {
       return fail(
         Result.INVALID,

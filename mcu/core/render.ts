@@ -64,10 +64,13 @@ function drawHints(cv: Canvas, hints: string[]): void {
 
 function drawCountdown(cv: Canvas, v: View): void {
   const y = FOOTER_Y + 3;
-  const text = v.lines.length > 0 ? v.lines[0] : "";
-  const barX = 168;
+  const barX = 196;
   const barW = SCREEN_W - 4 - barX;
-  drawText(cv, 4, y + 2, fitText(text, FontId.SMALL, barX - 12), FontId.SMALL, INK);
+  // "Booting <name> in 3 s": the name is cut to fit, the seconds always show.
+  const name = v.lines.length > 0 ? v.lines[0] : "";
+  const tail = v.lines.length > 1 ? v.lines[1] : "";
+  const room = barX - 10 - textWidth("Booting  " + tail, FontId.SMALL);
+  drawText(cv, 4, y + 2, "Booting " + fitText(name, FontId.SMALL, room) + " " + tail, FontId.SMALL, INK);
   roundFrame(cv, barX, y, barW, 11, INK);
   const fill = Math.floor((barW - 4) * v.countdown);
   if (fill > 0) cv.fillRect(barX + 2, y + 2, fill, 7, INK);
@@ -91,7 +94,7 @@ function drawRow(cv: Canvas, r: RowView, y: number, right: number, selected: boo
   let icon = -1;
   if (r.failed) icon = Icon.CROSS;
   else if (r.isDefault) icon = Icon.STAR;
-  else if (r.recovery) icon = Icon.WRENCH;
+  else if (r.recovery) icon = Icon.RECOVERY;
   else if (r.locked) icon = Icon.LOCK;
   else if (r.hidden) icon = Icon.HIDDEN;
   if (icon >= 0) drawIcon(cv, 5, y + 4, icon, fg);
@@ -132,9 +135,9 @@ function drawPopup(cv: Canvas, text: string): void {
   const t = fitText(text, FontId.BOLD, SCREEN_W - 40);
   const w = textWidth(t, FontId.BOLD) + 24;
   const x = Math.floor((SCREEN_W - w) / 2);
-  roundBox(cv, x - 1, 55, w + 2, 32, INK);
-  roundBox(cv, x + 1, 57, w - 2, 28, PAPER);
-  drawText(cv, x + 12, 68, t, FontId.BOLD, INK);
+  roundBox(cv, x - 1, 79, w + 2, 32, INK);
+  roundBox(cv, x + 1, 81, w - 2, 28, PAPER);
+  drawText(cv, x + 12, 92, t, FontId.BOLD, INK);
 }
 
 /** Parts of a frame: 0 background and header, 1..7 one row each, 8 scrollbar, footer and popup. */
@@ -172,9 +175,8 @@ export function drawPart(cv: Canvas, v: View, part: number): boolean {
   if (part <= ROWS_VISIBLE) {
     const i = part - 1;
     if (v.screen === Screen.LIST || v.screen === Screen.ACTIONS) {
-      const k = v.top + i;
-      const right = v.rows.length > ROWS_VISIBLE ? SCREEN_W - 7 : SCREEN_W - 1;
-      if (k < v.rows.length) drawRow(cv, v.rows[k], LIST_Y + i * ROW_H, right, k === v.selected);
+      const right = v.rowCount > ROWS_VISIBLE ? SCREEN_W - 7 : SCREEN_W - 1;
+      if (i < v.rows.length) drawRow(cv, v.rows[i], LIST_Y + i * ROW_H, right, v.top + i === v.selected);
     } else if (v.screen === Screen.DETAILS) {
       drawDetail(cv, v, i);
     } else if (v.screen === Screen.CONFIRM) {
@@ -198,12 +200,18 @@ export function drawPart(cv: Canvas, v: View, part: number): boolean {
     }
     return more;
   }
-  if ((v.screen === Screen.LIST || v.screen === Screen.ACTIONS) && v.rows.length > ROWS_VISIBLE) {
-    drawScrollbar(cv, v.rows.length, v.top);
+  if ((v.screen === Screen.LIST || v.screen === Screen.ACTIONS) && v.rowCount > ROWS_VISIBLE) {
+    drawScrollbar(cv, v.rowCount, v.top);
   }
-  if (v.screen === Screen.LIST && v.rows.length === 1 && v.lines.length > 0) {
-    drawIcon(cv, Math.floor((SCREEN_W - 7) / 2), 62, Icon.HIDDEN, SOFT);
-    centerText(cv, 76, v.lines[v.lines.length - 1], FontId.SMALL, SOFT);
+  if (v.screen === Screen.LIST && v.rowCount === 1 && v.lines.length > 0) {
+    // No profiles yet: say so in the empty space under the recovery entry.
+    const n = v.lines.length;
+    centerText(cv, 62, v.lines[n - 2], FontId.BOLD, INK);
+    centerText(cv, 78, v.lines[n - 1], FontId.SMALL, SOFT);
+  }
+  if (v.screen === Screen.ACTIONS && v.lines.length > 0) {
+    cv.fillRect(16, 96, SCREEN_W - 32, 1, SOFT_INV);
+    centerText(cv, 104, v.lines[0], FontId.SMALL, SOFT);
   }
   cv.fillRect(0, FOOTER_Y, SCREEN_W, 1, INK);
   if (v.countdown >= 0) drawCountdown(cv, v);

@@ -8,6 +8,7 @@ import { type Bytes, crc32, decimal, readU32LE, utf8Encode, writeU32LE } from ".
 import { MAX_PROFILES, type ProfileRecord } from "../../protocol/profile";
 import { DefaultMode, decodeRecord, encodeRecord, ShowMenu } from "../../protocol/messages";
 import { ByteReader, ByteWriter } from "../../protocol/wire";
+import { crcFinish, crcStart, crcUpdate } from "./crc";
 
 /** Read access to the stored records (the adapter preloads them; DeviceScript reads are async). */
 export interface FlashReader {
@@ -194,8 +195,34 @@ export function decodeRun(p: Bytes): RunRecord | null {
   return { seqLimit: seqLimit, lastGoodId: lastGoodId, tries: tries };
 }
 
-function encodeListHeader(generation: number, count: number, listCrc: number): Bytes {
-  return new ByteWriter().u8(STORE_FORMAT).u32(generation).u8(count).u32(listCrc).bytes;
+/** List bank header flag: the protocol listCrc field is known (lists made by PUT/DELETE store it later). */
+const HEADER_LISTCRC_KNOWN = 0x01;
+
+function encodeListHeader(
+  generation: number,
+  count: number,
+  sumCrc: number,
+  listCrc: number,
+  known: boolean,
+): Bytes {
+  return new ByteWriter()
+    .u8(STORE_FORMAT)
+    .u32(generation)
+    .u8(count)
+    .u32(sumCrc)
+    .u32(listCrc)
+    .u8(known ? HEADER_LISTCRC_KNOWN : 0).bytes;
+}
+
+/** CRC-32 over the little-endian CRC-32s of a bank's records: what a bank header vouches for. */
+export function sumOfCrcs(crcs: number[], count: number): number {
+  const b: Bytes = [0, 0, 0, 0];
+  let c = crcStart();
+  for (let i = 0; i < count; i++) {
+    writeU32LE(b, 0, crcs[i]);
+    c = crcUpdate(c, b, 0, 4);
+  }
+  return crcFinish(c);
 }
 
 function sameBytes(a: Bytes | null, b: Bytes | null): boolean {
@@ -247,7 +274,33 @@ class Pair {
   }
 }
 
-/** Keeps track of what is in flash and turns state changes into the fewest safe writes. */
+/** A write the store has decided on; a profile record is encoded only when it is taken (heap). */
+class Intent {
+  key: string;
+  /** Literal value (null = delete) when record and header are both unset. */
+  value: Bytes | null;
+  record: ProfileRecord | null = null;
+  bank = 0;
+  index = 0;
+  /** For a bank header: the fields besides the CRC of the record CRCs (computed when taken). */
+  header = false;
+  seq = 0;
+  generation = 0;
+  count = 0;
+  listCrc = 0;
+  known = false;
+
+  constructor(key: string, value: Bytes | null) {
+    this.key = key;
+    this.value = value;
+  }
+}
+
+/**
+ * Keeps track of what is in flash and turns state changes into the fewest safe writes. Work is cut
+ * into small steps for the DeviceScript VM (about 128k instructions between two awaits, 64 KB heap):
+ * loading validates one record per loadStep(), and a record is encoded only when its write is taken.
+ */
 export class Store {
   cfg = new Pair(CFG_KEYS);
   run = new Pair(RUN_KEYS);
@@ -259,16 +312,48 @@ export class Store {
   /** Number of profile keys present per bank (to delete leftovers). */
   bankKeys: number[] = [0, 0];
   generation = 0;
-  listCrc = 0;
-  pending: FlashWrite[] = [];
+  /** The protocol listCrc of the current list, or -1 while unknown. */
+  listCrc = -1;
+  pending: Intent[] = [];
   /** Writes issued since start (for wear figures). */
   writes = 0;
+  // Load state (see beginLoad / loadStep).
+  loading = false;
+  loaded: LoadedState | null = null;
+  private candidates: number[] = [];
+  private headers: Bytes[] = [];
+  private cand = 0;
+  private idx = 0;
+  private found: ProfileRecord[] = [];
+  private fill = 0;
 
   constructor() {
     for (let b = 0; b < 2; b++) for (let i = 0; i < MAX_PROFILES; i++) this.recordCrc[b].push(-1);
   }
 
+  /** Loads everything at once (Node; tests). */
   load(reader: FlashReader): LoadedState {
+    this.beginLoad(reader);
+    while (this.loadStep(reader)) {
+      // one record per step
+    }
+    return this.result();
+  }
+
+  /** What the last load found (defaults before any load). */
+  result(): LoadedState {
+    const l = this.loaded;
+    if (l !== null) return l;
+    return {
+      config: defaultConfig(),
+      run: { seqLimit: 0, lastGoodId: "", tries: [] },
+      list: { generation: 0, records: [], listCrc: -1 },
+      report: "not loaded",
+    };
+  }
+
+  /** Reads the small records (config, run, bank headers); loadStep() then validates the list. */
+  beginLoad(reader: FlashReader): void {
     let report = "";
     const cp = this.cfg.load(reader, (p: Bytes) => decodeConfig(p) !== null);
     const config = cp !== null ? decodeConfig(cp) : null;
@@ -276,102 +361,147 @@ export class Store {
     const rp = this.run.load(reader, (p: Bytes) => decodeRun(p) !== null);
     const run = rp !== null ? decodeRun(rp) : null;
     report += run !== null ? "; run " + BANK_SUFFIX[this.run.current] : "; run none";
-    let list: StoredList = { generation: 0, records: [], listCrc: crc32([], 0, 0) };
     this.bank = -1;
+    this.candidates = [];
+    this.headers = [[], []];
+    const seqs = [0, 0];
     for (let b = 0; b < 2; b++) {
-      const found = this.loadBank(reader, b);
-      if (found.list === null) {
-        if (found.why !== "") report += "; list " + BANK_SUFFIX[b] + " ignored: " + found.why;
+      const raw = reader.read(LIST_KEYS[b]);
+      if (raw === null) continue;
+      const p = unseal(raw);
+      if (p === null || p.length !== 15 || p[0] !== STORE_FORMAT || p[5] > MAX_PROFILES) {
+        report += "; list " + BANK_SUFFIX[b] + " header corrupted";
         continue;
       }
-      if (this.bank < 0 || seqNewer(found.seq, this.bankSeq)) {
-        this.bank = b;
-        this.bankSeq = found.seq;
-        list = found.list;
-      }
+      this.headers[b] = p;
+      seqs[b] = sealedSeq(raw);
+      if (this.candidates.length === 1 && seqNewer(seqs[b], seqs[this.candidates[0]]))
+        this.candidates.unshift(b);
+      else this.candidates.push(b);
+      this.headers[b].push(seqs[b] & 0xff, (seqs[b] >>> 8) & 0xff, (seqs[b] >>> 16) & 0xff, seqs[b] >>> 24);
     }
-    report += this.bank >= 0 ? "; list " + BANK_SUFFIX[this.bank] : "; list none";
-    this.generation = list.generation;
-    this.listCrc = list.listCrc;
-    this.pending = [];
-    return {
+    this.loaded = {
       config: config !== null ? config : defaultConfig(),
       run: run !== null ? run : { seqLimit: 0, lastGoodId: "", tries: [] },
-      list: list,
+      list: { generation: 0, records: [], listCrc: crcFinish(crcStart()) },
       report: report,
     };
+    this.cand = 0;
+    this.idx = 0;
+    this.found = [];
+    this.fill = 0;
+    this.loading = true;
+    this.pending = [];
   }
 
-  private loadBank(reader: FlashReader, b: number): { list: StoredList | null; seq: number; why: string } {
-    let present = 0;
-    for (let i = 0; i < MAX_PROFILES; i++) {
-      const v = reader.read(profileKey(b, i));
-      if (v !== null && Array.isArray(v)) {
-        this.recordCrc[b][i] = crc32(v, 0, v.length);
-        present = i + 1;
-      } else {
-        this.recordCrc[b][i] = -1;
+  /** One bounded step of loading (one record); false when loading is complete. */
+  loadStep(reader: FlashReader): boolean {
+    const l = this.loaded;
+    if (!this.loading || l === null) return false;
+    if (this.cand < this.candidates.length) {
+      const b = this.candidates[this.cand];
+      const h = this.headers[b];
+      const count = h[5];
+      if (this.idx < count) {
+        const v = reader.read(profileKey(b, this.idx));
+        const d = v === null ? null : decodeRecord(v);
+        if (v === null || d === null || d.value === null) {
+          l.report +=
+            "; list " +
+            BANK_SUFFIX[b] +
+            " record " +
+            decimal(this.idx) +
+            (v === null ? " missing" : " invalid");
+          this.cand++;
+          this.idx = 0;
+          this.found = [];
+          return true;
+        }
+        this.found.push(d.value);
+        this.recordCrc[b][this.idx] = crc32(v, 0, v.length);
+        this.idx++;
+        return true;
+      }
+      if (sumOfCrcs(this.recordCrc[b], count) !== readU32LE(h, 6)) {
+        l.report += "; list " + BANK_SUFFIX[b] + " ignored: records do not match the header";
+        this.cand++;
+        this.idx = 0;
+        this.found = [];
+        return true;
+      }
+      this.bank = b;
+      this.bankSeq = readU32LE(h, 15);
+      this.generation = readU32LE(h, 1);
+      this.listCrc = (h[14] & HEADER_LISTCRC_KNOWN) !== 0 ? readU32LE(h, 10) : -1;
+      l.list = { generation: this.generation, records: this.found, listCrc: this.listCrc };
+      l.report += "; list " + BANK_SUFFIX[b];
+      this.cand = this.candidates.length;
+      this.found = [];
+      return true;
+    }
+    if (this.cand === this.candidates.length && this.bank < 0) {
+      l.report += "; list none";
+      this.cand++;
+    }
+    // Then the CRC of every other stored record, so identical records are not rewritten later.
+    while (this.fill < 2 * MAX_PROFILES) {
+      const b = this.fill < MAX_PROFILES ? 0 : 1;
+      const i = this.fill % MAX_PROFILES;
+      this.fill++;
+      if (b !== this.bank || i >= l.list.records.length) {
+        const v = reader.read(profileKey(b, i));
+        this.recordCrc[b][i] = v === null ? -1 : crc32(v, 0, v.length);
+        if (v !== null && i + 1 > this.bankKeys[b]) this.bankKeys[b] = i + 1;
+        return true;
       }
     }
-    this.bankKeys[b] = present;
-    const raw = reader.read(LIST_KEYS[b]);
-    if (raw === null) return { list: null, seq: 0, why: "" };
-    const p = unseal(raw);
-    if (p === null || p.length !== 10 || p[0] !== STORE_FORMAT) {
-      return { list: null, seq: 0, why: "header corrupted" };
+    if (this.bank >= 0 && l.list.records.length > this.bankKeys[this.bank]) {
+      this.bankKeys[this.bank] = l.list.records.length;
     }
-    const generation = readU32LE(p, 1);
-    const count = p[5];
-    const listCrc = readU32LE(p, 6);
-    if (count > MAX_PROFILES) return { list: null, seq: 0, why: "count too large" };
-    const all: Bytes = [];
-    const records: ProfileRecord[] = [];
-    for (let i = 0; i < count; i++) {
-      const v = reader.read(profileKey(b, i));
-      if (v === null) return { list: null, seq: 0, why: "record " + decimal(i) + " missing" };
-      const d = decodeRecord(v);
-      if (d.value === null) return { list: null, seq: 0, why: "record " + decimal(i) + " invalid" };
-      records.push(d.value);
-      for (let k = 0; k < v.length; k++) all.push(v[k]);
-    }
-    if (crc32(all, 0, all.length) !== listCrc) return { list: null, seq: 0, why: "list CRC mismatch" };
-    return {
-      list: { generation: generation, records: records, listCrc: listCrc },
-      seq: sealedSeq(raw),
-      why: "",
-    };
+    this.loading = false;
+    return false;
   }
 
   saveConfig(c: BootConfig): void {
     const w = this.cfg.save(encodeConfig(c));
-    if (w !== null) this.push(w);
+    if (w !== null) this.pending.push(new Intent(w.key, w.value));
   }
 
   saveRun(r: RunRecord): void {
     const w = this.run.save(encodeRun(r));
-    if (w !== null) this.push(w);
+    if (w !== null) this.pending.push(new Intent(w.key, w.value));
   }
 
-  /** Writes a new list into the other bank: records first, header last, then deletes leftovers. */
+  /**
+   * Writes a new list into the other bank: records first, the header last, then deletes leftovers.
+   * `listCrc` is the protocol list CRC, or -1 when not known (PUT/DELETE: the core computes it in the
+   * background after every load; the header is never rewritten in place, which a power cut could tear).
+   */
   saveList(generation: number, records: ProfileRecord[], listCrc: number): void {
-    if (this.bank >= 0 && generation === this.generation && listCrc === this.listCrc) return;
+    if (this.bank >= 0 && generation === this.generation && listCrc >= 0 && listCrc === this.listCrc) return;
     const target = this.bank === 0 ? 1 : 0;
     const seq = this.bank < 0 ? 1 : (this.bankSeq + 1) >>> 0;
     for (let i = 0; i < records.length; i++) {
-      const v = encodeRecord(records[i]);
-      const c = crc32(v, 0, v.length);
-      if (this.recordCrc[target][i] === c) continue;
-      this.recordCrc[target][i] = c;
-      this.push({ key: profileKey(target, i), value: v });
+      const it = new Intent(profileKey(target, i), null);
+      it.record = records[i];
+      it.bank = target;
+      it.index = i;
+      this.pending.push(it);
     }
-    this.push({
-      key: LIST_KEYS[target],
-      value: seal(seq, encodeListHeader(generation, records.length, listCrc)),
-    });
+    const h = new Intent(LIST_KEYS[target], null);
+    h.header = true;
+    h.bank = target;
+    h.seq = seq;
+    h.generation = generation;
+    h.count = records.length;
+    h.listCrc = listCrc < 0 ? 0 : listCrc;
+    h.known = listCrc >= 0;
+    this.pending.push(h);
     for (let i = records.length; i < this.bankKeys[target]; i++) {
-      if (this.recordCrc[target][i] === -1) continue;
-      this.recordCrc[target][i] = -1;
-      this.push({ key: profileKey(target, i), value: null });
+      const d = new Intent(profileKey(target, i), null);
+      d.bank = target;
+      d.index = i;
+      this.pending.push(d);
     }
     this.bankKeys[target] = records.length;
     this.bank = target;
@@ -380,14 +510,58 @@ export class Store {
     this.listCrc = listCrc;
   }
 
-  private push(w: FlashWrite): void {
-    this.pending.push(w);
-    this.writes++;
+  hasWrites(): boolean {
+    return this.pending.length > 0;
   }
 
+  /**
+   * The next write to make, or null when none is left. A profile record is encoded now; one whose
+   * bytes are already in that slot is skipped. Write them in this order.
+   */
+  takeWrite(): FlashWrite | null {
+    while (this.pending.length > 0) {
+      const it = this.pending[0];
+      this.pending = this.pending.slice(1);
+      const w = this.resolve(it);
+      if (w !== null) {
+        this.writes++;
+        return w;
+      }
+    }
+    return null;
+  }
+
+  /** The write an intent stands for, or null when the slot already holds it. */
+  private resolve(it: Intent): FlashWrite | null {
+    if (it.record !== null) {
+      const v = encodeRecord(it.record);
+      const c = crc32(v, 0, v.length);
+      if (this.recordCrc[it.bank][it.index] === c) return null;
+      this.recordCrc[it.bank][it.index] = c;
+      return { key: it.key, value: v };
+    }
+    if (it.header) {
+      const sum = sumOfCrcs(this.recordCrc[it.bank], it.count);
+      return {
+        key: it.key,
+        value: seal(it.seq, encodeListHeader(it.generation, it.count, sum, it.listCrc, it.known)),
+      };
+    }
+    if (it.value === null && it.key.charAt(0) === "p") {
+      if (this.recordCrc[it.bank][it.index] === -1) return null;
+      this.recordCrc[it.bank][it.index] = -1;
+    }
+    return { key: it.key, value: it.value };
+  }
+
+  /** Every pending write at once (Node; the VM should take them one by one). */
   takeWrites(): FlashWrite[] {
-    const out = this.pending;
-    this.pending = [];
+    const out: FlashWrite[] = [];
+    let w = this.takeWrite();
+    while (w !== null) {
+      out.push(w);
+      w = this.takeWrite();
+    }
     return out;
   }
 }

@@ -22,9 +22,12 @@ export interface View {
   header: string;
   /** Right side of the header (countdown seconds, "hidden shown"), "" for none. */
   headerRight: string;
+  /** The rows on screen (at most ROWS_VISIBLE): entries top .. top + rows.length - 1. */
   rows: RowView[];
+  /** Number of entries in the whole list (for the scrollbar). */
+  rowCount: number;
   selected: number;
-  /** First row shown (the renderer shows ROWS_VISIBLE rows from here). */
+  /** Index of the first row shown. */
   top: number;
   /** Fraction of the countdown left (1 .. 0), or -1 without a countdown. */
   countdown: number;

@@ -253,6 +253,9 @@ export class NodeMcu extends EventEmitter<NodeMcuEvents> {
 
   /** Writes pending flash records in order and emits a frame when the screen changed. */
   private flush(): void {
+    while (this.core.work()) {
+      // background work in bounded steps (the VM interleaves awaits; Node just runs it all)
+    }
     for (const w of this.core.takeWrites()) {
       this.flash.write(w.key, w.value);
       this.emit("flash-write", w.key, w.value);

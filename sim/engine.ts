@@ -769,6 +769,28 @@ export class Simulation extends EventEmitter {
     }
   }
 
+  /** What a fresh MCU would load from its flash now (the stored state, not the RAM state). */
+  mcuStored() {
+    if (!this.mcu) return null;
+    const l = this.mcu.stored();
+    const c = l.config;
+    return {
+      generation: l.list.generation,
+      profiles: l.list.records.map((r) => r.id),
+      default: c.defaultMode === 1 ? "last-used" : c.defaultId,
+      next:
+        c.nextId === "" ? null : { id: c.nextId, action: ACTION_NAMES[c.nextAction] ?? String(c.nextAction) },
+      options: {
+        timeoutSeconds: c.timeoutSeconds,
+        show: c.showMenu === 1 ? "always" : "on-key",
+        maxTries: c.maxTries,
+      },
+      lastGood: l.run.lastGoodId === "" ? null : l.run.lastGoodId,
+      failed: l.run.tries.filter((t) => t.failed).length,
+      report: l.report,
+    };
+  }
+
   async snapshot() {
     const store = await readStore(this.storeDir);
     const profiles = [];

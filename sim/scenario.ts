@@ -101,6 +101,7 @@ const EXPECT_KINDS = [
   "screenName",
   "screenPng",
   "mcu",
+  "mcuFlash",
   "bridge",
   "savedEnv",
   "store",
@@ -460,6 +461,10 @@ class Runner {
     if ("mcu" in e) {
       const st = sim.mcuState();
       const m = partialMatch(e.mcu, st, "mcu");
+      if (m) fails.push(m);
+    }
+    if ("mcuFlash" in e) {
+      const m = partialMatch(e.mcuFlash, sim.mcuStored(), "mcuFlash");
       if (m) fails.push(m);
     }
     if ("bridge" in e) {

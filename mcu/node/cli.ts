@@ -61,8 +61,14 @@ console.log(
   `MCU running${opt.port ? " on " + opt.port : " without a UART"}; flash ${opt.flash || "in memory"}; ` +
     `${mcu.profiles().length} profiles (${mcu.core.loadReport})`,
 );
+/** Power-on with keys held, then let go of them (as a person does once the menu shows). */
+function powerOn(held: string[]): void {
+  mcu.powerOn(held);
+  for (const k of held) mcu.keyUp(k);
+}
+
 if (opt["power-on"] !== undefined) {
-  mcu.powerOn(opt["power-on"] ? opt["power-on"].split(",") : []);
+  powerOn(opt["power-on"] ? opt["power-on"].split(",") : []);
   printBlock();
   printScreen();
 }
@@ -77,7 +83,7 @@ rl.on("line", async (line) => {
       await mcu.stop();
       process.exit(0);
     } else if (cmd === "power") {
-      mcu.powerOn(w.slice(1));
+      powerOn(w.slice(1));
       printBlock();
     } else if (cmd === "off") {
       mcu.powerOff();

@@ -2,7 +2,7 @@
 // process) that owns a real pty to the MCU endpoint; --json output; the permission refusal for a
 // non-root user; and direct mode on the port when no daemon runs.
 import test from "ava";
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
 import { chmodSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { DefaultMode } from "../protocol/messages";
@@ -222,6 +222,39 @@ test("CLI without a daemon talks to the port directly", async (t) => {
     t.is(nr.code, 3);
     t.regex(nr.stderr, /MCU not responding/);
   } finally {
+    await end.close();
+    dirs.cleanup();
+  }
+});
+
+test("with a socket group, members of that group may use the CLI (mode 0660)", async (t) => {
+  const dirs = tempDirs();
+  chmodSync(dirs.root, 0o755);
+  const end = await realMcuOnPty();
+  writeProfile(dirs.store, "main", profileJson("main", { name: "Main" }));
+  const { startDaemon } = await import("../soc-bridge/daemon");
+  const d = await startDaemon({
+    port: end.port,
+    store: dirs.store,
+    socket: dirs.socket,
+    socketGroup: "nogroup",
+    log: () => {},
+  });
+  try {
+    await d.whenSynced();
+    const st = statSync(dirs.socket);
+    t.is(st.mode & 0o777, 0o660);
+    t.is(st.uid, 0);
+    t.is(st.gid, Number(execFileSync("getent", ["group", "nogroup"], { encoding: "utf8" }).split(":")[2]));
+    // nobody in group nogroup: allowed.
+    const ok = await run(["--socket", dirs.socket, "list", "--json"], true);
+    t.is(ok.code, 0, ok.stderr);
+    t.deepEqual(
+      JSON.parse(ok.stdout).result.profiles.map((p: { id: string }) => p.id),
+      ["main"],
+    );
+  } finally {
+    await d.stop();
     await end.close();
     dirs.cleanup();
   }

@@ -6,7 +6,16 @@ import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BLOCK_LENGTH, BLOCK_REGISTER, MCU_I2C_ADDRESS } from "../protocol/register-block";
 import { CONFIG_VARS, generateBootCmd, internalVars, SAVED_VARS } from "./generate";
-import { buildDiskImage, compileDts, type FileTree, makeTempDir, mkimageScript, QemuUboot } from "./qemu";
+import {
+  BOARDS,
+  buildDiskImage,
+  compileDts,
+  type FileTree,
+  makeTempDir,
+  mkimageScript,
+  QemuUboot,
+  type UbootBoard,
+} from "./qemu";
 
 export interface UbootCase {
   /** Label for reports. */
@@ -38,6 +47,12 @@ export interface UbootCase {
   fullBoot?: boolean;
   /** Commands typed at the prompt after the script (their output goes to afterOutput). */
   after?: string[];
+  /**
+   * With fullBoot: really run the boot command (no flipper_noboot) and return once this text appears
+   * on the console (e.g. a test kernel's banner after booti). The case must be its session's last one;
+   * bootargs is then null (nothing is printed after the jump).
+   */
+  bootUntil?: string;
   /** Script text to run for this case instead of the session's script. */
   scriptText?: string;
 }
@@ -62,6 +77,10 @@ export interface SessionOptions {
   scriptText?: string;
   /** Echo the console to stderr. */
   echo?: boolean;
+  /** Board (default "sabrelite"; "virt64" and "sandbox" have no I2C target: MCU-absent cases only). */
+  board?: UbootBoard;
+  /** QEMU boards: open the QEMU monitor (UbootSession.monitor()). */
+  monitor?: boolean;
 }
 
 /** Test DTB (with symbols) the overlays apply to; node /flipper-test labelled `ftest`. */
@@ -73,13 +92,15 @@ export const TEST_OVERLAY_OK_DTS =
   '/dts-v1/;\n/plugin/;\n&ftest {\n status = "okay";\n flipper-overlay = "applied";\n};\n';
 /** An overlay whose target label does not exist in TEST_BASE_DTS. */
 export const TEST_OVERLAY_BAD_DTS = '/dts-v1/;\n/plugin/;\n&nosuchlabel {\n status = "okay";\n};\n';
-export const TEST_FDTFILE = "imx6q-sabrelite.dtb";
+/** The sabrelite board's ${fdtfile} (other boards: BOARDS[board].fdtfile). */
+export const TEST_FDTFILE = BOARDS.sabrelite.fdtfile;
 
-const H_ENV = 0x10800000;
-const H_BLOCK = 0x10900000;
-const H_LATER = 0x10a00000;
-const H_SCRIPT = 0x10b00000;
-const H_CASE = 0x10700000;
+// Harness buffers, from the board's BOARDS[board].harnessRam (sabrelite: 0x10700000 ... 0x10b00000).
+const H_CASE = 0;
+const H_ENV = 0x100000;
+const H_BLOCK = 0x200000;
+const H_LATER = 0x300000;
+const H_SCRIPT = 0x400000;
 const h = (n: number) => n.toString(16);
 
 function binaryEnv(vars: Record<string, string>): Buffer {
@@ -89,12 +110,12 @@ function binaryEnv(vars: Record<string, string>): Buffer {
   return Buffer.concat(parts);
 }
 
-function caseTree(c: UbootCase): FileTree | null {
+function caseTree(c: UbootCase, fdtfile: string): FileTree | null {
   const t: FileTree = {};
   for (const id of Object.keys(c.fragments ?? {})) t["flipper/" + id + ".env"] = c.fragments![id];
   for (const n of Object.keys(c.overlays ?? {})) t["flipper/overlays/" + n + ".dtbo"] = c.overlays![n];
   if (c.fullBoot) {
-    t[TEST_FDTFILE] = compileDts(TEST_BASE_DTS);
+    t[fdtfile] = compileDts(TEST_BASE_DTS);
     t["Image"] = Buffer.from("not a kernel\n");
     t["initrd.img"] = Buffer.from("not an initramfs\n");
   }
@@ -119,10 +140,21 @@ export class UbootSession {
   /** Builds the USB stick for `cases` (all known up front) and boots U-Boot to its prompt. */
   async start(cases: UbootCase[]): Promise<void> {
     this.cases = cases;
-    this.work = makeTempDir("flipper-uboot-");
+    const board = BOARDS[this.opts.board ?? "sabrelite"];
     const present = this.opts.mcuPresent !== false;
+    if (present && !board.i2c) {
+      throw new Error("board " + (this.opts.board ?? "") + " has no I2C target: MCU-absent cases only");
+    }
+    cases.forEach((c, i) => {
+      if (c.bootUntil !== undefined && i !== cases.length - 1) {
+        throw new Error("case " + i + ": bootUntil must be the session's last case");
+      }
+    });
+    this.work = makeTempDir("flipper-uboot-");
+    const dev = board.devtype;
+    const at = (off: number) => h(board.harnessRam + off);
     const script = this.opts.scriptText ?? generateBootCmd();
-    const harness: FileTree = { "h/boot.scr": mkimageScript(script) };
+    const harness: FileTree = { "h/boot.scr": mkimageScript(script, board.arch) };
     const trees: FileTree[] = [harness];
     const keys = new Map<string, number>();
     const clear = [
@@ -135,7 +167,7 @@ export class UbootSession {
       ...internalVars(script),
     ];
     cases.forEach((c, i) => {
-      const tree = caseTree(c);
+      const tree = caseTree(c, board.fdtfile);
       let part = 1;
       if (tree) {
         const key = JSON.stringify(
@@ -149,10 +181,15 @@ export class UbootSession {
       }
       this.partOf.push(part);
       const vars: Record<string, string> = {
-        devtype: "usb",
+        devtype: dev,
         devnum: "0",
         distro_bootpart: part.toString(16),
-        ...(c.fullBoot ? { flipper_noboot: "1" } : { flipper_select_only: "1" }),
+        ...board.env,
+        ...(c.fullBoot
+          ? c.bootUntil !== undefined
+            ? {}
+            : { flipper_noboot: "1" }
+          : { flipper_select_only: "1" }),
         ...(c.savedEnv ?? {}),
         ...(c.env ?? {}),
       };
@@ -163,16 +200,25 @@ export class UbootSession {
       const env = binaryEnv(vars);
       harness["h/c" + i + ".env"] = env;
       lines.push(
-        "load usb 0:1 " + h(H_ENV) + " h/c" + i + ".env; env import -b " + h(H_ENV) + " " + h(env.length),
+        "load " +
+          dev +
+          " 0:1 " +
+          at(H_ENV) +
+          " h/c" +
+          i +
+          ".env; env import -b " +
+          at(H_ENV) +
+          " " +
+          h(env.length),
       );
       if (present) {
         const block = Buffer.from(c.block ?? new Array(BLOCK_LENGTH).fill(0));
         harness["h/c" + i + ".blk"] = block;
         lines.push("i2c dev 0");
-        lines.push("load usb 0:1 " + h(H_BLOCK) + " h/c" + i + ".blk");
+        lines.push("load " + dev + " 0:1 " + at(H_BLOCK) + " h/c" + i + ".blk");
         lines.push(
           "i2c write " +
-            h(H_BLOCK) +
+            at(H_BLOCK) +
             " " +
             h(MCU_I2C_ADDRESS) +
             " " +
@@ -184,10 +230,10 @@ export class UbootSession {
         if (c.laterBlock) {
           const later = Buffer.from(c.laterBlock);
           harness["h/c" + i + ".later"] = later;
-          lines.push("load usb 0:1 " + h(H_LATER) + " h/c" + i + ".later");
+          lines.push("load " + dev + " 0:1 " + at(H_LATER) + " h/c" + i + ".later");
           lines.push(
             "setenv flipper_poll_hook 'i2c dev 0; i2c write " +
-              h(H_LATER) +
+              at(H_LATER) +
               " " +
               h(MCU_I2C_ADDRESS) +
               " " +
@@ -201,18 +247,20 @@ export class UbootSession {
       let scr = "h/boot.scr";
       if (c.scriptText !== undefined) {
         scr = "h/c" + i + ".boot.scr";
-        harness[scr] = mkimageScript(c.scriptText);
+        harness[scr] = mkimageScript(c.scriptText, board.arch);
       }
-      lines.push("load usb 0:1 " + h(H_SCRIPT) + " " + scr);
+      lines.push("load " + dev + " 0:1 " + at(H_SCRIPT) + " " + scr);
       lines.push("echo @@SCRIPT-BEGIN@@");
-      lines.push("source " + h(H_SCRIPT));
+      lines.push("source " + at(H_SCRIPT));
       lines.push("echo @@SCRIPT-END@@");
       lines.push("printenv bootargs");
-      harness["h/c" + i + ".scr"] = mkimageScript(lines.join("\n") + "\n");
+      harness["h/c" + i + ".scr"] = mkimageScript(lines.join("\n") + "\n", board.arch);
     });
     const img = join(this.work, "stick.img");
     buildDiskImage(img, trees);
     this.bootMs = await this.q.start({
+      board: this.opts.board,
+      monitor: this.opts.monitor,
       diskImage: img,
       eepromAddress: present ? MCU_I2C_ADDRESS : null,
       workDir: this.work,
@@ -223,19 +271,22 @@ export class UbootSession {
   /** Runs case number `i` of the list given to start(). */
   async runCase(i: number): Promise<UbootResult> {
     const c = this.cases[i];
+    const board = BOARDS[this.opts.board ?? "sabrelite"];
+    const at = h(board.harnessRam + H_CASE);
     const t0 = Date.now();
-    const out = await this.q.run(
-      "load usb 0:1 " + h(H_CASE) + " h/c" + i + ".scr; source " + h(H_CASE),
-      120000,
-    );
+    const command = "load " + board.devtype + " 0:1 " + at + " h/c" + i + ".scr; source " + at;
+    const out =
+      c.bootUntil !== undefined
+        ? await this.q.runUntil(command, c.bootUntil, 120000)
+        : await this.q.run(command, 120000);
     const ms = Date.now() - t0;
     const b = out.indexOf("@@SCRIPT-BEGIN@@\n");
     const e = out.indexOf("@@SCRIPT-END@@\n");
-    const scriptOut = b >= 0 && e > b ? out.slice(b + 17, e) : out;
+    const scriptOut = b >= 0 ? out.slice(b + 17, e > b ? e : out.length) : out;
     const tail = e >= 0 ? out.slice(e + 15) : "";
     const m = /^bootargs=(.*)$/m.exec(tail);
     const afterOutput: string[] = [];
-    for (const cmd of c.after ?? []) afterOutput.push(await this.q.run(cmd));
+    if (c.bootUntil === undefined) for (const cmd of c.after ?? []) afterOutput.push(await this.q.run(cmd));
     return {
       name: c.name ?? "case " + i,
       bootargs: m ? m[1] : null,
@@ -249,6 +300,11 @@ export class UbootSession {
   /** Types a command at the prompt. */
   command(text: string): Promise<string> {
     return this.q.run(text);
+  }
+
+  /** A QEMU monitor command (session started with `monitor: true`), e.g. pmemsave after booti. */
+  monitor(text: string): Promise<string> {
+    return this.q.monitor(text);
   }
 
   close(): void {

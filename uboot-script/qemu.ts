@@ -2,6 +2,7 @@
 // Low-level pieces of the U-Boot harness: a FAT/GPT "USB stick" image builder and a QEMU session
 // that boots Debian's i.MX6 SABRE Lite U-Boot, stops the autoboot and types commands at the prompt.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { createConnection } from "node:net";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -11,6 +12,72 @@ export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const UBOOT_BUILD_DIR = join(REPO_ROOT, "build", "uboot");
 /** U-Boot 2023.01 for the SABRE Lite without its i.MX header (made by uboot-script/setup.sh). */
 export const UBOOT_BIN = join(UBOOT_BUILD_DIR, "u-boot-dtb.bin");
+/** Debian's u-boot-qemu 2023.01, qemu_arm64 build (made by uboot-script/setup-overlay.sh). */
+export const UBOOT_QEMU_ARM64_BIN = join(UBOOT_BUILD_DIR, "qemu_arm64", "u-boot.bin");
+/** U-Boot 2023.01 sandbox built from Debian's source package (made by uboot-script/setup-overlay.sh). */
+export const UBOOT_SANDBOX_BIN = join(UBOOT_BUILD_DIR, "sandbox", "u-boot");
+export const UBOOT_SANDBOX_DTB = join(UBOOT_BUILD_DIR, "sandbox", "u-boot.dtb");
+
+/**
+ * Where the harness runs U-Boot:
+ * - `sabrelite` (default): Debian's u-boot-imx 2023.01 under qemu-system-arm -M sabrelite; I2C (at24c at
+ *   the MCU's address), USB stick; no `fdt apply` (no CONFIG_OF_LIBFDT_OVERLAY).
+ * - `virt64`: Debian's u-boot-qemu 2023.01 (qemu_arm64) under qemu-system-aarch64 -M virt; arm64, booti,
+ *   virtio disk; no I2C at all (the MCU-absent path) and no `fdt apply` either.
+ * - `sandbox`: U-Boot 2023.01 sandbox (Linux program) from Debian's source; has `fdt apply`; disk image
+ *   bound with `host bind`; no I2C target (its `i2c read/write` need a patch to touch memory).
+ */
+export type UbootBoard = "sabrelite" | "virt64" | "sandbox";
+
+export interface BoardInfo {
+  /** U-Boot binary the board runs (missing = run setup). */
+  binary: string;
+  /** `load` interface of the harness disk (partition N of the image is `<devtype> 0:N`). */
+  devtype: string;
+  /** mkimage -A value for script images. */
+  arch: string;
+  /** Whether an I2C target (the emulated MCU) can be attached. */
+  i2c: boolean;
+  /** Free DRAM for the harness's own buffers (5 MiB from here). */
+  harnessRam: number;
+  /** Variables the board's own environment lacks that the script's full flow needs. */
+  env: Record<string, string>;
+  /** Name of the test DTB on the boot partition (= the board's ${fdtfile}). */
+  fdtfile: string;
+}
+
+export const BOARDS: Record<UbootBoard, BoardInfo> = {
+  sabrelite: {
+    binary: UBOOT_BIN,
+    devtype: "usb",
+    arch: "arm",
+    i2c: true,
+    harnessRam: 0x10700000,
+    env: {},
+    fdtfile: "imx6q-sabrelite.dtb",
+  },
+  virt64: {
+    binary: UBOOT_QEMU_ARM64_BIN,
+    devtype: "virtio",
+    arch: "arm64",
+    i2c: false,
+    harnessRam: 0x48700000,
+    // qemu-arm's environment has kernel_addr_r=0x40400000, ramdisk_addr_r=0x44000000 and fdt_addr=0x40000000
+    // (QEMU's own DTB) but neither fdt_addr_r nor fdtfile: the harness sets them.
+    env: { fdt_addr_r: "0x4a000000", fdtfile: "flipper-virt-test.dtb" },
+    fdtfile: "flipper-virt-test.dtb",
+  },
+  sandbox: {
+    binary: UBOOT_SANDBOX_BIN,
+    devtype: "host",
+    arch: "sandbox",
+    i2c: false,
+    harnessRam: 0x8700000,
+    // sandbox: 256 MiB DRAM, fdt_addr_r=0xc00000, kernel_addr_r=0x1000000, ramdisk_addr_r=0x2000000; no fdtfile.
+    env: { fdtfile: "flipper-sandbox-test.dtb" },
+    fdtfile: "flipper-sandbox-test.dtb",
+  },
+};
 
 /** A file tree: path relative to a partition's root -> content. */
 export type FileTree = Record<string, string | Buffer>;
@@ -130,9 +197,11 @@ export function buildDiskImage(path: string, trees: FileTree[]): void {
 }
 
 export interface QemuOptions {
-  /** GPT image attached as a USB stick (usb 0). */
+  /** Board to run (default sabrelite). */
+  board?: UbootBoard;
+  /** GPT image attached as a USB stick (usb 0; virtio 0 on virt64; `host bind 0` on sandbox). */
   diskImage: string;
-  /** 7-bit address of the emulated EEPROM on i2c bus 0, or null for no target at all. */
+  /** 7-bit address of the emulated EEPROM on i2c bus 0, or null for no target at all (sabrelite only). */
   eepromAddress: number | null;
   /** Initial EEPROM content (padded to 4 KiB). */
   eeprom?: Buffer;
@@ -142,6 +211,8 @@ export interface QemuOptions {
   bootTimeoutMs?: number;
   /** Echo the console to stderr as it arrives (debugging). */
   echo?: boolean;
+  /** QEMU boards: open the QEMU monitor on a unix socket in workDir (see monitor()). */
+  monitor?: boolean;
 }
 
 const PROMPT = "\n=> ";
@@ -155,14 +226,23 @@ export class QemuUboot {
   transcript = "";
   private waiter: (() => void) | null = null;
   private exited = false;
+  private monitorPath = "";
   private onExit = () => this.close();
 
   async start(o: QemuOptions): Promise<number> {
-    if (!existsSync(UBOOT_BIN)) {
-      throw new Error("missing " + UBOOT_BIN + ": run `sh uboot-script/setup.sh` first");
+    const board = o.board ?? "sabrelite";
+    const info = BOARDS[board];
+    if (!existsSync(info.binary)) {
+      throw new Error("missing " + info.binary + ": run `sh uboot-script/setup.sh` first");
+    }
+    if (o.eepromAddress !== null && !info.i2c) {
+      throw new Error("board " + board + " has no I2C target: use eepromAddress null (MCU absent)");
     }
     const t0 = Date.now();
-    const args = [
+    this.monitorPath = o.monitor ? join(o.workDir, "monitor.sock") : "";
+    const mon = o.monitor ? "unix:" + this.monitorPath + ",server=on,wait=off" : "none";
+    let cmd = "qemu-system-arm";
+    let args = [
       "-M",
       "sabrelite",
       "-smp",
@@ -172,7 +252,7 @@ export class QemuUboot {
       "-display",
       "none",
       "-monitor",
-      "none",
+      mon,
       "-serial",
       "null",
       "-serial",
@@ -199,12 +279,31 @@ export class QemuUboot {
           EEPROM_SIZE,
       );
     }
+    if (board === "virt64") {
+      cmd = "qemu-system-aarch64";
+      args = [
+        ...["-M", "virt", "-cpu", "cortex-a57", "-smp", "1", "-m", "1G", "-display", "none"],
+        ...["-monitor", mon, "-serial", "stdio", "-no-reboot", "-nic", "none", "-bios", info.binary],
+        ...["-drive", "if=none,id=stick,file=" + o.diskImage + ",format=raw"],
+        ...["-device", "virtio-blk-device,drive=stick"],
+      ];
+    } else if (board === "sandbox") {
+      // On a pipe the sandbox reads stdin blocking, so every tstc() (autoboot, ctrl-c checks) would
+      // wait for input; on a terminal it switches to raw non-blocking mode. socat gives it a pty
+      // (setsid + ctty: it gets SIGHUP when socat goes away).
+      cmd = "socat";
+      args = ["-", "EXEC:" + info.binary + " -d " + UBOOT_SANDBOX_DTB + ",pty,raw,echo=0,setsid,ctty,stderr"];
+    }
     process.on("exit", this.onExit);
-    const proc = spawn("qemu-system-arm", args, { stdio: ["pipe", "pipe", "pipe"] });
+    const proc = spawn(cmd, args, {
+      stdio: ["pipe", "pipe", "pipe"],
+      cwd: board === "sandbox" ? o.workDir : undefined,
+    });
     this.proc = proc;
     proc.stdout!.setEncoding("latin1");
     proc.stdout!.on("data", (chunk: string) => {
-      const text = chunk.replace(/\r/g, "");
+      // The sandbox colours its console (ESC [ 1;36m ...): strip that, and CRs.
+      const text = chunk.replace(/\r/g, "").replace(/\x1b\[[0-9;]*m/g, "");
       this.buffer += text;
       this.transcript += text;
       if (o.echo) process.stderr.write(text);
@@ -224,6 +323,7 @@ export class QemuUboot {
     proc.stdin!.write(" ");
     await this.waitFor((b) => b.endsWith(PROMPT), timeout, "U-Boot prompt");
     this.buffer = "";
+    if (board === "sandbox") await this.run("host bind 0 " + o.diskImage);
     return Date.now() - t0;
   }
 
@@ -274,6 +374,60 @@ export class QemuUboot {
     out = nl >= 0 ? out.slice(nl + 1) : "";
     this.buffer = "";
     return out;
+  }
+
+  /**
+   * Types a command that does not come back to the prompt (booti into a test kernel) and returns the
+   * console output once `marker` appears. The session is unusable afterwards: close() it.
+   */
+  async runUntil(command: string, marker: string, timeoutMs = 60000): Promise<string> {
+    if (!this.proc || this.exited) throw new Error("QEMU is not running");
+    if (/[\r\n]/.test(command)) throw new Error("command must be a single line");
+    this.buffer = "";
+    this.proc.stdin!.write(command + "\r");
+    await this.waitFor((b) => b.indexOf(marker) >= 0, timeoutMs, "`" + marker + "` after `" + command + "`");
+    const out = this.buffer;
+    const nl = out.indexOf("\n");
+    this.buffer = "";
+    return nl >= 0 ? out.slice(nl + 1) : "";
+  }
+
+  /**
+   * Runs one QEMU monitor command (started with `monitor: true`), e.g. `pmemsave ADDR SIZE FILE` to read
+   * guest RAM after U-Boot has handed over to a kernel. Returns what the monitor printed.
+   */
+  monitor(command: string, timeoutMs = 30000): Promise<string> {
+    if (!this.monitorPath) return Promise.reject(new Error("QEMU was started without monitor: true"));
+    return new Promise((resolveMon, reject) => {
+      const sock = createConnection(this.monitorPath);
+      let text = "";
+      let sent = false;
+      const timer = setTimeout(() => {
+        sock.destroy();
+        reject(new Error("QEMU monitor: no answer to `" + command + "`: " + text));
+      }, timeoutMs);
+      sock.setEncoding("latin1");
+      sock.on("error", (e) => {
+        clearTimeout(timer);
+        reject(e);
+      });
+      sock.on("data", (chunk: string) => {
+        text += chunk;
+        if (!text.endsWith("(qemu) ")) return;
+        if (!sent) {
+          sent = true;
+          text = "";
+          sock.write(command + "\n");
+        } else {
+          clearTimeout(timer);
+          sock.end();
+          // Drop the monitor's line-editing redraws (ESC [ K, ESC [ D) and the echoed command line.
+          const clean = text.replace(/\r/g, "").replace(/\x1b\[[0-9;]*[A-Za-z]/g, "");
+          const nl = clean.indexOf("\n");
+          resolveMon((nl >= 0 ? clean.slice(nl + 1) : clean).replace(/\(qemu\) $/, ""));
+        }
+      });
+    });
   }
 
   close(): void {

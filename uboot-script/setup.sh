@@ -71,4 +71,8 @@ if [ ! -f "$BIN" ]; then
   echo "setup.sh: $BIN ready (header of $skip bytes stripped from $(basename "$deb"))"
 fi
 
+# The overlay / arm64 boards (Debian's u-boot-qemu for qemu_arm64, the U-Boot sandbox built from
+# Debian's source): test/uboot-overlay.test.ts.
+sh "$ROOT/uboot-script/setup-overlay.sh"
+
 echo "setup.sh: ok ($BIN)"

@@ -1,0 +1,250 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: U-Boot commands use ${var} on purpose
+// The generated boot.scr's overlay and arm64 paths in real U-Boot 2023.01 builds (uboot-script/setup-overlay.sh):
+// - sandbox (built from Debian's source, has CONFIG_OF_LIBFDT_OVERLAY): `fdt apply` really applies an
+//   overlay; a failing one is undone from the backup copy (libfdt erases the base's magic on failure),
+//   so later overlays still apply and the boot continues.
+// - Debian's u-boot-qemu qemu_arm64 under qemu-system-aarch64 -M virt: the arm64 flow up to and through
+//   `booti` into a tiny test Image, with the board's own load addresses.
+// Neither board has an I2C target, so every case is the MCU-absent path: saved env -> fragment -> overlays.
+import test from "ava";
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import {
+  runUbootBatch,
+  TEST_OVERLAY_BAD_DTS,
+  UbootSession,
+  TEST_OVERLAY_OK_DTS,
+  type UbootCase,
+  type UbootResult,
+} from "../uboot-script/harness";
+import { compileDts, makeTempDir, tool, UBOOT_QEMU_ARM64_BIN, UBOOT_SANDBOX_BIN } from "../uboot-script/qemu";
+
+const SAVED = { flipper_profile: "desktop", flipper_base: "1.2" };
+const ARGS = "flipper.profile=desktop flipper.base=1.2 quiet";
+const good = compileDts(TEST_OVERLAY_OK_DTS);
+const bad = compileDts(TEST_OVERLAY_BAD_DTS);
+const frag = (overlays: string) => ({ desktop: "flipper_kopts=quiet\nflipper_overlays=" + overlays + "\n" });
+const PRINT = "fdt addr ${fdt_addr_r}; fdt print /flipper-test";
+
+/** `fdt print /flipper-test` output after the overlay applied / with the base DTB untouched. */
+const node = (addr: string, applied: boolean) =>
+  "Working FDT set to " +
+  addr +
+  "\nflipper-test {\n" +
+  (applied ? '\tflipper-overlay = "applied";\n\tstatus = "okay";\n' : '\tstatus = "disabled";\n') +
+  "\tphandle = <0x00000001>;\n};\n";
+
+const hasSandbox = existsSync(UBOOT_SANDBOX_BIN);
+const hasVirt = existsSync(UBOOT_QEMU_ARM64_BIN);
+
+interface Expect {
+  c: UbootCase;
+  bootargs: string | null;
+  lines: string[];
+  after?: string[];
+  console?: string[];
+}
+
+// ---- sandbox: overlays that apply --------------------------------------------------------------
+const SB_ABSENT = "flipper: no MCU answer at 0x69 on i2c bus 0, using saved env profile desktop base 1.2";
+const SB_NOBOOT = "flipper: not booting (flipper_noboot=1): booti 0x1000000 0x2000000:11 0xc00000";
+const SANDBOX: Record<string, Expect> = {
+  "sandbox: an overlay that applies, one that does not, one missing": {
+    c: {
+      block: null,
+      savedEnv: SAVED,
+      fullBoot: true,
+      fragments: frag("good bad missing"),
+      overlays: { good, bad },
+      after: [PRINT, "fdt print /__symbols__ ftest"],
+    },
+    bootargs: ARGS,
+    lines: [
+      SB_ABSENT,
+      "flipper: overlay good applied",
+      "flipper: overlay bad failed to apply, skipped",
+      "flipper: overlay missing missing, skipped",
+      SB_NOBOOT,
+    ],
+    after: [node("c00000", true), 'ftest = "/flipper-test"\n'],
+    console: ["failed on fdt_overlay_apply(): FDT_ERR_NOTFOUND"],
+  },
+  "sandbox: a failing overlay first, then one that applies to the restored base": {
+    c: {
+      block: null,
+      savedEnv: SAVED,
+      fullBoot: true,
+      fragments: frag("bad good"),
+      overlays: { good, bad },
+      after: [PRINT],
+    },
+    bootargs: ARGS,
+    lines: [
+      SB_ABSENT,
+      "flipper: overlay bad failed to apply, skipped",
+      "flipper: overlay good applied",
+      SB_NOBOOT,
+    ],
+    after: [node("c00000", true)],
+  },
+  "sandbox: only a failing overlay: base DTB intact, boot continues": {
+    c: {
+      block: null,
+      savedEnv: SAVED,
+      fullBoot: true,
+      fragments: frag("bad"),
+      overlays: { good, bad },
+      after: [PRINT, "fdt print /__symbols__ ftest"],
+    },
+    bootargs: ARGS,
+    lines: [SB_ABSENT, "flipper: overlay bad failed to apply, skipped", SB_NOBOOT],
+    after: [node("c00000", false), 'ftest = "/flipper-test"\n'],
+  },
+  "sandbox: saved profile without a fragment: no overlays, base DTB untouched": {
+    c: {
+      block: null,
+      savedEnv: { flipper_profile: "work", flipper_base: "2.0" },
+      fullBoot: true,
+      after: [PRINT],
+    },
+    bootargs: "flipper.profile=work flipper.base=2.0",
+    lines: ["flipper: no MCU answer at 0x69 on i2c bus 0, using saved env profile work base 2.0", SB_NOBOOT],
+    after: [node("c00000", false)],
+  },
+};
+
+// ---- virt64: arm64 and booti --------------------------------------------------------------------
+const KERNEL_BANNER = "flipper-test-image: entered";
+
+/**
+ * A minimal arm64 Linux Image (the header booti checks: magic "ARM\x64" at 0x38, text_offset 0,
+ * image_size, flags bit 3 = placeable anywhere) whose code writes KERNEL_BANNER to the virt board's
+ * PL011 UART (0x09000000) and then spins. Seeing the banner proves booti jumped to kernel_addr_r.
+ */
+function testImage(): Buffer {
+  const code: number[] = [0xd2a12001]; // movz x1, #0x0900, lsl #16
+  for (const ch of Buffer.from(KERNEL_BANNER + "\r\n", "latin1")) {
+    code.push(0x52800002 | (ch << 5)); // movz w2, #ch
+    code.push(0xb9000022); // str w2, [x1]
+  }
+  code.push(0x14000000); // b .
+  const img = Buffer.alloc(0x40 + code.length * 4);
+  img.writeUInt32LE(0x14000010, 0); // code0: b +0x40
+  img.writeBigUInt64LE(0n, 8); // text_offset
+  img.writeBigUInt64LE(BigInt(img.length), 16); // image_size
+  img.writeBigUInt64LE(8n, 24); // flags: LE, any 2 MiB aligned base
+  img.writeUInt32LE(0x644d5241, 0x38); // magic "ARM\x64"
+  code.forEach((w, i) => {
+    img.writeUInt32LE(w, 0x40 + i * 4);
+  });
+  return img;
+}
+
+const V_ABSENT = "flipper: i2c bus 0 not available, using saved env profile desktop base 1.2";
+const VIRT: Record<string, Expect> = {
+  "virt64 (arm64): full flow to the booti line with the board's addresses; fdt apply absent there": {
+    c: {
+      block: null,
+      savedEnv: SAVED,
+      fullBoot: true,
+      fragments: frag("good bad"),
+      overlays: { good, bad },
+      after: [PRINT, "printenv kernel_addr_r ramdisk_addr_r fdt_addr_r"],
+    },
+    bootargs: ARGS,
+    lines: [
+      V_ABSENT,
+      // Debian's qemu_arm64 has no CONFIG_OF_LIBFDT_OVERLAY: `fdt apply` is an unknown subcommand.
+      "flipper: overlay good failed to apply, skipped",
+      "flipper: overlay bad failed to apply, skipped",
+      "flipper: not booting (flipper_noboot=1): booti 0x40400000 0x44000000:11 0x4a000000",
+    ],
+    after: [
+      node("4a000000", false),
+      "kernel_addr_r=0x40400000\nramdisk_addr_r=0x44000000\nfdt_addr_r=0x4a000000\n",
+    ],
+  },
+};
+
+function register(cases: Record<string, Expect>, board: "sandbox" | "virt64", available: boolean): void {
+  const names = Object.keys(cases);
+  let results: Promise<UbootResult[]> | null = null;
+  const all = () => {
+    if (!results)
+      results = runUbootBatch(
+        names.map((n) => ({ ...cases[n].c, name: n })),
+        { board },
+      );
+    return results;
+  };
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i];
+    (available ? test : test.skip)(name, async (t) => {
+      const r = (await all())[i];
+      const e = cases[name];
+      t.is(r.bootargs, e.bootargs, r.console);
+      t.deepEqual(r.flipperLines, e.lines, r.console);
+      if (e.after) t.deepEqual(r.afterOutput, e.after);
+      for (const s of e.console ?? []) t.true(r.console.includes(s), s + "\n---\n" + r.console);
+    });
+  }
+}
+
+register(SANDBOX, "sandbox", hasSandbox);
+register(VIRT, "virt64", hasVirt);
+
+// booti for real: the script's own `run fl_boot` on the arm64 board jumps into testImage(); then the QEMU
+// monitor dumps the DTB U-Boot handed to the "kernel" (x0), which must carry the script's bootargs and the
+// initramfs U-Boot loaded (the `${ramdisk_addr_r}:${filesize}` argument: 17 bytes).
+(hasVirt ? test : test.skip)(
+  "virt64 (arm64): booti really starts the test Image with the DTB and initramfs",
+  async (t) => {
+    const s = new UbootSession({ board: "virt64", mcuPresent: false, monitor: true });
+    const dir = makeTempDir("flipper-overlay-test-");
+    try {
+      await s.start([
+        {
+          block: null,
+          savedEnv: SAVED,
+          fullBoot: true,
+          fragments: frag(""),
+          bootFiles: { Image: testImage() },
+          bootUntil: KERNEL_BANNER,
+        },
+      ]);
+      const r = await s.runCase(0);
+      t.deepEqual(r.flipperLines, [V_ABSENT], r.console);
+      for (const line of [
+        "## Flattened Device Tree blob at 4a000000",
+        "   Booting using the fdt blob at 0x4a000000",
+        "Starting kernel ...",
+      ]) {
+        t.true(r.console.includes(line + "\n"), line + "\n---\n" + r.console);
+      }
+      t.true(r.console.indexOf(KERNEL_BANNER) > r.console.indexOf("Starting kernel ..."), r.console);
+      const rd = /Loading Ramdisk to ([0-9a-f]+), end ([0-9a-f]+) \.\.\. OK/.exec(r.console);
+      t.truthy(rd, r.console);
+      t.is(Number.parseInt(rd![2], 16) - Number.parseInt(rd![1], 16), "not an initramfs\n".length);
+      // Where the DTB went (booti relocates it): the last "Working FDT set to" before the kernel starts.
+      const fdts = [...r.console.matchAll(/Working FDT set to ([0-9a-f]+)/g)];
+      t.true(fdts.length > 0, r.console);
+      const fdtAt = fdts[fdts.length - 1][1];
+      const raw = join(dir, "dtb.raw");
+      const mon = await s.monitor("pmemsave 0x" + fdtAt + ' 0x20000 "' + raw + '"');
+      t.true(existsSync(raw), mon);
+      const blob = readFileSync(raw);
+      t.is(blob.readUInt32BE(0), 0xd00dfeed);
+      const dtb = join(dir, "handed.dtb");
+      tool("sh", ["-c", 'head -c "$1" "$2" > "$3"', "sh", String(blob.readUInt32BE(4)), raw, dtb]);
+      const dts = tool("dtc", ["-q", "-I", "dtb", "-O", "dts", dtb]);
+      t.true(dts.includes('bootargs = "' + ARGS + '";'), dts);
+      t.true(dts.includes('compatible = "flipper,test";'), dts);
+      const start = /linux,initrd-start = <(0x[0-9a-f]+ )?(0x[0-9a-f]+)>;/.exec(dts);
+      t.truthy(start, dts);
+      t.is(Number.parseInt(start![2], 16), Number.parseInt(rd![1], 16));
+    } finally {
+      s.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);

@@ -21,7 +21,7 @@ import { BootCore, type CoreHost } from "../core/core";
 import { drawPart } from "../core/render";
 import { drawText, FontId } from "../core/font";
 import { KEY_COUNT, Key } from "../core/keys";
-import { type FlashReader, type FlashWrite, storeKeys } from "../core/store";
+import { type FlashReader, storeKeys } from "../core/store";
 
 /** Core tick period while idle (the core wants 10..50 ms). */
 export const TICK_MS = 20;
@@ -155,11 +155,12 @@ export class DevsMcu implements CoreHost {
   powerHandled = false;
   socOn = false;
   txQueue: number[][] = [];
-  writeQueue: FlashWrite[] = [];
   lastBlock: number[] = [];
   sleeping = false;
+  /** Set by every input; the pump runs another step at once when input arrived during one. */
+  kicked = false;
   wakeFiber: Fiber | null = null;
-  /** millis() of the last key edge not yet shown on a frame (-1 = none). */
+  /** millis() of the latest key edge not yet shown on a frame (-1 = none): key-to-frame latency. */
   inputAt = -1;
   frames = 0;
   flashWrites = 0;
@@ -170,7 +171,9 @@ export class DevsMcu implements CoreHost {
   constructor(opts: AdapterOptions) {
     this.opts = opts;
     const instance = Math.floor(Math.random() * 0x7fffffff) >>> 0;
-    this.core = new BootCore(this, { instance: instance });
+    // autoWork false: the core's background work (loading, list checks, CRCs) runs in bounded
+    // work() steps that the pump interleaves with awaits (the VM's step budget).
+    this.core = new BootCore(this, { instance: instance, autoWork: false });
     this.image = Image.alloc(SCREEN_W, BAND_H, 4);
     this.canvas = new BandCanvas(this.image);
     for (let i = 0; i < KEY_COUNT; i++) this.down.push(false);
@@ -196,7 +199,9 @@ export class DevsMcu implements CoreHost {
     await suspend(0);
     drawText(new NullCanvas(), 0, 0, "A", FontId.SMALL, 0);
     await suspend(0);
-    this.core.load(await loadFlash());
+    const stored = await loadFlash();
+    this.core.beginLoad(stored);
+    await this.work();
     console.log("LOAD " + this.core.loadReport);
     this.subscribeKeys();
     this.subscribeUart();
@@ -232,7 +237,7 @@ export class DevsMcu implements CoreHost {
       this.powerDownAt = isDown ? now : -1;
       this.powerHandled = false;
     }
-    if (this.inputAt < 0) this.inputAt = now;
+    this.inputAt = now;
     if (isDown) this.core.keyDown(key, now);
     else this.core.keyUp(key, now);
     this.wake();
@@ -240,6 +245,7 @@ export class DevsMcu implements CoreHost {
 
   /** Wakes the pump if it is idle (never resumes it out of another await). */
   wake(): void {
+    this.kicked = true;
     if (this.sleeping && this.wakeFiber !== null && this.wakeFiber.suspended) {
       this.sleeping = false;
       this.wakeFiber.resume(0);
@@ -255,7 +261,7 @@ export class DevsMcu implements CoreHost {
       const held: number[] = [];
       for (let k = 0; k < KEY_COUNT; k++) if (this.down[k] && k !== Key.KEY3) held.push(k);
       this.socOn = true;
-      if (this.inputAt < 0) this.inputAt = now;
+      this.inputAt = now;
       this.core.powerOn(held, now);
       console.log("POWER on held " + held.length + " screen " + this.core.screenName());
     } else if (this.core.screenName() === "booting") {
@@ -284,16 +290,22 @@ export class DevsMcu implements CoreHost {
     }
   }
 
-  /** Writes what the core asks for, in order, one awaited write at a time. */
+  /** Runs the core's background work to the end, one bounded step per VM turn. */
+  private async work(): Promise<void> {
+    while (this.core.work()) await suspend(0);
+  }
+
+  /**
+   * Writes what the core asks for, in order, one awaited write at a time; the core encodes each
+   * record only when it is taken (a whole list as number[] at once would not fit the heap).
+   */
   private async writeFlash(): Promise<void> {
-    const ws = this.core.takeWrites();
-    for (const w of ws) this.writeQueue.push(w);
-    while (this.writeQueue.length > 0) {
-      const w = this.writeQueue.shift();
-      if (w === undefined) break;
+    let w = this.core.takeWrite();
+    while (w !== null) {
       if (w.value === null) await settings.delete(w.key);
       else await settings.set(w.key, bytesToBuffer(w.value, 0, w.value.length));
       this.flashWrites++;
+      w = this.core.takeWrite();
     }
   }
 
@@ -341,6 +353,7 @@ export class DevsMcu implements CoreHost {
     const now = millis();
     this.checkPower(now);
     this.core.tick(now);
+    await this.work();
     this.publishBlock();
     await this.sendTx();
     await this.writeFlash();
@@ -351,8 +364,10 @@ export class DevsMcu implements CoreHost {
   private async pump(): Promise<void> {
     this.wakeFiber = Fiber.self();
     while (true) {
+      this.kicked = false;
       await this.step();
-      if (this.txQueue.length > 0 || this.core.needsRender()) continue;
+      // Input that arrived while the step awaited is handled at once, not after a tick.
+      if (this.kicked || this.txQueue.length > 0 || this.core.needsRender()) continue;
       this.sleeping = true;
       await suspend(TICK_MS);
       this.sleeping = false;

@@ -157,7 +157,7 @@ export class VmRig {
   async start(file: string, timeoutMs = 120_000): Promise<void> {
     this.hub = await startHub();
     for (let i = 0; i < 13; i++) this.buttons.push(new ButtonServer(`k${i < 10 ? "0" : ""}${i}`));
-    this.bus = new JDBus([createNodeSocketTransport(HUB_PORT)], { client: false });
+    this.bus = new JDBus([createNodeSocketTransport(HUB_PORT)], { client: false, disableRoleManager: true });
     this.bus.addServiceProvider(
       new JDServerServiceProvider("flipper-one-keys", [...this.buttons, this.serial], {
         deviceId: "f1f1f1f1f1f1f1f1",

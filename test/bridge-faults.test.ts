@@ -11,7 +11,7 @@ import { type ProfileRecord, sameProfile } from "../protocol/profile";
 import { startDaemon } from "../soc-bridge/daemon";
 import { readStore, records } from "../soc-bridge/profile-store";
 import { profileJson, removeProfile, tempDirs, waitUntil, writeProfile } from "./helpers/bridge-env";
-import { type FaultProxy, startFaultProxy } from "./helpers/fault-proxy";
+import { type FaultProxy, prng, startFaultProxy } from "./helpers/fault-proxy";
 import { type McuEndpoint, startMcuOn } from "./helpers/mcu-endpoint";
 import { openPtyPair, type PtyPair } from "./helpers/pty";
 
@@ -220,6 +220,69 @@ test("the daemon killed in the middle of a sync: the MCU keeps the old list; the
     }
   } finally {
     if (child && child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    await r.close();
+    dirs.cleanup();
+  }
+});
+
+test("rounds of changes on a noisy line with MCU restarts in between: always exactly the disk list", async (t) => {
+  const dirs = tempDirs();
+  const seed = Number(process.env.FB_FAULT_SEED ?? 31337);
+  const r = await rig(seed);
+  const rates = { drop: 0.002, corrupt: 0.002, duplicate: 0.002, duplicateFrame: 0.03 };
+  r.proxy.toMcu = { ...rates };
+  r.proxy.toBridge = { ...rates };
+  const rand = prng(seed);
+  many(dirs.store, 10, "s");
+  const d = await startDaemon({
+    port: r.port,
+    store: dirs.store,
+    socket: null,
+    debounceMs: 30,
+    timeoutMs: 60,
+    tries: 5,
+    backoffMaxMs: 400,
+    log: () => {},
+  });
+  try {
+    await d.whenSynced(120000);
+    for (let round = 0; round < 4; round++) {
+      const present = (await diskList(dirs.store)).map((p) => p.id);
+      // A few random changes: delete, add, rename, flag.
+      for (let k = 0; k < 3; k++) {
+        const x = rand();
+        const victim = present[Math.floor(rand() * present.length)];
+        if (x < 0.25 && victim && present.length > 2) {
+          removeProfile(dirs.store, victim);
+          present.splice(present.indexOf(victim), 1);
+        } else if (x < 0.5) {
+          const id = "r" + round + "k" + k;
+          writeProfile(dirs.store, id, profileJson(id, { name: "New " + id }));
+          present.push(id);
+        } else if (x < 0.75 && victim) {
+          writeProfile(dirs.store, victim, profileJson(victim, { name: "Renamed " + round + k }));
+        } else if (victim) {
+          writeProfile(
+            dirs.store,
+            victim,
+            profileJson(victim, { name: "Flagged", hidden: true, protected: true }),
+          );
+        }
+      }
+      if (round % 2 === 1) await r.mcu.restart();
+      const want = await diskList(dirs.store);
+      await waitUntil(
+        () => exactly(r.mcu.profiles(), want),
+        () => "round " + round + " (seed " + seed + "): " + JSON.stringify(r.mcu.profiles().map((p) => p.id)),
+        120000,
+      );
+      t.true(noDuplicates(r.mcu.profiles()));
+    }
+    await d.whenSynced(120000);
+    t.true(exactly(r.mcu.profiles(), await diskList(dirs.store)));
+    t.true(r.proxy.stats.faults > 0);
+  } finally {
+    await d.stop();
     await r.close();
     dirs.cleanup();
   }

@@ -109,6 +109,12 @@ export interface SimulationOptions {
   uboot?: SimUboot;
   /** Wait for the first sync at start (default true when the bridge starts). */
   waitSync?: boolean;
+  /**
+   * When U-Boot starts: "final" (default: when the MCU's choice is FINAL, as if the MCU powered the
+   * SoC then) or "power-on" (with the SoC: boot.scr polls the PENDING block live while the menu is
+   * open, and gives up after its timeout like the real script).
+   */
+  ubootAt?: "final" | "power-on";
   /** Bridge debounce (ms) for store changes. */
   debounceMs?: number;
 }
@@ -146,7 +152,7 @@ export interface BootRecord {
   linux: "good" | "failed" | "none" | "error";
   linuxMessage: string;
   stages: BootStages;
-  uboot: { coldStartMs: number; diskMs: number; ms: number };
+  uboot: { coldStartMs: number; diskMs: number; ms: number; polls: number };
 }
 
 export type PowerState = "off" | "menu" | "booting" | "running" | "failed";
@@ -195,6 +201,7 @@ export class Simulation extends EventEmitter {
   readonly uboot: SimUboot;
   private ownsUboot: boolean;
   power: PowerState = "off";
+  ubootAt: "final" | "power-on";
   mcuAbsent = false;
   /** Boots that will fail (no mark-good) before the next good one. */
   failNext = 0;
@@ -224,6 +231,7 @@ export class Simulation extends EventEmitter {
     this.ptyMcu = join(this.dir, "pty-mcu");
     this.ptySoc = join(this.dir, "pty-soc");
     this.ownsUboot = !o.uboot;
+    this.ubootAt = o.ubootAt ?? "final";
     this.uboot = o.uboot ?? new SimUboot();
   }
 
@@ -436,6 +444,7 @@ export class Simulation extends EventEmitter {
     if (release) for (const k of held) this.mcu.keyUp(k);
     const sel = this.mcu.selection();
     if (sel.status !== BlockStatus.PENDING) this.beginBoot(sel);
+    else if (this.ubootAt === "power-on") this.beginBoot(sel, true);
     this.emit("state");
   }
 
@@ -477,14 +486,19 @@ export class Simulation extends EventEmitter {
     return this.flow;
   }
 
+  /** True once U-Boot was started in this power cycle (its result may still be on the way). */
+  bootStarted(): boolean {
+    return this.flow !== null && this.flowCycle === this.cycle;
+  }
+
   lastBoot(): BootRecord | null {
     return this.boots.length > 0 ? this.boots[this.boots.length - 1] : null;
   }
 
-  private beginBoot(sel: BootSelection | null): void {
+  private beginBoot(sel: BootSelection | null, live = false): void {
     if (this.flow && this.flowCycle === this.cycle) return;
     this.flowCycle = this.cycle;
-    this.flow = this.runBoot(sel);
+    this.flow = this.runBoot(sel, live);
     this.flow.catch((e) => this.log("sim", "boot failed: " + (e as Error).message));
   }
 
@@ -526,29 +540,33 @@ export class Simulation extends EventEmitter {
     );
   }
 
-  private async runBoot(selIn: BootSelection | null): Promise<BootRecord> {
+  private describeSelection(sel: BootSelection): string {
+    return (
+      ACTION_NAMES[sel.action] +
+      " " +
+      (sel.profileId || "(no profile)") +
+      " (" +
+      REASON_NAMES[sel.reason] +
+      ", try " +
+      sel.tryNumber +
+      "/" +
+      sel.maxTries +
+      ", seq " +
+      sel.sequence +
+      ")"
+    );
+  }
+
+  private async runBoot(selIn: BootSelection | null, live = false): Promise<BootRecord> {
     const decisionMs = Date.now() - this.powerT0;
-    this.power = "booting";
+    if (!live) this.power = "booting";
     this.emit("state");
     const block = this.mcu ? this.mcu.registerBlock().slice() : null;
-    const sel = block ? (decodeBlock(block).selection ?? selIn) : null;
-    if (sel && sel.status === BlockStatus.FINAL) {
-      this.log(
-        "mcu",
-        "FINAL: " +
-          ACTION_NAMES[sel.action] +
-          " " +
-          (sel.profileId || "(no profile)") +
-          " (" +
-          REASON_NAMES[sel.reason] +
-          ", try " +
-          sel.tryNumber +
-          "/" +
-          sel.maxTries +
-          ", seq " +
-          sel.sequence +
-          ")",
-      );
+    let sel = block ? (decodeBlock(block).selection ?? selIn) : null;
+    if (live && block) {
+      this.log("sim", "U-Boot starts with the SoC; it polls the PENDING block while the menu is open");
+    } else if (sel && sel.status === BlockStatus.FINAL) {
+      this.log("mcu", "FINAL: " + this.describeSelection(sel));
     } else if (block) {
       this.log(
         "mcu",
@@ -557,8 +575,26 @@ export class Simulation extends EventEmitter {
     }
     const savedEnv = await this.savedEnv();
     const t1 = Date.now();
-    const u: UbootBootResult = await this.uboot.boot({ block, savedEnv, bootDir: this.bootDir });
+    const mcu = this.mcu;
+    const u: UbootBootResult = await this.uboot.boot({
+      block,
+      savedEnv,
+      bootDir: this.bootDir,
+      liveBlock: live && mcu ? () => mcu.registerBlock() : undefined,
+    });
     const ubootMs = Date.now() - t1;
+    if (live) {
+      this.power = "booting";
+      const now = this.mcu ? decodeBlock(this.mcu.registerBlock()).selection : null;
+      if (now) sel = now;
+      this.log(
+        "uboot",
+        u.polls +
+          " PENDING polls served; the block is " +
+          (now ? ["EMPTY", "PENDING", "FINAL"][now.status] : "gone") +
+          (now && now.status === BlockStatus.FINAL ? ": " + this.describeSelection(now) : ""),
+      );
+    }
     for (const l of u.flipperLines) this.log("uboot", l);
     this.log("uboot", "bootargs=" + (u.bootargs ?? "(unset)") + " (" + u.ms + " ms)");
     const args = parseBootargs(u.bootargs ?? "");
@@ -614,7 +650,7 @@ export class Simulation extends EventEmitter {
       linux,
       linuxMessage,
       stages: { decisionMs, ubootMs, linuxMs, syncMs, totalMs: Date.now() - this.powerT0 },
-      uboot: { coldStartMs: u.coldStartMs, diskMs: u.diskMs, ms: u.ms },
+      uboot: { coldStartMs: u.coldStartMs, diskMs: u.diskMs, ms: u.ms, polls: u.polls },
     };
     this.boots.push(rec);
     this.power = linux === "failed" || linux === "none" ? "failed" : "running";
@@ -810,6 +846,7 @@ export class Simulation extends EventEmitter {
     }
     return {
       power: this.power,
+      ubootAt: this.ubootAt,
       mcuAbsent: this.mcuAbsent,
       failNext: this.failNext,
       screen: this.mcu ? this.mcu.screenName() : null,

@@ -22,6 +22,8 @@ export interface ScenarioFile {
     options?: { timeoutSeconds?: number; showMenu?: number; maxTries?: number };
     /** Start the bridge (default true). */
     bridge?: boolean;
+    /** When U-Boot starts: "final" (default) or "power-on" (polls the PENDING block live). */
+    ubootAt?: "final" | "power-on";
   };
   steps: Step[];
 }
@@ -392,8 +394,8 @@ class Runner {
       "reason",
       "linux",
     ];
-    if (needsBoot.some((k) => k in e) && sim.power !== "off" && sim.power !== "menu") await sim.waitBoot();
-    if (needsBoot.some((k) => k in e) && sim.power === "menu") {
+    if (needsBoot.some((k) => k in e) && sim.bootStarted()) await sim.waitBoot();
+    else if (needsBoot.some((k) => k in e) && sim.power === "menu") {
       throw new ExpectationError([
         "no boot yet: the menu is still open (screen: " + sim.screenText().join(" | ") + ")",
       ]);
@@ -558,7 +560,12 @@ export async function runScenario(file: string, o: RunOptions): Promise<Scenario
   const setup = sc.setup ?? {};
   const profiles =
     setup.profiles === "none" ? [] : Array.isArray(setup.profiles) ? setup.profiles : undefined;
-  const sim = new Simulation({ uboot: o.uboot, profiles, bridge: setup.bridge !== false });
+  const sim = new Simulation({
+    uboot: o.uboot,
+    profiles,
+    bridge: setup.bridge !== false,
+    ubootAt: setup.ubootAt,
+  });
   let failed = false;
   try {
     await sim.start();

@@ -2,7 +2,7 @@
 // (256x144 gray levels, one binary message per frame), state, logs and boots, and takes keys,
 // power and FlipCTL actions. Loopback by default.
 //
-//   npm start -- [--host 127.0.0.1] [--port 8080] [--store DIR] [--dir DIR]
+//   npm start -- [--host 127.0.0.1] [--port 8080] [--store DIR] [--dir DIR] [--uboot-at final|power-on]
 import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -88,6 +88,16 @@ export async function startServer(o: ServerOptions = {}): Promise<SimServer> {
       case "power":
         if (m.on === false) await sim.powerOff();
         else await sim.powerOn([...held], false);
+        return null;
+      case "ubootAt":
+        if (m.at !== "final" && m.at !== "power-on") throw new Error('ubootAt must be "final" or "power-on"');
+        sim.ubootAt = m.at;
+        sim.log(
+          "sim",
+          "U-Boot now starts " +
+            (m.at === "final" ? "when the choice is FINAL" : "with the SoC (polls PENDING)"),
+        );
+        sim.emit("state");
         return null;
       case "restartMcu":
         await sim.restartMcu();
@@ -237,9 +247,14 @@ async function main(): Promise<void> {
       o.storeDir = val();
       o.profiles = [];
     } else if (a === "--dir") o.dir = val();
-    else if (a === "-h" || a === "--help") {
+    else if (a === "--uboot-at") {
+      const v = val();
+      if (v !== "final" && v !== "power-on") throw new Error("--uboot-at must be final or power-on");
+      o.ubootAt = v;
+    } else if (a === "-h" || a === "--help") {
       process.stdout.write(
-        "usage: npm start -- [--host 127.0.0.1] [--port 8080] [--store DIR (holds @profiles)] [--dir DIR (sim state)]\n",
+        "usage: npm start -- [--host 127.0.0.1] [--port 8080] [--store DIR (holds @profiles)] [--dir DIR (sim state)]\n" +
+          "                   [--uboot-at final|power-on (U-Boot polls the PENDING block while the menu is open)]\n",
       );
       return;
     } else throw new Error("unknown option " + a + " (try --help)");

@@ -12,7 +12,8 @@ import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs
 import { join, relative } from "node:path";
 import { BLOCK_REGISTER, MCU_I2C_ADDRESS } from "../protocol/register-block";
 import { CONFIG_VARS, generateBootCmd, internalVars, SAVED_VARS } from "../uboot-script/generate";
-import { buildDiskImage, type FileTree, makeTempDir, mkimageScript, QemuUboot } from "../uboot-script/qemu";
+import { buildDiskImage, type FileTree, makeTempDir, mkimageScript } from "../uboot-script/qemu";
+import { QemuConsole, type Responder } from "./qemu-console";
 
 export interface UbootBootInput {
   /** 64 bytes at the MCU's register 0x0600; null = no MCU answers on I2C. */
@@ -21,6 +22,11 @@ export interface UbootBootInput {
   savedEnv: Record<string, string>;
   /** The FAT boot partition's folder (flipper/<id>.env fragments, overlays, kernel, DTB). */
   bootDir: string;
+  /**
+   * The MCU's block right now. When given, boot.scr's PENDING polls are served live: its
+   * flipper_poll_hook asks for the block with `mm.l` and gets this, then `i2c write`s it to 0x69.
+   */
+  liveBlock?: () => number[];
 }
 
 export interface UbootBootResult {
@@ -35,6 +41,8 @@ export interface UbootBootResult {
   coldStartMs: number;
   /** Part of ms spent rewriting the boot partition (0 when unchanged). */
   diskMs: number;
+  /** PENDING polls served live (with liveBlock). */
+  polls: number;
 }
 
 const A_ENV = 0x10800000;
@@ -81,7 +89,7 @@ export function memWriteLines(addr: number, bytes: Buffer): string[] {
 }
 
 class Session {
-  q = new QemuUboot();
+  q = new QemuConsole();
   work = makeTempDir("flipper-sim-uboot-");
   img = join(this.work, "stick.img");
   key = "";
@@ -231,12 +239,44 @@ export class SimUboot {
           " -s",
       );
     }
+    let responder: Responder | undefined;
+    let polls = 0;
+    if (input.block && input.liveBlock) {
+      const live = input.liveBlock;
+      lines.push(
+        "setenv flipper_poll_hook 'mm.l " +
+          hex(A_BLOCK) +
+          "; i2c dev 0; i2c write " +
+          hex(A_BLOCK) +
+          " " +
+          hex(MCU_I2C_ADDRESS) +
+          " " +
+          hex(BLOCK_REGISTER) +
+          ".2 " +
+          hex(input.block.length) +
+          " -s'",
+      );
+      // At mm's first prompt, type the whole block (16 words) and "." at once: one consistent copy,
+      // as the MCU publishes it (the console input waits in QEMU until U-Boot reads it).
+      const first = hex(A_BLOCK) + ": ";
+      responder = (out: string) => {
+        const at = out.lastIndexOf("\n") + 1;
+        const tail = out.slice(at);
+        if (!tail.startsWith(first) || !/ \? $/.test(tail)) return null;
+        polls++;
+        const b = Buffer.from(live());
+        let text = "";
+        for (let i = 0; i < b.length; i += 4) text += hex(b.readUInt32LE(i)) + "\r";
+        return text + ".\r";
+      };
+    }
     lines.push("load usb 0:1 " + hex(A_SCRIPT) + " boot.scr");
     lines.push("echo @@SCRIPT-BEGIN@@; source " + hex(A_SCRIPT) + "; echo @@SCRIPT-END@@; printenv bootargs");
     let consoleText = "";
     let last = "";
-    for (const line of lines) {
-      last = await s.q.run(line, 120000);
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i];
+      last = await s.q.run(line, 120000, i === lines.length - 1 ? responder : undefined);
       consoleText += "=> " + line + "\n" + last;
     }
     const b = last.indexOf("@@SCRIPT-BEGIN@@\n");
@@ -252,6 +292,7 @@ export class SimUboot {
       ms: Date.now() - t0,
       coldStartMs: coldMs,
       diskMs,
+      polls,
     };
   }
 

@@ -181,6 +181,7 @@ function renderState(s) {
       "bridge: " + b.link + (b.inSync ? " · in sync" : " · syncing"),
       b.link === "ok" ? (b.inSync ? "ok" : "warn") : "bad",
     );
+  if (document.activeElement !== $("uboot-at")) $("uboot-at").value = s.ubootAt;
   $("btn-mcu-absent").textContent = s.mcuAbsent ? "insert MCU" : "remove MCU";
   $("btn-bridge").textContent = b ? "stop bridge" : "start bridge";
   const fail = $("btn-fail");
@@ -339,6 +340,7 @@ $("btn-options").addEventListener("click", () =>
 $("btn-fail").addEventListener("click", () =>
   send({ type: "failNextBoot", clear: !!(state && state.failNext > 0) }),
 );
+$("uboot-at").addEventListener("change", () => send({ type: "ubootAt", at: $("uboot-at").value }));
 $("btn-restart-mcu").addEventListener("click", () => send({ type: "restartMcu" }));
 $("btn-mcu-absent").addEventListener("click", () =>
   send({ type: "mcuAbsent", absent: !(state && state.mcuAbsent) }),
@@ -425,6 +427,7 @@ function renderBoot(b) {
     st.ubootMs +
     " ms" +
     (b.uboot.coldStartMs ? " (cold start " + b.uboot.coldStartMs + " ms)" : "") +
+    (b.uboot.polls ? ", " + b.uboot.polls + " PENDING polls" : "") +
     "</span>" +
     '<span><i class="st-linux"></i>Linux ' +
     st.linuxMs +

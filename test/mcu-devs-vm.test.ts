@@ -8,6 +8,8 @@ import { FrameKind } from "../protocol/frame";
 import {
   decodeBootReport,
   decodeHelloResponse,
+  decodeState,
+  encodeMarkGood,
   encodeListBegin,
   encodeListCommit,
   encodeListItem,
@@ -52,7 +54,7 @@ function blocks(rig: VmRig, from = 0) {
 }
 
 test.serial(
-  "the program in the VM: list over UART, keys pick a profile, block and boot report",
+  "the program in the VM: list over UART, keys pick a profile, block and boot report; power-off, zero-wait boot, mark-good, reset keeps flash",
   async (t) => {
     t.timeout(600_000);
     const release = await acquireVmLock();
@@ -140,6 +142,72 @@ test.serial(
       t.is(rep.value?.tryNumber, 1);
       // The booting screen was drawn.
       await rig.waitLine(/^FRAME \d+ booting .*Pentest lab/, 60_000, before);
+
+      // Power off (Key3 held 1 s once booted): the block goes back to EMPTY.
+      let at = rig.lines.length;
+      await rig.keyDown(Key.KEY3);
+      await rig.waitLine(/^POWER off$/, 60_000, at);
+      await rig.keyUp(Key.KEY3);
+      const off = await rig.waitFor(() => blocks(rig, at).pop() ?? null, 60_000, "a block after power-off");
+      t.is(off.selection?.status, BlockStatus.EMPTY);
+
+      // Power on with no other key: zero-wait, the default (not the last user pick) boots at once.
+      at = rig.lines.length;
+      const bootsBefore = rig.frames().filter((f) => f.type === MessageType.EVENT_BOOT).length;
+      await rig.keyDown(Key.KEY3);
+      await rig.waitLine(/^POWER on held 0 screen booting$/, 60_000, at);
+      await rig.keyUp(Key.KEY3);
+      const zero = await rig.waitFor(
+        () => blocks(rig, at).find((b) => b.selection?.status === BlockStatus.FINAL) ?? null,
+        60_000,
+        "a zero-wait FINAL block",
+      );
+      t.is(zero.selection?.profileId, "desktop");
+      t.is(zero.selection?.reason, BlockReason.DEFAULT);
+      t.is(zero.selection?.sequence, (sel?.sequence ?? 0) + 1);
+      await rig.waitFor(
+        () =>
+          rig.frames().filter((f) => f.type === MessageType.EVENT_BOOT).length > bootsBefore ? true : null,
+        60_000,
+        "a second EVENT_BOOT",
+      );
+      // Linux marks the boot good; bad requests are refused and change nothing.
+      r = await rig.request(
+        MessageType.MARK_GOOD,
+        encodeMarkGood({ sequence: zero.selection?.sequence ?? 0, id: "desktop" }),
+      );
+      t.is(r.result, Result.OK, Buffer.from(r.payload).toString());
+      r = await rig.request(0x7e, []);
+      t.is(r.result, Result.UNSUPPORTED);
+      r = await rig.request(
+        MessageType.LIST_ITEM,
+        encodeListItem({ generation: 10, index: 0, record: PROFILES[0] }),
+      );
+      t.is(r.result, Result.OUT_OF_ORDER);
+
+      // The MCU resets (VM killed and started again on the same settings flash): list and last good stay.
+      at = rig.lines.length;
+      const rxBefore = rig.frames().length;
+      await rig.restartVm();
+      const ready = await rig.waitLine(/^READY /, 60_000, at);
+      t.is(ready, "READY profiles 3 gen 9");
+      await rig.waitLine(/^BOUND 14 of 14$/, 120_000, at);
+      const hello2 = await rig.waitFor(
+        () =>
+          rig
+            .frames()
+            .slice(rxBefore)
+            .find((f) => f.type === MessageType.EVENT_HELLO) ?? null,
+        60_000,
+        "EVENT_HELLO after the restart",
+      );
+      t.is(decodeHelloResponse(hello2.payload).value?.generation, 9);
+      r = await rig.request(MessageType.GET_STATE, []);
+      t.is(r.result, Result.OK);
+      const st = decodeState(r.payload);
+      t.is(st.error, "");
+      t.is(st.value?.profileCount, 3);
+      t.is(st.value?.lastGoodId, "desktop");
     } finally {
       await rig.stop();
       release();

@@ -146,7 +146,6 @@ export class VmRig {
   buttons: ButtonServer[] = [];
   serial = new SerialPeer();
   lines: VmLine[] = [];
-  output = "";
   workdir = "";
   private hub: { server: Server; sockets: Set<Socket> } | null = null;
   private child: ChildProcess | null = null;
@@ -169,27 +168,60 @@ export class VmRig {
     writeFileSync(join(this.workdir, "devsconfig.json"), "{}\n");
     symlinkSync(join(REPO, "node_modules"), join(this.workdir, "node_modules"));
     mkdirSync(join(this.workdir, ".devicescript"), { recursive: true });
-    this.child = spawn(process.execPath, [CLI, "run", join(REPO, file), "--tcp"], {
+    this.file = file;
+    await this.launch(timeoutMs);
+  }
+
+  private file = "";
+
+  private async launch(timeoutMs: number): Promise<void> {
+    const from = this.lines.length;
+    this.exited = null;
+    const child = spawn(process.execPath, [CLI, "run", join(REPO, this.file), "--tcp"], {
       cwd: this.workdir,
       stdio: ["ignore", "pipe", "pipe"],
     });
+    this.child = child;
+    let partial = "";
     const onData = (d: Buffer) => {
       const text = d.toString().replace(/\u001b\[[0-9;]*m/g, "");
-      this.output += text;
-      const parts = this.output.split("\n");
-      this.output = parts.pop() ?? "";
+      partial += text;
+      const parts = partial.split("\n");
+      partial = parts.pop() ?? "";
       for (const l of parts) {
         this.lines.push({ at: Date.now(), text: l.startsWith("WASM> ") ? l.slice(6) : l });
       }
       for (const w of this.waiters) w();
     };
-    this.child.stdout?.on("data", onData);
-    this.child.stderr?.on("data", onData);
-    this.child.on("exit", (code) => {
+    child.stdout?.on("data", onData);
+    child.stderr?.on("data", onData);
+    child.on("exit", (code) => {
+      if (this.child !== child) return;
       this.exited = code ?? 1;
       for (const w of this.waiters) w();
     });
-    await this.waitLine(/^READY/, timeoutMs);
+    await this.waitLine(/^READY/, timeoutMs, from);
+  }
+
+  /**
+   * Kills the VM (SIGKILL: a reset or power cut of the MCU) and starts it again in the same folder,
+   * so the settings flash (.devicescript/flash/sim.bin) is kept; resolves at READY.
+   */
+  async restartVm(timeoutMs = 120_000): Promise<void> {
+    await this.killVm("SIGKILL");
+    await this.launch(timeoutMs);
+  }
+
+  private async killVm(signal: NodeJS.Signals): Promise<void> {
+    const child = this.child;
+    this.child = null;
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const gone = new Promise<void>((r) => child.once("exit", () => r()));
+      child.kill(signal);
+      const t = setTimeout(() => child.kill("SIGKILL"), 3000);
+      await gone;
+      clearTimeout(t);
+    }
   }
 
   /** All lines printed so far (VM prefix removed). */
@@ -301,15 +333,7 @@ export class VmRig {
 
   /** Stops the VM (SIGKILL if it does not exit), the bus and the hub; removes the work folder. */
   async stop(): Promise<void> {
-    const child = this.child;
-    this.child = null;
-    if (child && child.exitCode === null && child.signalCode === null) {
-      const gone = new Promise<void>((r) => child.once("exit", () => r()));
-      child.kill("SIGTERM");
-      const t = setTimeout(() => child.kill("SIGKILL"), 3000);
-      await gone;
-      clearTimeout(t);
-    }
+    await this.killVm("SIGTERM");
     try {
       await this.bus?.disconnect();
       this.bus?.stop();

@@ -24,8 +24,12 @@ export function openPtyPair(dir?: string): Promise<PtyPair> {
   return new Promise((resolve, reject) => {
     let err = "";
     let started = false;
+    const cleanup = () => {
+      if (!dir) rmSync(base, { recursive: true, force: true });
+    };
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
+      cleanup();
       reject(new Error("socat did not start: " + err));
     }, 20000);
     child.stderr!.on("data", (d: Buffer) => {
@@ -56,7 +60,10 @@ export function openPtyPair(dir?: string): Promise<PtyPair> {
     });
     child.once("exit", (code) => {
       clearTimeout(timer);
-      if (!started) reject(new Error("socat exited with " + code + ": " + err));
+      if (!started) {
+        cleanup();
+        reject(new Error("socat exited with " + code + ": " + err));
+      }
     });
   });
 }

@@ -84,6 +84,11 @@ export async function benchUboot(): Promise<Record<string, string | number>> {
   return out;
 }
 
+/** The rows `npm run bench` prints (the shape every bench/<area>.ts exports). */
+export async function bench(): Promise<Array<[string, string]>> {
+  return Object.entries(await benchUboot()).map(([k, v]) => [k, String(v)]);
+}
+
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   benchUboot().then(
     (r) => {

@@ -163,11 +163,19 @@ function nowSeconds(): number {
   return Math.floor(Date.now() / 1000);
 }
 
+/** socat processes still running: killed when this process exits, however it exits. */
+const liveSocats = new Set<ChildProcess>();
+process.on("exit", () => {
+  for (const p of liveSocats) if (p.exitCode === null) p.kill("SIGKILL");
+});
+
 /** Runs socat with two linked ptys; resolves once both links exist. */
 async function startSocat(a: string, b: string): Promise<ChildProcess> {
   const p = spawn("socat", ["-d", "-d", "pty,raw,echo=0,link=" + a, "pty,raw,echo=0,link=" + b], {
     stdio: ["ignore", "ignore", "pipe"],
   });
+  liveSocats.add(p);
+  p.on("exit", () => liveSocats.delete(p));
   let err = "";
   p.stderr!.on("data", (c: Buffer) => {
     err += c.toString();

@@ -652,6 +652,8 @@ async function main(): Promise<void> {
     process.exitCode = 2;
     return;
   }
+  // Ctrl-C: exit through process.exit so QEMU and socat are killed by their exit hooks.
+  for (const sig of ["SIGINT", "SIGTERM"] as const) process.on(sig, () => process.exit(130));
   const t0 = Date.now();
   const results = await runScenarios(files, { outDir });
   const bad = results.filter((r) => !r.passed);

@@ -39,7 +39,8 @@ export interface SimServer {
   close(): Promise<void>;
 }
 
-type Msg = { type: string; id?: number; [k: string]: unknown };
+/** A request from the page; `rid` correlates the result (`id` is a profile id where one is needed). */
+type Msg = { type: string; rid?: number; [k: string]: unknown };
 
 function str(v: unknown, what: string): string {
   if (typeof v !== "string") throw new Error(what + " must be a string");
@@ -48,7 +49,12 @@ function str(v: unknown, what: string): string {
 
 export async function startServer(o: ServerOptions = {}): Promise<SimServer> {
   const sim = new Simulation(o);
-  await sim.start();
+  try {
+    await sim.start();
+  } catch (e) {
+    await sim.close();
+    throw e;
+  }
   const clients = new Set<WebSocket>();
   const held = new Set<string>();
   let stateTimer: NodeJS.Timeout | null = null;
@@ -189,11 +195,11 @@ export async function startServer(o: ServerOptions = {}): Promise<SimServer> {
       }
       try {
         await act(m);
-        ws.send(JSON.stringify({ type: "result", id: m.id, ok: true }));
+        ws.send(JSON.stringify({ type: "result", rid: m.rid, ok: true }));
       } catch (e) {
         const error = (e as Error).message;
         sim.log("sim", m.type + " failed: " + error);
-        ws.send(JSON.stringify({ type: "result", id: m.id, ok: false, error }));
+        ws.send(JSON.stringify({ type: "result", rid: m.rid, ok: false, error }));
       }
       pushState();
     });

@@ -101,7 +101,7 @@ test("the page shows the screen, takes keys and buttons, boots and shows the boo
     );
 
     // FlipCTL: make Kiosk the default; the MCU's state on the page follows.
-    await page.click('#profiles tr[data-id="kiosk"] button[data-act="default"]');
+    await click(page, '#profiles tr[data-id="kiosk"] button[data-act="default"]');
     await page.waitForFunction(() =>
       document.getElementById("mcu-line")!.textContent!.includes("default kiosk"),
     );
@@ -176,4 +176,111 @@ test("`npm start`'s server prints its loopback URL and serves the page and the s
     if (p.exitCode === null) p.kill("SIGKILL");
   }
   t.is(p.exitCode, 0, "exits cleanly on SIGTERM: " + out.slice(-500));
+});
+
+/** Clicks `sel`, again if the table was re-rendered under the click (live updates replace rows). */
+async function click(page: Page, sel: string): Promise<void> {
+  for (let i = 0; ; i++) {
+    try {
+      await page.click(sel);
+      return;
+    } catch (e) {
+      if (i >= 10 || !/detached|not clickable|No element/.test((e as Error).message)) throw e;
+      await sleep(100);
+    }
+  }
+}
+
+test("the FlipCTL panel creates, clones, renames, hides and deletes profiles; the MCU follows", async (t) => {
+  t.timeout(180000);
+  const srv = await startServer({ port: 0 });
+  const lb = await launchChromium().catch(async (e) => {
+    await srv.close();
+    throw e;
+  });
+  const sim = srv.sim;
+  const mcuIds = () => sim.mcu!.profiles().map((p) => p.id);
+  const until = async (what: string, ok: () => boolean) => {
+    const t0 = Date.now();
+    while (!ok()) {
+      if (Date.now() - t0 > 30000) throw new Error("timed out waiting for " + what);
+      await sleep(50);
+    }
+  };
+  try {
+    const page = await lb.browser.newPage();
+    await page.goto(srv.url);
+    await page.waitForFunction(() => document.querySelectorAll("#profiles tr").length === 4);
+
+    // Create.
+    await page.type("#new-id", "work");
+    await page.type("#new-name", "Work");
+    await click(page, '#create-form button[type="submit"]');
+    await page.waitForSelector('#profiles tr[data-id="work"]');
+    await until("work on the MCU", () => mcuIds().includes("work"));
+    t.is((await sim.readProfile("work")).name, "Work");
+
+    // Clone Desktop as lab.
+    await page.type("#new-id", "lab");
+    await page.type("#new-name", "Lab");
+    await page.select("#new-from", "desktop");
+    await click(page, '#create-form button[type="submit"]');
+    await page.waitForSelector('#profiles tr[data-id="lab"]').catch(async (e) => {
+      t.log(await page.$eval("#toast", (x) => x.textContent), sim.logs.slice(-5));
+      throw e;
+    });
+    t.is((await sim.readProfile("lab")).origin, "desktop");
+
+    // Rename lab inline.
+    await click(page, '#profiles tr[data-id="lab"] button[data-act="rename"]');
+    await page.waitForSelector('#profiles tr[data-id="lab"] input');
+    await page.keyboard.down("Control");
+    await page.keyboard.press("a");
+    await page.keyboard.up("Control");
+    await page.keyboard.type("Lab Two");
+    await page.keyboard.press("Enter");
+    await until("the new name on the MCU", () => sim.mcu!.profiles().some((p) => p.name === "Lab Two")).catch(
+      async (e) => {
+        t.log(
+          await page.$eval("#toast", (x) => x.textContent),
+          sim.logs.slice(-4),
+          sim.mcu!.profiles().map((p) => p.name),
+        );
+        throw e;
+      },
+    );
+    t.is((await sim.readProfile("lab")).name, "Lab Two");
+
+    // Hide kiosk.
+    await click(page, '#profiles tr[data-id="kiosk"] button[data-act="hide"]');
+    await until("kiosk hidden on the MCU", () =>
+      sim.mcu!.profiles().some((p) => p.id === "kiosk" && (p.flags & 1) === 1),
+    );
+    await page.waitForFunction(() =>
+      document.querySelector('#profiles tr[data-id="kiosk"]')!.textContent!.includes("hidden"),
+    );
+
+    // Delete router: the first click only arms the button.
+    await click(page, '#profiles tr[data-id="router"] button[data-act="delete"]');
+    await sleep(300);
+    t.true(mcuIds().includes("router"), "one click does not delete");
+    await click(page, '#profiles tr[data-id="router"] button[data-act="delete"]');
+    await until("router gone from the MCU", () => !mcuIds().includes("router"));
+    await page.waitForFunction(() => !document.querySelector('#profiles tr[data-id="router"]'));
+
+    // Next boot, default, fail next boot.
+    await click(page, '#profiles tr[data-id="pentest"] button[data-act="next"]');
+    await until("next boot pentest", () => sim.mcuState()?.next?.id === "pentest");
+    await click(page, '#profiles tr[data-id="work"] button[data-act="default"]');
+    await until("default work", () => sim.mcuState()?.default === "work");
+    await click(page, "#btn-last-used");
+    await until("default last-used", () => sim.mcuState()?.default === "last-used");
+    await click(page, "#btn-fail");
+    await until("a failing boot armed", () => sim.failNext === 1);
+    await page.waitForFunction(() => document.getElementById("btn-fail")!.textContent!.includes("fails (1)"));
+    t.deepEqual(mcuIds(), ["desktop", "lab", "pentest", "kiosk", "work"]);
+  } finally {
+    await lb.close();
+    await srv.close();
+  }
 });

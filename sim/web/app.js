@@ -38,8 +38,8 @@ function connect() {
       renderLog();
     } else if (m.type === "boot") renderBoot(m.boot);
     else if (m.type === "result") {
-      const p = pending.get(m.id);
-      pending.delete(m.id);
+      const p = pending.get(m.rid);
+      pending.delete(m.rid);
       if (!m.ok) toast(m.error);
       if (p) p(m);
     }
@@ -53,8 +53,8 @@ function send(msg) {
       resolve({ ok: false });
       return;
     }
-    msg.id = nextId++;
-    pending.set(msg.id, resolve);
+    msg.rid = nextId++;
+    pending.set(msg.rid, resolve);
     ws.send(JSON.stringify(msg));
   });
 }
@@ -299,7 +299,10 @@ $("profiles").addEventListener("click", async (ev) => {
     cell.replaceWith(input);
     input.focus();
     input.select();
+    let finished = false;
     const done = (save) => {
+      if (finished) return;
+      finished = true;
       if (save && input.value !== "") send({ type: "rename", id, name: input.value });
       $("profiles").dataset.html = "";
       input.remove();

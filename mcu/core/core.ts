@@ -32,7 +32,7 @@ import { crcFinish, crcStart, crcUpdate } from "./crc";
 import { InputType, type InputEvent, Key, KeyInput } from "./keys";
 import { fail, LinkEndpoint, type LinkTarget, okOutcome, type Outcome } from "./link";
 import { type BootState, type Choice, decide, expireTries, findProfile, findTries, isFailed } from "./policy";
-import { drawPart, drawScreen } from "./render";
+import { countdownFill, drawPart, drawScreen, holdFill } from "./render";
 import {
   type FlashReader,
   type FlashWrite,
@@ -350,11 +350,16 @@ export class BootCore implements LinkTarget {
       this.popup = "";
       this.dirty = true;
     }
-    // Countdown bar and hold progress: redraw when the drawn state (1/64 steps) changes.
+    // Countdown and hold progress: redraw only when what is drawn changes (seconds, bar pixels).
     let t = -1;
-    if (this.countdownEnd >= 0) t = Math.floor(((this.countdownEnd - now) * 256) / this.countdownTotal);
-    if (this.screen === Screen.CONFIRM && this.holdStart >= 0)
-      t = 1000 + Math.floor(((now - this.holdStart) * 64) / CONFIRM_HOLD_MS);
+    if (this.countdownEnd >= 0) {
+      const left = this.countdownEnd - now;
+      t = Math.ceil(left / 1000) * 1000 + countdownFill(left / this.countdownTotal);
+    }
+    if (this.screen === Screen.CONFIRM && this.holdStart >= 0) {
+      const p = (now - this.holdStart) / CONFIRM_HOLD_MS;
+      t = 1000000 + holdFill(p > 1 ? 1 : p);
+    }
     if (t !== this.drawnTick) {
       this.drawnTick = t;
       this.dirty = true;

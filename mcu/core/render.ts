@@ -62,17 +62,31 @@ function drawHints(cv: Canvas, hints: string[]): void {
   }
 }
 
+const COUNTDOWN_BAR_X = 196;
+const COUNTDOWN_BAR_W = SCREEN_W - 4 - COUNTDOWN_BAR_X;
+const HOLD_BAR_FILL = SCREEN_W - 62;
+
+/** Pixels of the countdown bar filled for `frac` (1 .. 0) left: the core redraws only when it changes. */
+export function countdownFill(frac: number): number {
+  return Math.floor((COUNTDOWN_BAR_W - 4) * frac);
+}
+
+/** Pixels of the hold-to-confirm bar filled for progress 0..1. */
+export function holdFill(progress: number): number {
+  return progress > 0 ? Math.floor(HOLD_BAR_FILL * progress) : 0;
+}
+
 function drawCountdown(cv: Canvas, v: View): void {
   const y = FOOTER_Y + 3;
-  const barX = 196;
-  const barW = SCREEN_W - 4 - barX;
+  const barX = COUNTDOWN_BAR_X;
+  const barW = COUNTDOWN_BAR_W;
   // "Booting <name> in 3 s": the name is cut to fit, the seconds always show.
   const name = v.lines.length > 0 ? v.lines[0] : "";
   const tail = v.lines.length > 1 ? v.lines[1] : "";
   const room = barX - 10 - textWidth("Booting  " + tail, FontId.SMALL);
   drawText(cv, 4, y + 2, "Booting " + fitText(name, FontId.SMALL, room) + " " + tail, FontId.SMALL, INK);
   roundFrame(cv, barX, y, barW, 11, INK);
-  const fill = Math.floor((barW - 4) * v.countdown);
+  const fill = countdownFill(v.countdown);
   if (fill > 0) cv.fillRect(barX + 2, y + 2, fill, 7, INK);
 }
 
@@ -187,7 +201,7 @@ export function drawPart(cv: Canvas, v: View, part: number): boolean {
       }
       if (i === 2) {
         roundFrame(cv, 28, 76, SCREEN_W - 56, 16, INK);
-        const fill = v.hold > 0 ? Math.floor((SCREEN_W - 62) * v.hold) : 0;
+        const fill = holdFill(v.hold);
         if (fill > 0) cv.fillRect(31, 79, fill, 10, INK);
         centerText(
           cv,

@@ -238,4 +238,8 @@ test("the CLI refuses unknown options and bad values with a clear message", asyn
   const code2 = await new Promise<number | null>((res) => cli2.child.once("exit", res));
   t.is(code2, 2);
   t.regex(cli2.out(), /--baud fast is invalid: must be a positive integer/);
+  const cli3 = runCli(["--port", "/nonexistent/tty"]);
+  const code3 = await new Promise<number | null>((res) => cli3.child.once("exit", res));
+  t.is(code3, 1);
+  t.regex(cli3.out(), /cannot open \/nonexistent\/tty: /);
 });

@@ -27,11 +27,17 @@ for (let i = 0; i < args.length; i++) {
 const baud = opt.baud ? Number(opt.baud) : 1500000;
 if (!(baud > 0 && Number.isInteger(baud))) usage(`--baud ${opt.baud} is invalid: must be a positive integer`);
 
-const mcu = new NodeMcu({
-  serialPath: opt.port || undefined,
-  baudRate: baud,
-  flashFile: opt.flash || undefined,
-});
+let mcu: NodeMcu;
+try {
+  mcu = new NodeMcu({
+    serialPath: opt.port || undefined,
+    baudRate: baud,
+    flashFile: opt.flash || undefined,
+  });
+} catch (e) {
+  console.error(`cannot start: ${(e as Error).message}`);
+  process.exit(1);
+}
 
 function printBlock(): void {
   const d = decodeBlock(mcu.registerBlock());
@@ -56,7 +62,12 @@ mcu.on("final", (sel) => {
 });
 mcu.on("restart", (instance) => console.log(`restarted, instance 0x${instance.toString(16)}`));
 
-await mcu.start();
+try {
+  await mcu.start();
+} catch (e) {
+  console.error(`cannot open ${opt.port}: ${(e as Error).message}`);
+  process.exit(1);
+}
 console.log(
   `MCU running${opt.port ? " on " + opt.port : " without a UART"}; flash ${opt.flash || "in memory"}; ` +
     `${mcu.profiles().length} profiles (${mcu.core.loadReport})`,

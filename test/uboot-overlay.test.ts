@@ -1,23 +1,31 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: U-Boot commands use ${var} on purpose
-// The generated boot.scr's overlay and arm64 paths in real U-Boot 2023.01 builds (uboot-script/setup-overlay.sh):
-// - sandbox (built from Debian's source, has CONFIG_OF_LIBFDT_OVERLAY): `fdt apply` really applies an
-//   overlay; a failing one is undone from the backup copy (libfdt erases the base's magic on failure),
-//   so later overlays still apply and the boot continues.
-// - Debian's u-boot-qemu qemu_arm64 under qemu-system-aarch64 -M virt: the arm64 flow up to and through
-//   `booti` into a tiny test Image, with the board's own load addresses.
-// Neither board has an I2C target, so every case is the MCU-absent path: saved env -> fragment -> overlays.
+// The generated boot.scr's overlay and arm64 paths in real U-Boot 2023.01 (uboot-script/setup-overlay.sh),
+// on the arm64 QEMU `virt` board (qemu-system-aarch64), closer to the RK3576 than the SABRE Lite:
+// - `virt64-overlay`: Debian's qemu_arm64 configuration plus CONFIG_OF_LIBFDT_OVERLAY, built from Debian's
+//   source: `fdt apply` really applies an overlay; a failing one is undone from the backup copy (libfdt
+//   erases the base's magic on failure), so later overlays still apply and the boot continues.
+// - `virt64`: Debian's packaged qemu_arm64 binary, unmodified: no `fdt apply` (failure path only).
+// On both, `booti` really runs into a tiny test Image, and the DTB it was handed is read back.
+// The board has no I2C, so every case is the MCU-absent path: saved env -> fragment -> overlays.
 import test from "ava";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import {
   runUbootBatch,
   TEST_OVERLAY_BAD_DTS,
-  UbootSession,
   TEST_OVERLAY_OK_DTS,
   type UbootCase,
   type UbootResult,
+  UbootSession,
 } from "../uboot-script/harness";
-import { compileDts, makeTempDir, tool, UBOOT_QEMU_ARM64_BIN, UBOOT_SANDBOX_BIN } from "../uboot-script/qemu";
+import {
+  compileDts,
+  makeTempDir,
+  tool,
+  UBOOT_QEMU_ARM64_BIN,
+  UBOOT_QEMU_ARM64_OVERLAY_BIN,
+  type UbootBoard,
+} from "../uboot-script/qemu";
 
 const SAVED = { flipper_profile: "desktop", flipper_base: "1.2" };
 const ARGS = "flipper.profile=desktop flipper.base=1.2 quiet";
@@ -25,17 +33,20 @@ const good = compileDts(TEST_OVERLAY_OK_DTS);
 const bad = compileDts(TEST_OVERLAY_BAD_DTS);
 const frag = (overlays: string) => ({ desktop: "flipper_kopts=quiet\nflipper_overlays=" + overlays + "\n" });
 const PRINT = "fdt addr ${fdt_addr_r}; fdt print /flipper-test";
+const ABSENT = "flipper: i2c bus 0 not available, using saved env profile desktop base 1.2";
+const NOBOOT = "flipper: not booting (flipper_noboot=1): booti 0x40400000 0x44000000:11 0x4a000000";
 
 /** `fdt print /flipper-test` output after the overlay applied / with the base DTB untouched. */
-const node = (addr: string, applied: boolean) =>
-  "Working FDT set to " +
-  addr +
-  "\nflipper-test {\n" +
+const node = (applied: boolean) =>
+  "Working FDT set to 4a000000\nflipper-test {\n" +
   (applied ? '\tflipper-overlay = "applied";\n\tstatus = "okay";\n' : '\tstatus = "disabled";\n') +
   "\tphandle = <0x00000001>;\n};\n";
+const SYMBOL = 'ftest = "/flipper-test"\n';
 
-const hasSandbox = existsSync(UBOOT_SANDBOX_BIN);
-const hasVirt = existsSync(UBOOT_QEMU_ARM64_BIN);
+const available: Record<string, boolean> = {
+  virt64: existsSync(UBOOT_QEMU_ARM64_BIN),
+  "virt64-overlay": existsSync(UBOOT_QEMU_ARM64_OVERLAY_BIN),
+};
 
 interface Expect {
   c: UbootCase;
@@ -45,11 +56,9 @@ interface Expect {
   console?: string[];
 }
 
-// ---- sandbox: overlays that apply --------------------------------------------------------------
-const SB_ABSENT = "flipper: no MCU answer at 0x69 on i2c bus 0, using saved env profile desktop base 1.2";
-const SB_NOBOOT = "flipper: not booting (flipper_noboot=1): booti 0x1000000 0x2000000:11 0xc00000";
-const SANDBOX: Record<string, Expect> = {
-  "sandbox: an overlay that applies, one that does not, one missing": {
+// ---- overlays that apply (qemu_arm64 + CONFIG_OF_LIBFDT_OVERLAY) ---------------------------------------
+const OVERLAY: Record<string, Expect> = {
+  "arm64 with overlays: an overlay that applies, one that does not, one missing": {
     c: {
       block: null,
       savedEnv: SAVED,
@@ -60,16 +69,16 @@ const SANDBOX: Record<string, Expect> = {
     },
     bootargs: ARGS,
     lines: [
-      SB_ABSENT,
+      ABSENT,
       "flipper: overlay good applied",
       "flipper: overlay bad failed to apply, skipped",
       "flipper: overlay missing missing, skipped",
-      SB_NOBOOT,
+      NOBOOT,
     ],
-    after: [node("c00000", true), 'ftest = "/flipper-test"\n'],
+    after: [node(true), SYMBOL],
     console: ["failed on fdt_overlay_apply(): FDT_ERR_NOTFOUND"],
   },
-  "sandbox: a failing overlay first, then one that applies to the restored base": {
+  "arm64 with overlays: a failing overlay first, then one that applies to the restored base": {
     c: {
       block: null,
       savedEnv: SAVED,
@@ -79,15 +88,10 @@ const SANDBOX: Record<string, Expect> = {
       after: [PRINT],
     },
     bootargs: ARGS,
-    lines: [
-      SB_ABSENT,
-      "flipper: overlay bad failed to apply, skipped",
-      "flipper: overlay good applied",
-      SB_NOBOOT,
-    ],
-    after: [node("c00000", true)],
+    lines: [ABSENT, "flipper: overlay bad failed to apply, skipped", "flipper: overlay good applied", NOBOOT],
+    after: [node(true)],
   },
-  "sandbox: only a failing overlay: base DTB intact, boot continues": {
+  "arm64 with overlays: only a failing overlay: base DTB intact, boot continues": {
     c: {
       block: null,
       savedEnv: SAVED,
@@ -97,10 +101,10 @@ const SANDBOX: Record<string, Expect> = {
       after: [PRINT, "fdt print /__symbols__ ftest"],
     },
     bootargs: ARGS,
-    lines: [SB_ABSENT, "flipper: overlay bad failed to apply, skipped", SB_NOBOOT],
-    after: [node("c00000", false), 'ftest = "/flipper-test"\n'],
+    lines: [ABSENT, "flipper: overlay bad failed to apply, skipped", NOBOOT],
+    after: [node(false), SYMBOL],
   },
-  "sandbox: saved profile without a fragment: no overlays, base DTB untouched": {
+  "arm64 with overlays: saved profile without a fragment: no overlays, base DTB untouched": {
     c: {
       block: null,
       savedEnv: { flipper_profile: "work", flipper_base: "2.0" },
@@ -108,12 +112,62 @@ const SANDBOX: Record<string, Expect> = {
       after: [PRINT],
     },
     bootargs: "flipper.profile=work flipper.base=2.0",
-    lines: ["flipper: no MCU answer at 0x69 on i2c bus 0, using saved env profile work base 2.0", SB_NOBOOT],
-    after: [node("c00000", false)],
+    lines: ["flipper: i2c bus 0 not available, using saved env profile work base 2.0", NOBOOT],
+    after: [node(false)],
   },
 };
 
-// ---- virt64: arm64 and booti --------------------------------------------------------------------
+// ---- Debian's packaged qemu_arm64, unmodified ----------------------------------------------------------
+const STOCK: Record<string, Expect> = {
+  "arm64 (Debian's binary): full flow to the booti line with the board's addresses; no fdt apply there": {
+    c: {
+      block: null,
+      savedEnv: SAVED,
+      fullBoot: true,
+      fragments: frag("good bad"),
+      overlays: { good, bad },
+      after: [PRINT, "printenv kernel_addr_r ramdisk_addr_r fdt_addr_r"],
+    },
+    bootargs: ARGS,
+    lines: [
+      ABSENT,
+      // Debian's qemu_arm64 has no CONFIG_OF_LIBFDT_OVERLAY: `fdt apply` is an unknown subcommand.
+      "flipper: overlay good failed to apply, skipped",
+      "flipper: overlay bad failed to apply, skipped",
+      NOBOOT,
+    ],
+    after: [node(false), "kernel_addr_r=0x40400000\nramdisk_addr_r=0x44000000\nfdt_addr_r=0x4a000000\n"],
+  },
+};
+
+function register(cases: Record<string, Expect>, board: UbootBoard): void {
+  const names = Object.keys(cases);
+  let results: Promise<UbootResult[]> | null = null;
+  const all = () => {
+    if (!results)
+      results = runUbootBatch(
+        names.map((n) => ({ ...cases[n].c, name: n })),
+        { board },
+      );
+    return results;
+  };
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i];
+    (available[board] ? test : test.skip)(name, async (t) => {
+      const r = (await all())[i];
+      const e = cases[name];
+      t.is(r.bootargs, e.bootargs, r.console);
+      t.deepEqual(r.flipperLines, e.lines, r.console);
+      if (e.after) t.deepEqual(r.afterOutput, e.after);
+      for (const s of e.console ?? []) t.true(r.console.includes(s), s + "\n---\n" + r.console);
+    });
+  }
+}
+
+register(OVERLAY, "virt64-overlay");
+register(STOCK, "virt64");
+
+// ---- booti for real -------------------------------------------------------------------------------------
 const KERNEL_BANNER = "flipper-test-image: entered";
 
 /**
@@ -140,66 +194,16 @@ function testImage(): Buffer {
   return img;
 }
 
-const V_ABSENT = "flipper: i2c bus 0 not available, using saved env profile desktop base 1.2";
-const VIRT: Record<string, Expect> = {
-  "virt64 (arm64): full flow to the booti line with the board's addresses; fdt apply absent there": {
-    c: {
-      block: null,
-      savedEnv: SAVED,
-      fullBoot: true,
-      fragments: frag("good bad"),
-      overlays: { good, bad },
-      after: [PRINT, "printenv kernel_addr_r ramdisk_addr_r fdt_addr_r"],
-    },
-    bootargs: ARGS,
-    lines: [
-      V_ABSENT,
-      // Debian's qemu_arm64 has no CONFIG_OF_LIBFDT_OVERLAY: `fdt apply` is an unknown subcommand.
-      "flipper: overlay good failed to apply, skipped",
-      "flipper: overlay bad failed to apply, skipped",
-      "flipper: not booting (flipper_noboot=1): booti 0x40400000 0x44000000:11 0x4a000000",
-    ],
-    after: [
-      node("4a000000", false),
-      "kernel_addr_r=0x40400000\nramdisk_addr_r=0x44000000\nfdt_addr_r=0x4a000000\n",
-    ],
-  },
-};
-
-function register(cases: Record<string, Expect>, board: "sandbox" | "virt64", available: boolean): void {
-  const names = Object.keys(cases);
-  let results: Promise<UbootResult[]> | null = null;
-  const all = () => {
-    if (!results)
-      results = runUbootBatch(
-        names.map((n) => ({ ...cases[n].c, name: n })),
-        { board },
-      );
-    return results;
-  };
-  for (let i = 0; i < names.length; i++) {
-    const name = names[i];
-    (available ? test : test.skip)(name, async (t) => {
-      const r = (await all())[i];
-      const e = cases[name];
-      t.is(r.bootargs, e.bootargs, r.console);
-      t.deepEqual(r.flipperLines, e.lines, r.console);
-      if (e.after) t.deepEqual(r.afterOutput, e.after);
-      for (const s of e.console ?? []) t.true(r.console.includes(s), s + "\n---\n" + r.console);
-    });
-  }
-}
-
-register(SANDBOX, "sandbox", hasSandbox);
-register(VIRT, "virt64", hasVirt);
-
-// booti for real: the script's own `run fl_boot` on the arm64 board jumps into testImage(); then the QEMU
-// monitor dumps the DTB U-Boot handed to the "kernel" (x0), which must carry the script's bootargs and the
-// initramfs U-Boot loaded (the `${ramdisk_addr_r}:${filesize}` argument: 17 bytes).
-(hasVirt ? test : test.skip)(
-  "virt64 (arm64): booti really starts the test Image with the DTB and initramfs",
-  async (t) => {
-    const s = new UbootSession({ board: "virt64", mcuPresent: false, monitor: true });
+// The script's own `run fl_boot` jumps into testImage(); then the QEMU monitor dumps the DTB U-Boot handed
+// to the "kernel", which must carry the script's bootargs, the initramfs U-Boot loaded (the
+// `${ramdisk_addr_r}:${filesize}` argument: 17 bytes) and, where `fdt apply` exists, the overlay.
+for (const board of ["virt64-overlay", "virt64"] as const) {
+  const withOverlay = board === "virt64-overlay";
+  const title =
+    (withOverlay ? "arm64 with overlays" : "arm64 (Debian's binary)") +
+    ": booti really starts a test Image with the script's bootargs, initramfs and DTB";
+  (available[board] ? test : test.skip)(title, async (t) => {
+    const s = new UbootSession({ board, mcuPresent: false, monitor: true });
     const dir = makeTempDir("flipper-overlay-test-");
     try {
       await s.start([
@@ -207,13 +211,22 @@ register(VIRT, "virt64", hasVirt);
           block: null,
           savedEnv: SAVED,
           fullBoot: true,
-          fragments: frag(""),
+          fragments: frag("bad good"),
+          overlays: { good, bad },
           bootFiles: { Image: testImage() },
           bootUntil: KERNEL_BANNER,
         },
       ]);
       const r = await s.runCase(0);
-      t.deepEqual(r.flipperLines, [V_ABSENT], r.console);
+      t.deepEqual(
+        r.flipperLines,
+        [
+          ABSENT,
+          "flipper: overlay bad failed to apply, skipped",
+          "flipper: overlay good " + (withOverlay ? "applied" : "failed to apply, skipped"),
+        ],
+        r.console,
+      );
       for (const line of [
         "## Flattened Device Tree blob at 4a000000",
         "   Booting using the fdt blob at 0x4a000000",
@@ -228,9 +241,8 @@ register(VIRT, "virt64", hasVirt);
       // Where the DTB went (booti relocates it): the last "Working FDT set to" before the kernel starts.
       const fdts = [...r.console.matchAll(/Working FDT set to ([0-9a-f]+)/g)];
       t.true(fdts.length > 0, r.console);
-      const fdtAt = fdts[fdts.length - 1][1];
       const raw = join(dir, "dtb.raw");
-      const mon = await s.monitor("pmemsave 0x" + fdtAt + ' 0x20000 "' + raw + '"');
+      const mon = await s.monitor("pmemsave 0x" + fdts[fdts.length - 1][1] + ' 0x20000 "' + raw + '"');
       t.true(existsSync(raw), mon);
       const blob = readFileSync(raw);
       t.is(blob.readUInt32BE(0), 0xd00dfeed);
@@ -239,6 +251,8 @@ register(VIRT, "virt64", hasVirt);
       const dts = tool("dtc", ["-q", "-I", "dtb", "-O", "dts", dtb]);
       t.true(dts.includes('bootargs = "' + ARGS + '";'), dts);
       t.true(dts.includes('compatible = "flipper,test";'), dts);
+      t.is(dts.includes('flipper-overlay = "applied";'), withOverlay, dts);
+      t.is(dts.includes('status = "okay";'), withOverlay, dts);
       const start = /linux,initrd-start = <(0x[0-9a-f]+ )?(0x[0-9a-f]+)>;/.exec(dts);
       t.truthy(start, dts);
       t.is(Number.parseInt(start![2], 16), Number.parseInt(rd![1], 16));
@@ -246,5 +260,5 @@ register(VIRT, "virt64", hasVirt);
       s.close();
       rmSync(dir, { recursive: true, force: true });
     }
-  },
-);
+  });
+}

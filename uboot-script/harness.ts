@@ -77,7 +77,7 @@ export interface SessionOptions {
   scriptText?: string;
   /** Echo the console to stderr. */
   echo?: boolean;
-  /** Board (default "sabrelite"; "virt64" and "sandbox" have no I2C target: MCU-absent cases only). */
+  /** Board (default "sabrelite"; the virt64 boards have no I2C target: MCU-absent cases only). */
   board?: UbootBoard;
   /** QEMU boards: open the QEMU monitor (UbootSession.monitor()). */
   monitor?: boolean;

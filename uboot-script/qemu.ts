@@ -14,9 +14,11 @@ export const UBOOT_BUILD_DIR = join(REPO_ROOT, "build", "uboot");
 export const UBOOT_BIN = join(UBOOT_BUILD_DIR, "u-boot-dtb.bin");
 /** Debian's u-boot-qemu 2023.01, qemu_arm64 build (made by uboot-script/setup-overlay.sh). */
 export const UBOOT_QEMU_ARM64_BIN = join(UBOOT_BUILD_DIR, "qemu_arm64", "u-boot.bin");
-/** U-Boot 2023.01 sandbox built from Debian's source package (made by uboot-script/setup-overlay.sh). */
-export const UBOOT_SANDBOX_BIN = join(UBOOT_BUILD_DIR, "sandbox", "u-boot");
-export const UBOOT_SANDBOX_DTB = join(UBOOT_BUILD_DIR, "sandbox", "u-boot.dtb");
+/**
+ * The same qemu_arm64 board built from Debian's source package with Debian's .config for it plus
+ * CONFIG_OF_LIBFDT_OVERLAY=y (made by uboot-script/setup-overlay.sh).
+ */
+export const UBOOT_QEMU_ARM64_OVERLAY_BIN = join(UBOOT_BUILD_DIR, "qemu_arm64-overlay", "u-boot.bin");
 
 /**
  * Where the harness runs U-Boot:
@@ -24,10 +26,10 @@ export const UBOOT_SANDBOX_DTB = join(UBOOT_BUILD_DIR, "sandbox", "u-boot.dtb");
  *   the MCU's address), USB stick; no `fdt apply` (no CONFIG_OF_LIBFDT_OVERLAY).
  * - `virt64`: Debian's u-boot-qemu 2023.01 (qemu_arm64) under qemu-system-aarch64 -M virt; arm64, booti,
  *   virtio disk; no I2C at all (the MCU-absent path) and no `fdt apply` either.
- * - `sandbox`: U-Boot 2023.01 sandbox (Linux program) from Debian's source; has `fdt apply`; disk image
- *   bound with `host bind`; no I2C target (its `i2c read/write` need a patch to touch memory).
+ * - `virt64-overlay`: the same board and configuration built from Debian's source with
+ *   CONFIG_OF_LIBFDT_OVERLAY=y: `fdt apply` works.
  */
-export type UbootBoard = "sabrelite" | "virt64" | "sandbox";
+export type UbootBoard = "sabrelite" | "virt64" | "virt64-overlay";
 
 export interface BoardInfo {
   /** U-Boot binary the board runs (missing = run setup). */
@@ -67,15 +69,14 @@ export const BOARDS: Record<UbootBoard, BoardInfo> = {
     env: { fdt_addr_r: "0x4a000000", fdtfile: "flipper-virt-test.dtb" },
     fdtfile: "flipper-virt-test.dtb",
   },
-  sandbox: {
-    binary: UBOOT_SANDBOX_BIN,
-    devtype: "host",
-    arch: "sandbox",
+  "virt64-overlay": {
+    binary: UBOOT_QEMU_ARM64_OVERLAY_BIN,
+    devtype: "virtio",
+    arch: "arm64",
     i2c: false,
-    harnessRam: 0x8700000,
-    // sandbox: 256 MiB DRAM, fdt_addr_r=0xc00000, kernel_addr_r=0x1000000, ramdisk_addr_r=0x2000000; no fdtfile.
-    env: { fdtfile: "flipper-sandbox-test.dtb" },
-    fdtfile: "flipper-sandbox-test.dtb",
+    harnessRam: 0x48700000,
+    env: { fdt_addr_r: "0x4a000000", fdtfile: "flipper-virt-test.dtb" },
+    fdtfile: "flipper-virt-test.dtb",
   },
 };
 
@@ -199,7 +200,7 @@ export function buildDiskImage(path: string, trees: FileTree[]): void {
 export interface QemuOptions {
   /** Board to run (default sabrelite). */
   board?: UbootBoard;
-  /** GPT image attached as a USB stick (usb 0; virtio 0 on virt64; `host bind 0` on sandbox). */
+  /** GPT image attached as a USB stick (usb 0; virtio 0 on the virt64 boards). */
   diskImage: string;
   /** 7-bit address of the emulated EEPROM on i2c bus 0, or null for no target at all (sabrelite only). */
   eepromAddress: number | null;
@@ -279,7 +280,7 @@ export class QemuUboot {
           EEPROM_SIZE,
       );
     }
-    if (board === "virt64") {
+    if (board === "virt64" || board === "virt64-overlay") {
       cmd = "qemu-system-aarch64";
       args = [
         ...["-M", "virt", "-cpu", "cortex-a57", "-smp", "1", "-m", "1G", "-display", "none"],
@@ -287,23 +288,13 @@ export class QemuUboot {
         ...["-drive", "if=none,id=stick,file=" + o.diskImage + ",format=raw"],
         ...["-device", "virtio-blk-device,drive=stick"],
       ];
-    } else if (board === "sandbox") {
-      // On a pipe the sandbox reads stdin blocking, so every tstc() (autoboot, ctrl-c checks) would
-      // wait for input; on a terminal it switches to raw non-blocking mode. socat gives it a pty
-      // (setsid + ctty: it gets SIGHUP when socat goes away).
-      cmd = "socat";
-      args = ["-", "EXEC:" + info.binary + " -d " + UBOOT_SANDBOX_DTB + ",pty,raw,echo=0,setsid,ctty,stderr"];
     }
     process.on("exit", this.onExit);
-    const proc = spawn(cmd, args, {
-      stdio: ["pipe", "pipe", "pipe"],
-      cwd: board === "sandbox" ? o.workDir : undefined,
-    });
+    const proc = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"] });
     this.proc = proc;
     proc.stdout!.setEncoding("latin1");
     proc.stdout!.on("data", (chunk: string) => {
-      // The sandbox colours its console (ESC [ 1;36m ...): strip that, and CRs.
-      const text = chunk.replace(/\r/g, "").replace(/\x1b\[[0-9;]*m/g, "");
+      const text = chunk.replace(/\r/g, "");
       this.buffer += text;
       this.transcript += text;
       if (o.echo) process.stderr.write(text);
@@ -323,7 +314,6 @@ export class QemuUboot {
     proc.stdin!.write(" ");
     await this.waitFor((b) => b.endsWith(PROMPT), timeout, "U-Boot prompt");
     this.buffer = "";
-    if (board === "sandbox") await this.run("host bind 0 " + o.diskImage);
     return Date.now() - t0;
   }
 

@@ -1,23 +1,22 @@
 #!/bin/sh
-# Prepares the two extra U-Boot 2023.01 builds the overlay / arm64 tests use (called by setup.sh).
+# Prepares the two arm64 U-Boot 2023.01 builds the overlay / arm64 tests use (called by setup.sh).
 # Idempotent: a second run with both in place does nothing but check.
-#   build/uboot/qemu_arm64/u-boot.bin   Debian's u-boot-qemu (qemu_arm64, for qemu-system-aarch64 -M virt);
-#                                       no compiling. Has setexpr+regex, env import, crc32, itest, booti,
-#                                       virtio; no i2c and no CONFIG_OF_LIBFDT_OVERLAY.
-#   build/uboot/sandbox/u-boot(.dtb)    U-Boot "sandbox" (a Linux program) built from Debian's source
-#                                       package u-boot (deb-src, same version), sandbox_defconfig +
-#                                       LEGACY_IMAGE_FORMAT (for `source`); its DTB without the alarm
-#                                       watchdog's u-boot,autostart (SIGALRM would kill an idle prompt).
-#                                       Has CONFIG_OF_LIBFDT_OVERLAY. ~1.5-2 min on 2 cores. The harness
-#                                       runs it on a pty through socat.
+#   build/uboot/qemu_arm64/u-boot.bin          Debian's u-boot-qemu, qemu_arm64 build, unmodified (no
+#                                              compiling). For qemu-system-aarch64 -M virt. Has setexpr with
+#                                              regex, env import, crc32, itest, booti, virtio; no i2c and no
+#                                              CONFIG_OF_LIBFDT_OVERLAY (`fdt apply` is missing).
+#   build/uboot/qemu_arm64-overlay/u-boot.bin  The same qemu_arm64 board built from Debian's source package
+#                                              (same version, deb-src) with Debian's own .config for it (shipped
+#                                              in that .deb) plus CONFIG_OF_LIBFDT_OVERLAY=y, with Debian's
+#                                              cross compiler gcc-aarch64-linux-gnu. ~1-1.5 min on 2 cores, once.
 #   sh uboot-script/setup-overlay.sh       # from the repository root (as root, or with sudo available)
 set -eu
 
 ROOT=$(CDPATH= cd -- "$(dirname -- "$0")/.." && pwd)
 CACHE="$ROOT/build/uboot"
 QBIN="$CACHE/qemu_arm64/u-boot.bin"
-SBIN="$CACHE/sandbox/u-boot"
-SDTB="$CACHE/sandbox/u-boot.dtb"
+QCFG="$CACHE/qemu_arm64/config.qemu_arm64.gz"
+OBIN="$CACHE/qemu_arm64-overlay/u-boot.bin"
 mkdir -p "$CACHE"
 
 # Concurrent runs (several test runs in one checkout) wait for each other instead of sharing a build.
@@ -38,18 +37,13 @@ apt_update() {
   fi
 }
 
-need_pkgs=""
-for pair in qemu-system-aarch64:qemu-system-arm socat:socat fdtput:device-tree-compiler dpkg-deb:dpkg; do
-  if ! command -v "${pair%%:*}" >/dev/null 2>&1; then need_pkgs="$need_pkgs ${pair#*:}"; fi
-done
-if [ -n "$need_pkgs" ]; then
+if ! command -v qemu-system-aarch64 >/dev/null 2>&1; then
   apt_update
-  # shellcheck disable=SC2086
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $need_pkgs
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends qemu-system-arm
 fi
 
-# 1. Debian's u-boot-qemu: only its qemu_arm64 build is kept.
-if [ ! -f "$QBIN" ]; then
+# 1. Debian's u-boot-qemu: its qemu_arm64 build and the .config it was built with.
+if [ ! -f "$QBIN" ] || [ ! -f "$QCFG" ]; then
   if ! ls "$CACHE"/u-boot-qemu_*_all.deb >/dev/null 2>&1; then
     apt_update
     (cd "$CACHE" && apt-get download u-boot-qemu)
@@ -58,17 +52,18 @@ if [ ! -f "$QBIN" ]; then
   rm -rf "$CACHE/deb-qemu"
   dpkg-deb -x "$deb" "$CACHE/deb-qemu"
   mkdir -p "$CACHE/qemu_arm64"
+  cp "$CACHE/deb-qemu/usr/share/doc/u-boot-qemu/configs/config.qemu_arm64.gz" "$QCFG"
   cp "$CACHE/deb-qemu/usr/lib/u-boot/qemu_arm64/u-boot.bin" "$QBIN.tmp"
   mv "$QBIN.tmp" "$QBIN"
   rm -rf "$CACHE/deb-qemu"
   echo "setup-overlay.sh: $QBIN ready (from $(basename "$deb"))"
 fi
 
-# 2. U-Boot sandbox from Debian's source package.
-if [ ! -f "$SBIN" ] || [ ! -f "$SDTB" ]; then
+# 2. The same board with overlay support, from Debian's source package.
+if [ ! -f "$OBIN" ]; then
   need=""
-  for p in bison flex bc swig python3-dev python3-setuptools python3-libfdt python3-pyelftools libssl-dev \
-    libgnutls28-dev uuid-dev dpkg-dev gcc make xz-utils; do
+  for p in gcc-aarch64-linux-gnu bison flex bc make gcc libc6-dev python3-dev python3-setuptools \
+    python3-pyelftools python3-libfdt swig libssl-dev libgnutls28-dev uuid-dev dpkg-dev xz-utils; do
     dpkg -s "$p" >/dev/null 2>&1 || need="$need $p"
   done
   if [ -n "$need" ]; then
@@ -94,42 +89,37 @@ EOF
     updated=0
     apt_update
   fi
-  # The same version as the packaged builds (u-boot-qemu's candidate), else the newest source.
-  ver=$(apt-cache policy u-boot-qemu | awk '/Candidate:/ {print $2}')
-  src=$(mktemp -d "$CACHE/sandbox-src.XXXXXX")
+  deb=$(ls "$CACHE"/u-boot-qemu_*_all.deb 2>/dev/null | head -n 1 || true)
+  ver=""
+  if [ -n "$deb" ]; then ver=$(dpkg-deb -f "$deb" Version); fi
+  src=$(mktemp -d "$CACHE/arm64-src.XXXXXX")
   trap 'rm -rf "$src"' EXIT
-  if [ -n "$ver" ] && [ "$ver" != "(none)" ]; then
+  # The version the packaged binaries were built from, else the newest source.
+  if [ -n "$ver" ]; then
     (cd "$src" && apt-get source --only-source "u-boot=$ver") || (cd "$src" && apt-get source --only-source u-boot)
   else
     (cd "$src" && apt-get source --only-source u-boot)
   fi
   tree=$(find "$src" -mindepth 1 -maxdepth 1 -type d -name 'u-boot-*' | head -n 1)
   obj="$src/obj"
-  make -C "$tree" O="$obj" sandbox_defconfig >/dev/null
-  "$tree/scripts/config" --file "$obj/.config" -e LEGACY_IMAGE_FORMAT
-  make -C "$tree" O="$obj" olddefconfig >/dev/null
+  mkdir -p "$obj"
+  zcat "$QCFG" >"$obj/.config"
+  "$tree/scripts/config" --file "$obj/.config" -e OF_LIBFDT_OVERLAY
+  make -C "$tree" O="$obj" CROSS_COMPILE=aarch64-linux-gnu- olddefconfig >/dev/null
   grep -qx 'CONFIG_OF_LIBFDT_OVERLAY=y' "$obj/.config" || {
-    echo "setup-overlay.sh: sandbox config lacks CONFIG_OF_LIBFDT_OVERLAY" >&2
+    echo "setup-overlay.sh: qemu_arm64 config did not take CONFIG_OF_LIBFDT_OVERLAY" >&2
     exit 1
   }
-  echo "setup-overlay.sh: building U-Boot sandbox from $(basename "$tree") (about 1.5 min on 2 cores)"
-  make -C "$tree" O="$obj" NO_SDL=1 -j"$(nproc)" >"$src/build.log" 2>&1 || {
+  echo "setup-overlay.sh: building qemu_arm64 with overlays from $(basename "$tree") (about 1-1.5 min on 2 cores)"
+  make -C "$tree" O="$obj" CROSS_COMPILE=aarch64-linux-gnu- -j"$(nproc)" >"$src/build.log" 2>&1 || {
     tail -n 40 "$src/build.log" >&2
     exit 1
   }
-  mkdir -p "$CACHE/sandbox"
-  cp "$obj/u-boot.dtb" "$SDTB.tmp"
-  mv "$SDTB.tmp" "$SDTB"
-  cp "$obj/u-boot" "$SBIN.tmp"
-  mv "$SBIN.tmp" "$SBIN"
-  rm -rf "$src"
-  echo "setup-overlay.sh: $SBIN ready"
+  mkdir -p "$(dirname "$OBIN")"
+  cp "$obj/.config" "$(dirname "$OBIN")/config"
+  cp "$obj/u-boot.bin" "$OBIN.tmp"
+  mv "$OBIN.tmp" "$OBIN"
+  echo "setup-overlay.sh: $OBIN ready"
 fi
 
-# The sandbox DTB starts an alarm watchdog (SIGALRM after 5 s without servicing, which kills U-Boot
-# while it waits at the prompt): drop its autostart.
-if fdtget -p "$SDTB" /alarm-wdt 2>/dev/null | grep -qx 'u-boot,autostart'; then
-  fdtput -d "$SDTB" /alarm-wdt u-boot,autostart
-fi
-
-echo "setup-overlay.sh: ok ($QBIN, $SBIN)"
+echo "setup-overlay.sh: ok ($QBIN, $OBIN)"

@@ -332,3 +332,17 @@ test("a crash loop is still counted across an MCU restart (tries are in flash)",
   // alpha, the last good profile.
   t.deepEqual(tries, ["bravo:1", "bravo:2", "bravo:3", "alpha:1"]);
 });
+
+test("no profiles and a countdown: when it runs out the block says EMPTY, not recovery", async (t) => {
+  const { mcu, link } = await makeMcu();
+  link.send(
+    MessageType.SET_OPTIONS,
+    encodeMenuOptions({ timeoutSeconds: 1, showMenu: ShowMenu.ON_KEY, maxTries: 3 }),
+  );
+  mcu.powerOn([]);
+  t.is(block(mcu).status, BlockStatus.PENDING);
+  mcu.advance(1100);
+  t.is(block(mcu).status, BlockStatus.EMPTY);
+  t.is(mcu.screenName(), "booting");
+  t.true(mcu.screenText().includes("No profiles: the base system starts"));
+});

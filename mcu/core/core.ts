@@ -271,14 +271,7 @@ export class BootCore implements LinkTarget {
     const opts = this.st.config;
     const zeroWait = held.length === 0 && opts.timeoutSeconds === 0 && opts.showMenu === ShowMenu.ON_KEY;
     if (zeroWait) {
-      if (c.empty) {
-        this.screen = Screen.BOOTING;
-        this.sel = this.emptySelection();
-        this.block = encodeBlock(this.sel);
-        this.dirty = true;
-      } else {
-        this.finalize(c, 0);
-      }
+      this.bootDefault(c);
       return;
     }
     this.screen = Screen.LIST;
@@ -293,6 +286,19 @@ export class BootCore implements LinkTarget {
       this.countdownEnd = -1;
     }
     this.updateBlock();
+    this.dirty = true;
+  }
+
+  /** Nobody chose: the default boots; with no profile at all the block says EMPTY (U-Boot's default). */
+  private bootDefault(c: Choice): void {
+    if (!c.empty) {
+      this.finalize(c, 0);
+      return;
+    }
+    this.screen = Screen.BOOTING;
+    this.countdownEnd = -1;
+    this.sel = this.emptySelection();
+    this.block = encodeBlock(this.sel);
     this.dirty = true;
   }
 
@@ -328,13 +334,7 @@ export class BootCore implements LinkTarget {
     if (this.countdownEnd >= 0 && now >= this.countdownEnd) {
       this.countdownEnd = -1;
       if (expireTries(this.st)) this.saveRun();
-      const c = decide(this.st);
-      if (c.empty)
-        this.finalize(
-          { id: "", action: BlockAction.RECOVERY, reason: BlockReason.DEFAULT, flags: 0, empty: false },
-          0,
-        );
-      else this.finalize(c, 0);
+      this.bootDefault(decide(this.st));
       return;
     }
     if (this.screen === Screen.CONFIRM && this.holdStart >= 0 && now - this.holdStart >= CONFIRM_HOLD_MS) {

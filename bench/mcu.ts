@@ -56,9 +56,9 @@ function withList(list: ProfileRecord[]) {
     flash.writeAll(core.takeWrites());
   };
   rx(MessageType.LIST_BEGIN, encodeListBegin({ generation: 1, count: list.length }));
-  list.forEach((record, index) =>
-    rx(MessageType.LIST_ITEM, encodeListItem({ generation: 1, index, record })),
-  );
+  for (let index = 0; index < list.length; index++) {
+    rx(MessageType.LIST_ITEM, encodeListItem({ generation: 1, index, record: list[index] }));
+  }
   rx(
     MessageType.LIST_COMMIT,
     encodeListCommit({ generation: 1, count: list.length, listCrc: listCrc(list) }),
@@ -86,9 +86,9 @@ export async function bench(): Promise<Array<[string, string]>> {
     const list = Array.from({ length: 32 }, (_, i) => make(i));
     const { flash, rx } = withList(list);
     rx(MessageType.LIST_BEGIN, encodeListBegin({ generation: 2, count: 32 }));
-    list.forEach((record, index) =>
-      rx(MessageType.LIST_ITEM, encodeListItem({ generation: 2, index, record })),
-    );
+    for (let index = 0; index < list.length; index++) {
+      rx(MessageType.LIST_ITEM, encodeListItem({ generation: 2, index, record: list[index] }));
+    }
     rx(MessageType.LIST_COMMIT, encodeListCommit({ generation: 2, count: 32, listCrc: listCrc(list) }));
     let maxValue = 0;
     for (const k of flash.keys()) maxValue = Math.max(maxValue, flash.read(k)!.length);

@@ -102,7 +102,10 @@ test("a scenario file with an unknown step or expectation is refused with a mess
     writeFileSync(a, "name: x\nsteps:\n  - jump: 3\n");
     const b = join(dir, "b.yaml");
     writeFileSync(b, "name: y\nsteps:\n  - expect: { bootarg: x }\n");
-    const r = spawnSync(process.execPath, ["--import", "tsx", "sim/scenario.ts", a, b], { encoding: "utf8", timeout: 60000 });
+    const r = spawnSync(process.execPath, ["--import", "tsx", "sim/scenario.ts", a, b], {
+      encoding: "utf8",
+      timeout: 60000,
+    });
     t.is(r.status, 1);
     t.regex(r.stdout, /step 1 \{"jump":3\} is invalid: must have exactly one of powerOn/);
     t.regex(r.stdout, /expectation "bootarg" is unknown: use bootargs/);

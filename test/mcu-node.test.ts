@@ -150,9 +150,9 @@ test("FileFlash: a simulated power cut mid-write keeps the previous state in the
   const link = (type: number, seq: number, payload: number[]) =>
     a.uartReceive(encodeFrame({ type, seq, kind: FrameKind.REQUEST, result: 0, payload }));
   link(MessageType.LIST_BEGIN, 1, encodeListBegin({ generation: 1, count: 2 }));
-  LIST.forEach((record, index) =>
-    link(MessageType.LIST_ITEM, 2 + index, encodeListItem({ generation: 1, index, record })),
-  );
+  for (let index = 0; index < LIST.length; index++) {
+    link(MessageType.LIST_ITEM, 2 + index, encodeListItem({ generation: 1, index, record: LIST[index] }));
+  }
   link(MessageType.LIST_COMMIT, 9, encodeListCommit({ generation: 1, count: 2, listCrc: listCrc(LIST) }));
   const NEW = [profile("zulu")];
   (a.flash as FileFlash).cutAfter(0, true); // the next write is torn, the rest never happen

@@ -67,6 +67,16 @@ export const CONFIRM_HOLD_MS = 1500;
 export const POPUP_MS = 1500;
 /** Actions offered by long OK on a profile. */
 export const ACTIONS = ["Boot once", "Make default", "Reset profile", "Recovery mode"];
+/** Why this boot, in words, indexed by BlockReason (the booting screen). */
+export const REASON_TEXT = [
+  "",
+  "the default",
+  "the last profile used",
+  "chosen in the menu",
+  "one time only",
+  "fallback: the default did not work",
+];
+
 /** One line under the actions saying what the selected one does. */
 export const ACTION_HELP = [
   "Boot it now; the default stays as it is",
@@ -1044,6 +1054,7 @@ export class BootCore implements LinkTarget {
         info += "try " + decimal(s.tryNumber) + " of " + decimal(s.maxTries);
         if (s.profileId === "") info = ACTION_NAMES[s.action];
         v.lines.push(info);
+        v.lines.push(REASON_TEXT[s.reason]);
       }
     }
     return v;

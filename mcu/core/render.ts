@@ -182,7 +182,8 @@ export function drawPart(cv: Canvas, v: View, part: number): boolean {
     if (part === 2 && v.lines.length > 1) centerText(cv, 68, v.lines[1], FontId.BOLD, INK);
     if (part === 3) {
       if (v.lines.length > 2) centerText(cv, 84, v.lines[2], FontId.SMALL, SOFT);
-      cv.fillRect(40, 110, SCREEN_W - 80, 2, INK);
+      cv.fillRect(40, 100, SCREEN_W - 80, 1, SOFT_INV);
+      if (v.lines.length > 3) centerText(cv, 108, v.lines[3], FontId.SMALL, SOFT);
     }
     return more;
   }

@@ -1,16 +1,18 @@
 // Runs boot.scr once in QEMU's U-Boot and prints the final bootargs and every `flipper:` line.
 //   npm run uboot -- --block FILE [--env saved.env] [--fragments DIR] [--bootargs "..."] [--set k=v] [--absent]
-//                    [--full] [--console]
+//                    [--full] [--console] [--board sabrelite|virt64|virt64-overlay]
 // --block: the 64-byte block (binary file; `-` reads the block as hex text from stdin).
 // --env: key=value lines (the saved environment, like fw_printenv prints it).
 // --fragments: a directory mirroring the boot partition's flipper/ folder (<id>.env, overlays/<name>.dtbo).
+// --board: U-Boot to run (README.md "Boards"); the virt64 boards have no I2C: use --absent.
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { runUboot, type UbootCase } from "./harness";
+import { BOARDS, type UbootBoard } from "./qemu";
 
 function usage(): never {
   console.error(
-    "usage: npm run uboot -- [--block FILE|-] [--absent] [--env FILE] [--fragments DIR] [--bootargs TEXT] [--set K=V]... [--full] [--console] [--echo]",
+    "usage: npm run uboot -- [--block FILE|-] [--absent] [--env FILE] [--fragments DIR] [--bootargs TEXT] [--set K=V]... [--full] [--console] [--echo] [--board NAME]",
   );
   process.exit(2);
 }
@@ -29,6 +31,7 @@ async function main(): Promise<void> {
   const c: UbootCase = {};
   let showConsole = false;
   let echo = false;
+  let board: UbootBoard = "sabrelite";
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     const next = () => {
@@ -63,9 +66,20 @@ async function main(): Promise<void> {
     } else if (a === "--full") c.fullBoot = true;
     else if (a === "--console") showConsole = true;
     else if (a === "--echo") echo = true;
-    else usage();
+    else if (a === "--board") {
+      const b = next();
+      if (!Object.keys(BOARDS).includes(b)) {
+        console.error("--board " + JSON.stringify(b) + ": allowed: " + Object.keys(BOARDS).join(", "));
+        process.exit(2);
+      }
+      board = b as UbootBoard;
+    } else usage();
   }
-  const r = await runUboot(c, { echo });
+  if (!BOARDS[board].i2c && c.block !== null) {
+    console.error("--board " + board + " has no I2C target: add --absent");
+    process.exit(2);
+  }
+  const r = await runUboot(c, { echo, board });
   if (showConsole) console.log(r.console);
   for (const l of r.flipperLines) console.log(l);
   console.log("bootargs=" + (r.bootargs ?? ""));

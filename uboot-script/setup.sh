@@ -73,6 +73,8 @@ fi
 
 # The overlay / arm64 boards (Debian's u-boot-qemu for qemu_arm64, the U-Boot sandbox built from
 # Debian's source): test/uboot-overlay.test.ts.
-sh "$ROOT/uboot-script/setup-overlay.sh"
+# A failure here must not stop the SABRE Lite tests (everything else still runs); the overlay tests
+# then report themselves as not run, which `npm test` counts as failed, so it is never hidden.
+sh "$ROOT/uboot-script/setup-overlay.sh" || echo "setup.sh: the overlay board could not be prepared; test/uboot-overlay.test.ts will not run" >&2
 
 echo "setup.sh: ok ($BIN)"

@@ -3,7 +3,7 @@
 // Heap method: the VM exposes no heap statistics, so mcu/devs/heap.ts allocates 512-byte buffers until
 // the 64 KB heap is exhausted; used = free heap of an empty program - free heap of the program with 32
 // profiles and the menu open (both within 512 bytes). Latency: the program logs, for each frame, the
-// VM milliseconds from the latest key edge to the frame being drawn (all three bands).
+// VM milliseconds from the latest key edge to the frame being drawn (all its bands).
 // Runs the VM with jacdac-ts on 127.0.0.1:8082 under the same lock as test/mcu-devs-vm.test.ts.
 import { pathToFileURL } from "node:url";
 import {
@@ -91,7 +91,7 @@ export async function bench(): Promise<Array<[string, string]>> {
       `median ${median(latencies)}, max ${Math.max(...latencies)}`,
     ]);
     rows.push([
-      "frame draw time (3 bands of 256x48, VM ms)",
+      "frame draw time (9 bands of 256x16, VM ms)",
       `median ${median(renders)}, max ${Math.max(...renders)}`,
     ]);
 
@@ -101,6 +101,41 @@ export async function bench(): Promise<Array<[string, string]>> {
     const free32 = lastFree(rig.lines.slice(mark).map((l) => l.text));
     rows.push(["VM heap free, 32 profiles, menu open", `${free32} bytes`]);
     rows.push(["VM heap used by the program with 32 profiles", `${free0 - free32} bytes (of a 64 KB heap)`]);
+
+    // The probe's OutOfMemory restarts the program: it must load the 32 profiles back from flash.
+    const ready = await rig.waitLine(/^READY /, 120_000, mark);
+    rows.push(["program restart with 32 profiles in flash", ready.replace(/^READY /, "")]);
+    await rig.waitLine(/^BOUND 14 of 14$/, 120_000, mark);
+    // Replacing a full list stages 32 new records next to the 32 held: does it fit the heap?
+    mark = rig.lines.length;
+    const next = profiles.map((p) => ({ ...p, lastUsed: p.lastUsed + 1 }));
+    let result = "OK";
+    try {
+      let q = await rig.request(
+        MessageType.LIST_BEGIN,
+        encodeListBegin({ generation: 2, count: 32 }),
+        30_000,
+      );
+      for (let i = 0; i < 32 && q.result === Result.OK; i++) {
+        q = await rig.request(
+          MessageType.LIST_ITEM,
+          encodeListItem({ generation: 2, index: i, record: next[i] }),
+          30_000,
+        );
+      }
+      if (q.result === Result.OK) {
+        q = await rig.request(
+          MessageType.LIST_COMMIT,
+          encodeListCommit({ generation: 2, count: 32, listCrc: listCrc(next) }),
+          30_000,
+        );
+      }
+      if (q.result !== Result.OK) result = `refused (${q.result})`;
+    } catch {
+      const oom = rig.lines.slice(mark).some((l) => /OutOfMemory/.test(l.text));
+      result = oom ? "no: OutOfMemory, the program restarts with the old list" : "no answer";
+    }
+    rows.push(["replace a 32-profile list with another 32 (64 KB heap)", result]);
   } finally {
     await rig.stop();
     release();

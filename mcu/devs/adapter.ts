@@ -95,13 +95,15 @@ export async function loadFlash(): Promise<PreloadedFlash> {
 }
 
 /** Screen rows per band: the frame is drawn as SCREEN_H / BAND_H bands of one reused Image. */
-export const BAND_H = 48;
+export const BAND_H = 16;
 
 /**
  * The core's Canvas on one horizontal band of the screen, a DeviceScript Image of 256 x BAND_H at
  * 4 bits a pixel (gray 0..63 becomes the color index gray >> 2). A whole 256x144 4-bit frame would
- * take 18 KB of the VM's 64 KB heap, which then runs out during a list commit; a 48-row band takes
- * 6 KB, and each band goes to the panel (natively: a windowed QSPI write) before the next is drawn.
+ * take 18 KB of the VM's 64 KB heap, which then runs out during a list commit. A 16-row band takes
+ * 2 KB (48 rows: 6 KB, and a 32-profile commit sometimes ran out of memory); each band goes to the
+ * panel (natively: a windowed QSPI write) before the next is drawn. Nine bands cost about twice
+ * the draw time of three (bench/mcu-vm.ts).
  */
 export class BandCanvas implements Canvas {
   width = SCREEN_W;

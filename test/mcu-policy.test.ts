@@ -346,3 +346,28 @@ test("no profiles and a countdown: when it runs out the block says EMPTY, not re
   t.is(mcu.screenName(), "booting");
   t.true(mcu.screenText().includes("No profiles: the base system starts"));
 });
+
+test("MARK_GOOD after an MCU restart names the profile; a profile deleted since its boot is fine", async (t) => {
+  const { mcu, link } = await setup();
+  mcu.powerOn([]);
+  const seq = mcu.selection().sequence;
+  await mcu.restart();
+  let r = link.send(MessageType.MARK_GOOD, encodeMarkGood({ sequence: seq, id: "" }));
+  t.is(r.result, Result.INVALID);
+  t.regex(r.message, /MCU restarted, name the profile/);
+  r = link.send(MessageType.MARK_GOOD, encodeMarkGood({ sequence: seq, id: "nobody" }));
+  t.is(r.result, Result.NOT_FOUND);
+  t.is(link.send(MessageType.MARK_GOOD, encodeMarkGood({ sequence: seq, id: "alpha" })).result, Result.OK);
+  t.is(link.state().lastGoodId, "alpha");
+  // Boot bravo, delete it, then report success: OK, nothing to count.
+  link.send(MessageType.SET_DEFAULT, encodeSetDefault({ mode: DefaultMode.FIXED, id: "bravo" }));
+  mcu.powerOn([]);
+  const g = link.state().generation;
+  link.send(
+    MessageType.DELETE_PROFILE,
+    encodeDeleteProfile({ baseGeneration: g, newGeneration: g + 1, id: "bravo" }),
+  );
+  t.is(markGood(link, mcu).result, Result.OK);
+  t.is(link.state().lastBoot.good, 1);
+  t.is(link.state().lastGoodId, "alpha");
+});

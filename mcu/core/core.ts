@@ -719,7 +719,8 @@ export class BootCore implements LinkTarget {
         );
       }
       b.good = 1;
-      if (id === "") return okOutcome(); // base-system recovery: nothing to count
+      // Base-system recovery, or a profile deleted since it booted: nothing left to count.
+      if (id === "" || findProfile(this.st, id) < 0) return okOutcome();
     }
     if (findProfile(this.st, id) < 0) return fail(Result.NOT_FOUND, 'id "' + id + '" is not in the list');
     let changed = false;

@@ -51,7 +51,11 @@ function frame(type: number, seq: number, kind: number, payload: number[], resul
 }
 
 /** Every frame of a full list transfer, both directions, and the payload bytes they carry. */
-export function fullSyncFrames(profiles: ProfileRecord[]): { wire: number; payload: number; frames: number[][] } {
+export function fullSyncFrames(profiles: ProfileRecord[]): {
+  wire: number;
+  payload: number;
+  frames: number[][];
+} {
   const generation = 42;
   const frames: number[][] = [];
   let payload = 0;
@@ -65,7 +69,10 @@ export function fullSyncFrames(profiles: ProfileRecord[]): { wire: number; paylo
   profiles.forEach((record, index) => {
     send(MessageType.LIST_ITEM, encodeListItem({ generation, index, record }));
   });
-  send(MessageType.LIST_COMMIT, encodeListCommit({ generation, count: profiles.length, listCrc: listCrc(profiles) }));
+  send(
+    MessageType.LIST_COMMIT,
+    encodeListCommit({ generation, count: profiles.length, listCrc: listCrc(profiles) }),
+  );
   return { wire: frames.reduce((n, f) => n + f.length, 0), payload, frames };
 }
 
@@ -89,7 +96,10 @@ export async function bench(): Promise<Array<[string, string]>> {
   const i2cClocks = i2cBytes * 9 + 3;
   rows.push(["register block size", `${BLOCK_LENGTH} bytes (one read of ${i2cBytes} bytes on the bus)`]);
   for (const khz of [100, 400, 1000]) {
-    rows.push([`register block I2C wire time @ ${khz} kHz`, `${fmt((i2cClocks / (khz * 1000)) * 1e6, 0)} us`]);
+    rows.push([
+      `register block I2C wire time @ ${khz} kHz`,
+      `${fmt((i2cClocks / (khz * 1000)) * 1e6, 0)} us`,
+    ]);
   }
 
   const profiles = realisticProfiles(32);
@@ -106,7 +116,14 @@ export async function bench(): Promise<Array<[string, string]>> {
 
   const item = encodeListItem({ generation: 1, index: 3, record: profiles[3] });
   const itemFrame = frame(MessageType.LIST_ITEM, 7, FrameKind.REQUEST, item);
-  const enc = perSecond(() => frame(MessageType.LIST_ITEM, 7, FrameKind.REQUEST, encodeListItem({ generation: 1, index: 3, record: profiles[3] })));
+  const enc = perSecond(() =>
+    frame(
+      MessageType.LIST_ITEM,
+      7,
+      FrameKind.REQUEST,
+      encodeListItem({ generation: 1, index: 3, record: profiles[3] }),
+    ),
+  );
   const dec = new FrameDecoder(MAX_WIRE_FRAME);
   let got: Frame | null = null;
   const decRate = perSecond(() =>
@@ -119,8 +136,14 @@ export async function bench(): Promise<Array<[string, string]>> {
     ),
   );
   if (!got) throw new Error("decoder produced no frame");
-  rows.push(["encode LIST_ITEM frame", `${fmt(enc / 1000)} k frames/s (${fmt((enc * itemFrame.length) / 1e6, 2)} MB/s)`]);
-  rows.push(["decode LIST_ITEM frame", `${fmt(decRate / 1000)} k frames/s (${fmt((decRate * itemFrame.length) / 1e6, 2)} MB/s)`]);
+  rows.push([
+    "encode LIST_ITEM frame",
+    `${fmt(enc / 1000)} k frames/s (${fmt((enc * itemFrame.length) / 1e6, 2)} MB/s)`,
+  ]);
+  rows.push([
+    "decode LIST_ITEM frame",
+    `${fmt(decRate / 1000)} k frames/s (${fmt((decRate * itemFrame.length) / 1e6, 2)} MB/s)`,
+  ]);
   const block = encodeBlock({
     status: 2,
     action: 1,
@@ -133,7 +156,10 @@ export async function bench(): Promise<Array<[string, string]>> {
     base: "1.4.2",
   });
   rows.push(["decode register block", `${fmt(perSecond(() => decodeBlock(block)) / 1000)} k blocks/s`]);
-  rows.push(["crc32 throughput", `${fmt((perSecond(() => crc32(itemFrame, 0, itemFrame.length)) * itemFrame.length) / 1e6, 1)} MB/s`]);
+  rows.push([
+    "crc32 throughput",
+    `${fmt((perSecond(() => crc32(itemFrame, 0, itemFrame.length)) * itemFrame.length) / 1e6, 1)} MB/s`,
+  ]);
   return rows;
 }
 

@@ -83,7 +83,13 @@ test("every corrupted byte is classified, never accepted silently, never thrown"
       const d = decodeBlock(bad);
       t.false(d.ok, `byte ${i} ^ ${mask}`);
       const expected =
-        i < 4 ? BlockError.BAD_MAGIC : i === 4 ? BlockError.UNKNOWN_VERSION : i === 5 ? BlockError.BAD_LENGTH : BlockError.BAD_CRC;
+        i < 4
+          ? BlockError.BAD_MAGIC
+          : i === 4
+            ? BlockError.UNKNOWN_VERSION
+            : i === 5
+              ? BlockError.BAD_LENGTH
+              : BlockError.BAD_CRC;
       t.is(d.error, expected, `byte ${i} ^ ${mask}: ${d.detail}`);
       t.true(d.detail.length > 10);
     }
@@ -134,7 +140,13 @@ test("fields behind a good CRC are still checked: invalid-field names the field"
 
 test("wrong lengths and non-byte input are classified, not thrown", (t) => {
   const good = encodeBlock(valid);
-  for (const input of [[], good.slice(0, 63), [...good, 0], [...good.slice(0, 63), 256], [...good.slice(0, 63), -1]]) {
+  for (const input of [
+    [],
+    good.slice(0, 63),
+    [...good, 0],
+    [...good.slice(0, 63), 256],
+    [...good.slice(0, 63), -1],
+  ]) {
     t.is(decodeBlock(input).error, BlockError.BAD_LENGTH);
   }
   t.is(decodeBlock(null as never).error, BlockError.BAD_LENGTH);
@@ -154,7 +166,9 @@ test("property: random 64-byte blocks never throw and never decode unless the CR
 });
 
 test("the encoder refuses a selection it could not publish safely", (t) => {
-  t.throws(() => encodeBlock({ ...valid, profileId: "a;reboot" }), { message: /profileId "a;reboot" is invalid/ });
+  t.throws(() => encodeBlock({ ...valid, profileId: "a;reboot" }), {
+    message: /profileId "a;reboot" is invalid/,
+  });
   t.throws(() => encodeBlock({ ...valid, base: "1.2.3 x" }), { message: /base/ });
   t.throws(() => encodeBlock({ ...valid, sequence: -1 }), { message: /sequence/ });
 });

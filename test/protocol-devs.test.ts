@@ -31,6 +31,14 @@ test("the DeviceScript VM computes the same block CRC and list CRC as Node", asy
     base: "1.2.3",
   });
   t.true(r.logs.includes(`crc ${hex(Buffer.from(block).readUInt32LE(60), 8)}`), r.logs.join("\n"));
-  const rec = { id: "pentest", name: "Pentest", base: "1.2.3", flags: 1, created: 1700000000, lastUsed: 0, origin: "desktop" };
+  const rec = {
+    id: "pentest",
+    name: "Pentest",
+    base: "1.2.3",
+    flags: 1,
+    created: 1700000000,
+    lastUsed: 0,
+    origin: "desktop",
+  };
   t.true(r.logs.includes(`listcrc ${hex(listCrc([rec]), 8)}`), r.logs.join("\n"));
 });

@@ -2,10 +2,22 @@
 // so the document and the implementation cannot drift apart.
 import { readFileSync } from "node:fs";
 import test from "ava";
-import { FRAGMENT_VAR_KOPTS, FRAGMENT_VAR_OVERLAYS, KOPTS_MAX, OVERLAY_NAME_MAX, OVERLAYS_MAX } from "../protocol/boot-fragment";
+import {
+  FRAGMENT_VAR_KOPTS,
+  FRAGMENT_VAR_OVERLAYS,
+  KOPTS_MAX,
+  OVERLAY_NAME_MAX,
+  OVERLAYS_MAX,
+} from "../protocol/boot-fragment";
 import { FRAME_CRC_BYTES, FRAME_HEADER_BYTES, FrameError, FrameKind, PAYLOAD_LIMIT } from "../protocol/frame";
 import * as M from "../protocol/messages";
-import { MAX_PROFILES, PROFILE_BASE_MAX, PROFILE_ID_MAX, PROFILE_NAME_MAX_BYTES, ProfileFlag } from "../protocol/profile";
+import {
+  MAX_PROFILES,
+  PROFILE_BASE_MAX,
+  PROFILE_ID_MAX,
+  PROFILE_NAME_MAX_BYTES,
+  ProfileFlag,
+} from "../protocol/profile";
 import {
   BLOCK_BASE_FIELD,
   BLOCK_ID_FIELD,
@@ -75,7 +87,12 @@ test("block table: every field's offset and size match the code", (t) => {
   t.true(doc.includes(`**${BLOCK_LENGTH} bytes**`));
 });
 
-function codesMatch(t: import("ava").ExecutionContext, name: string, codes: Record<string, number>, hexCodes = false) {
+function codesMatch(
+  t: import("ava").ExecutionContext,
+  name: string,
+  codes: Record<string, number>,
+  hexCodes = false,
+) {
   const rows = table(name);
   const fromDoc: Record<string, number> = {};
   for (const r of rows) fromDoc[r[1]] = hexCodes ? Number.parseInt(r[0], 16) : Number(r[0]);
@@ -105,7 +122,11 @@ test("message table kinds: events are exactly the EVENT_ types", (t) => {
   for (const [, name, kind] of table("messages")) {
     t.is(kind, name.startsWith("EVENT_") ? "event" : "request", name);
   }
-  t.true(table("frame")[2][3].includes(`${FrameKind.REQUEST} REQUEST, ${FrameKind.RESPONSE} RESPONSE, ${FrameKind.EVENT} EVENT`));
+  t.true(
+    table("frame")[2][3].includes(
+      `${FrameKind.REQUEST} REQUEST, ${FrameKind.RESPONSE} RESPONSE, ${FrameKind.EVENT} EVENT`,
+    ),
+  );
 });
 
 test("frame table matches the header size, CRC size and payload limit", (t) => {
@@ -133,7 +154,11 @@ test("profile rules and fragment rules state the code's limits", (t) => {
   const frag = Object.fromEntries(table("fragment").map((r) => [r[0], r[2]]));
   t.is(Number(frag[FRAGMENT_VAR_KOPTS]), KOPTS_MAX);
   t.is(frag[FRAGMENT_VAR_OVERLAYS], `${OVERLAYS_MAX} names of ${OVERLAY_NAME_MAX}`);
-  t.true(table("results").find((r) => r[1] === "NO_SPACE")![2].includes(`more than ${MAX_PROFILES}`));
+  t.true(
+    table("results")
+      .find((r) => r[1] === "NO_SPACE")![2]
+      .includes(`more than ${MAX_PROFILES}`),
+  );
 });
 
 const sampleRecord = {
@@ -181,15 +206,31 @@ const payloads: Record<
     encode: M.encodeHelloResponse as never,
     decode: M.decodeHelloResponse as never,
   },
-  GetProfile: { sample: { index: 3 }, encode: M.encodeGetProfile as never, decode: M.decodeGetProfile as never },
+  GetProfile: {
+    sample: { index: 3 },
+    encode: M.encodeGetProfile as never,
+    decode: M.decodeGetProfile as never,
+  },
   ProfileReply: {
     sample: { generation: 2, count: 5, index: 3, record: sampleRecord },
     encode: M.encodeProfileReply as never,
     decode: M.decodeProfileReply as never,
   },
-  ListBegin: { sample: { generation: 2, count: 5 }, encode: M.encodeListBegin as never, decode: M.decodeListBegin as never },
-  ListItem: { sample: { generation: 2, index: 1, record: sampleRecord }, encode: M.encodeListItem as never, decode: M.decodeListItem as never },
-  ListCommit: { sample: { generation: 2, count: 5, listCrc: 77 }, encode: M.encodeListCommit as never, decode: M.decodeListCommit as never },
+  ListBegin: {
+    sample: { generation: 2, count: 5 },
+    encode: M.encodeListBegin as never,
+    decode: M.decodeListBegin as never,
+  },
+  ListItem: {
+    sample: { generation: 2, index: 1, record: sampleRecord },
+    encode: M.encodeListItem as never,
+    decode: M.decodeListItem as never,
+  },
+  ListCommit: {
+    sample: { generation: 2, count: 5, listCrc: 77 },
+    encode: M.encodeListCommit as never,
+    decode: M.decodeListCommit as never,
+  },
   PutProfile: {
     sample: { baseGeneration: 2, newGeneration: 3, record: sampleRecord },
     encode: M.encodePutProfile as never,
@@ -200,15 +241,31 @@ const payloads: Record<
     encode: M.encodeDeleteProfile as never,
     decode: M.decodeDeleteProfile as never,
   },
-  SetDefault: { sample: { mode: 0, id: "pentest" }, encode: M.encodeSetDefault as never, decode: M.decodeSetDefault as never },
-  SetNext: { sample: { action: 1, id: "pentest" }, encode: M.encodeSetNext as never, decode: M.decodeSetNext as never },
+  SetDefault: {
+    sample: { mode: 0, id: "pentest" },
+    encode: M.encodeSetDefault as never,
+    decode: M.decodeSetDefault as never,
+  },
+  SetNext: {
+    sample: { action: 1, id: "pentest" },
+    encode: M.encodeSetNext as never,
+    decode: M.decodeSetNext as never,
+  },
   MenuOptions: {
     sample: { timeoutSeconds: 3, showMenu: 0, maxTries: 3 },
     encode: M.encodeMenuOptions as never,
     decode: M.decodeMenuOptions as never,
   },
-  MarkGood: { sample: { sequence: 9, id: "pentest" }, encode: M.encodeMarkGood as never, decode: M.decodeMarkGood as never },
-  BootReport: { sample: sampleReport, encode: M.encodeBootReport as never, decode: M.decodeBootReport as never },
+  MarkGood: {
+    sample: { sequence: 9, id: "pentest" },
+    encode: M.encodeMarkGood as never,
+    decode: M.decodeMarkGood as never,
+  },
+  BootReport: {
+    sample: sampleReport,
+    encode: M.encodeBootReport as never,
+    decode: M.decodeBootReport as never,
+  },
   McuState: {
     sample: {
       generation: 2,
@@ -269,6 +326,9 @@ test("record table matches the record encoder", (t) => {
     rows.map((r) => r[1]),
     Object.keys(M.decodeRecord(M.encodeRecord(sampleRecord)).value!),
   );
-  const size = rows.reduce((n, r) => n + encodedSize(r[2], (sampleRecord as Record<string, unknown>)[r[1]]), 0);
+  const size = rows.reduce(
+    (n, r) => n + encodedSize(r[2], (sampleRecord as Record<string, unknown>)[r[1]]),
+    0,
+  );
   t.is(size, M.encodeRecord(sampleRecord).length);
 });

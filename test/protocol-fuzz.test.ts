@@ -53,7 +53,15 @@ function prng(seed: number) {
   };
 }
 
-const sampleRecord = { id: "pentest", name: "Pentest", base: "1.2.3", origin: "", flags: 0, created: 1, lastUsed: 2 };
+const sampleRecord = {
+  id: "pentest",
+  name: "Pentest",
+  base: "1.2.3",
+  origin: "",
+  flags: 0,
+  created: 1,
+  lastUsed: 2,
+};
 const seeds: number[][] = [
   M.encodeListItem({ generation: 7, index: 3, record: sampleRecord }),
   M.encodePutProfile({ baseGeneration: 1, newGeneration: 2, record: sampleRecord }),
@@ -94,7 +102,13 @@ test(`fuzz: ${FRAMES} random and mutated frames; no throw, no out-of-bounds read
       wire = Array.from({ length: Math.floor(rand() * 80) }, () => Math.floor(rand() * 256));
     } else {
       const payload = kind === 1 ? mutate(rand, seeds[n % seeds.length]) : seeds[n % seeds.length];
-      const frame = encodeFrame({ type: Math.floor(rand() * 256), seq: n & 0xff, kind: n % 3, result: 0, payload });
+      const frame = encodeFrame({
+        type: Math.floor(rand() * 256),
+        seq: n & 0xff,
+        kind: n % 3,
+        result: 0,
+        payload,
+      });
       wire = kind === 2 ? mutate(rand, frame) : frame;
     }
     // Payload decoders see the raw (possibly mutated) bytes, guarded.
@@ -119,7 +133,9 @@ test(`fuzz: ${FRAMES} random and mutated frames; no throw, no out-of-bounds read
     resyncs++;
   }
   t.is(resyncs, FRAMES);
-  t.log(`${FRAMES} frames fuzzed, ${accepted} mutated frames still passed the CRC (their payloads were then decoded)`);
+  t.log(
+    `${FRAMES} frames fuzzed, ${accepted} mutated frames still passed the CRC (their payloads were then decoded)`,
+  );
 });
 
 test("property: arbitrary byte streams through the decoder never throw and keep memory bounded", (t) => {

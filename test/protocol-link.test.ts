@@ -55,19 +55,23 @@ test("property: COBS round-trips and never emits a zero", (t) => {
 
 test("property: frames round-trip through the streaming decoder, split anywhere", (t) => {
   fc.assert(
-    fc.property(fc.array(arbFrame, { minLength: 1, maxLength: 5 }), fc.integer({ min: 1, max: 50 }), (frames, chunk) => {
-      const wire = frames.flatMap(encodeFrame);
-      const got: Frame[] = [];
-      const dec = new FrameDecoder(MAX_WIRE_FRAME);
-      for (let i = 0; i < wire.length; i += chunk) {
-        dec.push(
-          wire.slice(i, i + chunk),
-          (f) => got.push(f),
-          () => got.push(null as never),
-        );
-      }
-      return JSON.stringify(got) === JSON.stringify(frames);
-    }),
+    fc.property(
+      fc.array(arbFrame, { minLength: 1, maxLength: 5 }),
+      fc.integer({ min: 1, max: 50 }),
+      (frames, chunk) => {
+        const wire = frames.flatMap(encodeFrame);
+        const got: Frame[] = [];
+        const dec = new FrameDecoder(MAX_WIRE_FRAME);
+        for (let i = 0; i < wire.length; i += chunk) {
+          dec.push(
+            wire.slice(i, i + chunk),
+            (f) => got.push(f),
+            () => got.push(null as never),
+          );
+        }
+        return JSON.stringify(got) === JSON.stringify(frames);
+      },
+    ),
     { numRuns: 300 },
   );
   t.pass();
@@ -105,7 +109,9 @@ test("each malformed frame class gets its own error", (t) => {
   const r = receive([...flood, 0, ...good]);
   t.deepEqual(r.errors, [FrameError.OVERSIZE]);
   t.is(r.frames.length, 1);
-  t.throws(() => encodeFrame({ type: 1, seq: 0, kind: 0, result: 0, payload: new Array(PAYLOAD_LIMIT + 1).fill(1) }));
+  t.throws(() =>
+    encodeFrame({ type: 1, seq: 0, kind: 0, result: 0, payload: new Array(PAYLOAD_LIMIT + 1).fill(1) }),
+  );
 });
 
 function require_crc(r: number[]): number {
@@ -164,7 +170,12 @@ const codecs: [string, fc.Arbitrary<object>, (v: never) => number[], (b: number[
     M.encodeHelloResponse as never,
     M.decodeHelloResponse,
   ],
-  ["GetProfile", fc.record({ index: fc.integer({ min: 0, max: 255 }) }), M.encodeGetProfile as never, M.decodeGetProfile],
+  [
+    "GetProfile",
+    fc.record({ index: fc.integer({ min: 0, max: 255 }) }),
+    M.encodeGetProfile as never,
+    M.decodeGetProfile,
+  ],
   [
     "ProfileReply",
     fc.record({
@@ -271,7 +282,8 @@ for (const [name, arb, encode, decode] of codecs) {
         if (back.error !== "" || !isDeepStrictEqual(back.value, structuredClone(value))) return false;
         const wire = encodeFrame({ type: 1, seq, kind: FrameKind.REQUEST, result: 0, payload });
         const r = receive(wire);
-        if (r.frames.length !== 1 || JSON.stringify(r.frames[0].payload) !== JSON.stringify(payload)) return false;
+        if (r.frames.length !== 1 || JSON.stringify(r.frames[0].payload) !== JSON.stringify(payload))
+          return false;
         // Every strict prefix and a trailing byte are refused, never thrown.
         if (payload.length > 0 && decode(payload.slice(0, payload.length - 1)).value !== null) return false;
         return decode([...payload, 0]).value === null;
@@ -283,7 +295,15 @@ for (const [name, arb, encode, decode] of codecs) {
 }
 
 test("decoders refuse invalid field values with a message naming the value and rule", (t) => {
-  const rec = { id: "desktop", name: "Desktop", base: "1.2.3", origin: "", flags: 0, created: 0, lastUsed: 0 };
+  const rec = {
+    id: "desktop",
+    name: "Desktop",
+    base: "1.2.3",
+    origin: "",
+    flags: 0,
+    created: 0,
+    lastUsed: 0,
+  };
   const item = M.encodeListItem({ generation: 1, index: 0, record: { ...rec, id: "Evil;id" } });
   t.regex(M.decodeListItem(item).error, /^id "Evil;id" is invalid: must be 1 to 31/);
   t.regex(M.decodeListBegin(M.encodeListBegin({ generation: 1, count: 33 })).error, /count 33 .* 0 to 32/);

@@ -1,7 +1,13 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: hostile inputs are literal ${...} text
 import test from "ava";
 import fc from "fast-check";
 import { utf8Decode, utf8Encode } from "../protocol/bytes";
-import { checkKernelOptions, checkOverlayList, parseFragment, renderFragment } from "../protocol/boot-fragment";
+import {
+  checkKernelOptions,
+  checkOverlayList,
+  parseFragment,
+  renderFragment,
+} from "../protocol/boot-fragment";
 import {
   checkBaseVersion,
   checkDisplayName,
@@ -72,7 +78,8 @@ test("every hostile or malformed id is refused with an error naming the field, v
 });
 
 test("bases: N.N to N.N.N.N of up to 4 digits, at most 11 characters; nothing else", (t) => {
-  for (const ok of ["1.2", "1.2.3", "2026.11.1", "0.0.0.0", "9999.9999"]) t.is(checkBaseVersion(ok, "base"), null, ok);
+  for (const ok of ["1.2", "1.2.3", "2026.11.1", "0.0.0.0", "9999.9999"])
+    t.is(checkBaseVersion(ok, "base"), null, ok);
   for (const bad of [
     "1",
     "1.",
@@ -162,7 +169,14 @@ test("property: UTF-8 encoding agrees with Node's and decodes back", (t) => {
     }),
   );
   // Malformed UTF-8 is refused, not guessed.
-  for (const bad of [[0x80], [0xc3], [0xc0, 0x80], [0xed, 0xa0, 0x80], [0xf5, 0x80, 0x80, 0x80], [0xe2, 0x82]]) {
+  for (const bad of [
+    [0x80],
+    [0xc3],
+    [0xc0, 0x80],
+    [0xed, 0xa0, 0x80],
+    [0xf5, 0x80, 0x80, 0x80],
+    [0xe2, 0x82],
+  ]) {
     t.is(utf8Decode(bad, 0, bad.length), null, JSON.stringify(bad));
   }
 });
@@ -187,7 +201,18 @@ test("kernel options and overlays: safe characters only, never flipper.*", (t) =
     t.truthy(checkKernelOptions(bad, "kernelOptions"), JSON.stringify(bad));
   }
   t.is(checkOverlayList("spi-lcd uart4_pins", "o"), null);
-  for (const bad of ["spi lcd  x", " a", "a ", "a/b", "../x", "A", "a.dtbo", "a b c d e f g h i", "-a", "a;b"]) {
+  for (const bad of [
+    "spi lcd  x",
+    " a",
+    "a ",
+    "a/b",
+    "../x",
+    "A",
+    "a.dtbo",
+    "a b c d e f g h i",
+    "-a",
+    "a;b",
+  ]) {
     t.truthy(checkOverlayList(bad, "overlays"), JSON.stringify(bad));
   }
 });
@@ -200,5 +225,7 @@ test("fragments render and parse back; the parser honours only its two variables
   t.deepEqual(injected.fragment, { kernelOptions: "quiet", overlays: [] });
   t.is(parseFragment("flipper_kopts=a;b\n").error?.field, "flipper_kopts");
   t.is(parseFragment("x".repeat(600)).error?.field, "fragment");
-  t.throws(() => renderFragment({ kernelOptions: "flipper.profile=x", overlays: [] }), { message: /kernelOptions/ });
+  t.throws(() => renderFragment({ kernelOptions: "flipper.profile=x", overlays: [] }), {
+    message: /kernelOptions/,
+  });
 });

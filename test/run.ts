@@ -15,7 +15,8 @@ const steps: Step[] = [
   { name: "tsc --noEmit (strict)", cmd: ["npx", "tsc", "-p", "tsconfig.json", "--noEmit"] },
 ];
 for (const script of ["protocol:devs", "mcu:build", "uboot:build", "bridge:build"]) {
-  if (pkg.scripts?.[script]) steps.push({ name: `npm run ${script}`, cmd: ["npm", "run", "--silent", script] });
+  if (pkg.scripts?.[script])
+    steps.push({ name: `npm run ${script}`, cmd: ["npm", "run", "--silent", script] });
 }
 
 function run(cmd: string[], onLine?: (line: string) => void): Promise<number> {

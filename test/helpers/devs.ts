@@ -29,7 +29,6 @@ function run(args: string[], timeoutMs: number, keep: boolean): Promise<DevsResu
       [CLI, ...args],
       { cwd: workdir, timeout: timeoutMs, maxBuffer: 16 << 20 },
       (err, stdout, stderr) => {
-        // biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI escapes
         const output = (stdout + stderr).replace(/\u001b\[[0-9;]*m/g, "");
         const logs = output
           .split("\n")

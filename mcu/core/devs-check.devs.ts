@@ -235,12 +235,27 @@ core.powerOn([Key.OK], 5000);
 part = 0;
 while (core.renderPart(cv, part++)) await delay(1);
 check("rendered 32", core.screenName() === "list");
+
+// Replace the 32 with 32 others (the old list stays in RAM until the commit: the heap's worst case).
+await request(MessageType.LIST_BEGIN, encodeListBegin({ generation: 9, count: 32 }));
+crc = crcStart();
+for (let i = 0; i < 32; i++) {
+  const rec = bigRecord(i + 40);
+  const enc = encodeRecord(rec);
+  crc = crcUpdate(crc, enc, 0, enc.length);
+  await request(MessageType.LIST_ITEM, encodeListItem({ generation: 9, index: i, record: rec }));
+}
+await request(
+  MessageType.LIST_COMMIT,
+  encodeListCommit({ generation: 9, count: 32, listCrc: crcFinish(crc) }),
+);
+check("32 replaced by 32", core.profiles().length === 32 && core.generation() === 9);
 await delay(1);
 // A restart: the old core is dropped (one core fits the heap), a new one loads the 32 profiles.
 core = new BootCore(host, { instance: 44, autoWork: false });
 core.beginLoad(flash);
 await settle(core);
-check("reload keeps 32", core.profiles().length === 32 && core.generation() === 8);
+check("reload keeps 32", core.profiles().length === 32 && core.generation() === 9);
 await delay(1);
 core.powerOn([], 9000);
 check(

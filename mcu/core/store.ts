@@ -275,20 +275,25 @@ class Pair {
 }
 
 /** A write the store has decided on; a profile record is encoded only when it is taken (heap). */
+/**
+ * A write the store has decided on. A whole list is one intent with a cursor (records, then the bank
+ * header, then deleting leftover records), so a 32-profile commit costs one small object on the VM
+ * heap, and each record is encoded only when its write is taken.
+ */
 class Intent {
   key: string;
-  /** Literal value (null = delete) when record and header are both unset. */
+  /** Literal value (null = delete) when `records` is null. */
   value: Bytes | null;
-  record: ProfileRecord | null = null;
+  records: ProfileRecord[] | null = null;
   bank = 0;
-  index = 0;
-  /** For a bank header: the fields besides the CRC of the record CRCs (computed when taken). */
-  header = false;
   seq = 0;
   generation = 0;
-  count = 0;
   listCrc = 0;
   known = false;
+  /** Leftover record keys to delete after the header: indices count .. oldKeys-1. */
+  oldKeys = 0;
+  /** Cursor: 0..count-1 records, count the header, then the deletes. */
+  pos = 0;
 
   constructor(key: string, value: Bytes | null) {
     this.key = key;
@@ -481,28 +486,15 @@ export class Store {
     if (this.bank >= 0 && generation === this.generation && listCrc >= 0 && listCrc === this.listCrc) return;
     const target = this.bank === 0 ? 1 : 0;
     const seq = this.bank < 0 ? 1 : (this.bankSeq + 1) >>> 0;
-    for (let i = 0; i < records.length; i++) {
-      const it = new Intent(profileKey(target, i), null);
-      it.record = records[i];
-      it.bank = target;
-      it.index = i;
-      this.pending.push(it);
-    }
-    const h = new Intent(LIST_KEYS[target], null);
-    h.header = true;
-    h.bank = target;
-    h.seq = seq;
-    h.generation = generation;
-    h.count = records.length;
-    h.listCrc = listCrc < 0 ? 0 : listCrc;
-    h.known = listCrc >= 0;
-    this.pending.push(h);
-    for (let i = records.length; i < this.bankKeys[target]; i++) {
-      const d = new Intent(profileKey(target, i), null);
-      d.bank = target;
-      d.index = i;
-      this.pending.push(d);
-    }
+    const it = new Intent(LIST_KEYS[target], null);
+    it.records = records;
+    it.bank = target;
+    it.seq = seq;
+    it.generation = generation;
+    it.listCrc = listCrc < 0 ? 0 : listCrc;
+    it.known = listCrc >= 0;
+    it.oldKeys = this.bankKeys[target];
+    this.pending.push(it);
     this.bankKeys[target] = records.length;
     this.bank = target;
     this.bankSeq = seq;
@@ -521,8 +513,8 @@ export class Store {
   takeWrite(): FlashWrite | null {
     while (this.pending.length > 0) {
       const it = this.pending[0];
-      this.pending = this.pending.slice(1);
-      const w = this.resolve(it);
+      const w = it.records !== null ? this.nextOfList(it, it.records) : { key: it.key, value: it.value };
+      if (it.records === null || it.pos < 0) this.pending = this.pending.slice(1);
       if (w !== null) {
         this.writes++;
         return w;
@@ -531,27 +523,35 @@ export class Store {
     return null;
   }
 
-  /** The write an intent stands for, or null when the slot already holds it. */
-  private resolve(it: Intent): FlashWrite | null {
-    if (it.record !== null) {
-      const v = encodeRecord(it.record);
-      const c = crc32(v, 0, v.length);
-      if (this.recordCrc[it.bank][it.index] === c) return null;
-      this.recordCrc[it.bank][it.index] = c;
-      return { key: it.key, value: v };
+  /** The next write of a list intent (advancing its cursor; pos -1 when it is finished), or null. */
+  private nextOfList(it: Intent, records: ProfileRecord[]): FlashWrite | null {
+    const count = records.length;
+    while (it.pos >= 0) {
+      const i = it.pos;
+      it.pos++;
+      if (i < count) {
+        const v = encodeRecord(records[i]);
+        const c = crc32(v, 0, v.length);
+        if (this.recordCrc[it.bank][i] !== c) {
+          this.recordCrc[it.bank][i] = c;
+          return { key: profileKey(it.bank, i), value: v };
+        }
+      } else if (i === count) {
+        const sum = sumOfCrcs(this.recordCrc[it.bank], count);
+        return {
+          key: it.key,
+          value: seal(it.seq, encodeListHeader(it.generation, count, sum, it.listCrc, it.known)),
+        };
+      } else if (i < it.oldKeys && i < MAX_PROFILES) {
+        if (this.recordCrc[it.bank][i] !== -1) {
+          this.recordCrc[it.bank][i] = -1;
+          return { key: profileKey(it.bank, i), value: null };
+        }
+      } else {
+        it.pos = -1;
+      }
     }
-    if (it.header) {
-      const sum = sumOfCrcs(this.recordCrc[it.bank], it.count);
-      return {
-        key: it.key,
-        value: seal(it.seq, encodeListHeader(it.generation, it.count, sum, it.listCrc, it.known)),
-      };
-    }
-    if (it.value === null && it.key.charAt(0) === "p") {
-      if (this.recordCrc[it.bank][it.index] === -1) return null;
-      this.recordCrc[it.bank][it.index] = -1;
-    }
-    return { key: it.key, value: it.value };
+    return null;
   }
 
   /** Every pending write at once (Node; the VM should take them one by one). */

@@ -69,11 +69,12 @@ class KvFlash implements FlashReader {
   }
 }
 
+/** Counts what the core sends (keeping frames would fill the VM heap, not the core). */
 class Host implements CoreHost {
-  sent: number[][] = [];
+  sent = 0;
   finals = 0;
-  send(bytes: number[]): void {
-    this.sent.push(bytes);
+  send(_bytes: number[]): void {
+    this.sent++;
   }
   final(_sel: unknown): void {
     this.finals++;
@@ -113,7 +114,7 @@ async function settle(c: BootCore): Promise<void> {
 core.beginLoad(flash);
 await settle(core);
 core.start(0);
-check("hello event", host.sent.length === 1);
+check("hello event", host.sent === 1);
 
 const records = [
   {
@@ -145,6 +146,7 @@ async function request(type: number, payload: number[]): Promise<void> {
     0,
   );
   seq++;
+  await settle(core);
 }
 await request(MessageType.LIST_BEGIN, encodeListBegin({ generation: 7, count: 2 }));
 await request(MessageType.LIST_ITEM, encodeListItem({ generation: 7, index: 0, record: records[0] }));

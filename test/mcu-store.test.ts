@@ -287,3 +287,27 @@ test("loading step by step (the VM path) gives what loading at once gives, one r
   t.is(core.profiles().length, 32);
   t.is(core.generation(), 6);
 });
+
+test("the run record stays within 200 bytes at its worst: 32 failed profiles with the longest ids", async (t) => {
+  const { mcu, link, flash } = await makeMcu();
+  const big: ProfileRecord[] = [];
+  for (let i = 0; i < 32; i++) big.push({ ...bigProfile(i), flags: 0 });
+  link.pushList(big, 1);
+  link.send(MessageType.SET_OPTIONS, encodeMenuOptions({ timeoutSeconds: 0, showMenu: 0, maxTries: 1 }));
+  // Boot each profile once from the menu without success: every one fails.
+  for (let i = 0; i < 32; i++) {
+    mcu.powerOn(["ok"]);
+    mcu.keyUp("ok");
+    for (let k = 0; k < 40 && mcu.core.entries[mcu.core.selected] !== big[i].id; k++) await mcu.press("down");
+    await mcu.press("ok");
+    t.is(mcu.selection().profileId, big[i].id);
+  }
+  mcu.powerOn([]);
+  t.is(mcu.state().tries.filter((x) => x.failed === 1).length, 32);
+  for (const k of ["runa", "runb", "cfga", "cfgb"]) {
+    const v = flash.read(k);
+    if (v) t.true(v.length <= FLASH_VALUE_MAX, `${k} is ${v.length} bytes`);
+  }
+  const again = await makeMcu(clone(flash));
+  t.is(again.mcu.state().tries.filter((x) => x.failed === 1).length, 32);
+});

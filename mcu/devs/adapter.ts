@@ -8,13 +8,11 @@ import {
   Fiber,
   millis,
   type Packet,
-  type Role,
   type Serial,
   suspend,
 } from "@devicescript/core";
 import { Image } from "@devicescript/graphics";
 import { settings } from "@devicescript/settings";
-import { hex } from "../../protocol/bytes";
 import type { BootSelection } from "../../protocol/register-block";
 import { type Canvas, SCREEN_H, SCREEN_W } from "../core/canvas";
 import { BootCore, type CoreHost } from "../core/core";
@@ -29,14 +27,14 @@ export const TICK_MS = 20;
 export const POWER_HOLD_MS = 1000;
 /** Largest Jacdac serial packet payload used (the Jacdac limit is 236 bytes). */
 export const SERIAL_CHUNK = 200;
+/** Received UART bytes are handed to the core this many at a time. */
+export const UART_FEED = 32;
 /** Serial "received" report: the report with the code of the send command (0x80). */
 const SERIAL_RECEIVED = 0x80;
 
-/** Lowercase hex of a byte array, two digits per byte. */
+/** Lowercase hex of a byte array, two digits per byte (natively: no string garbage per byte). */
 export function hexBytes(b: number[]): string {
-  let s = "";
-  for (let i = 0; i < b.length; i++) s += hex(b[i], 2);
-  return s;
+  return Buffer.from(b).toString("hex");
 }
 
 export function bufferToBytes(buf: Buffer): number[] {
@@ -168,7 +166,8 @@ export class DevsMcu implements CoreHost {
   flashWrites = 0;
   lastFrameMs = -1;
   lastLatencyMs = -1;
-  bound = 0;
+  /** Roles bound at the last check (-1: not checked yet). */
+  bound = -1;
 
   constructor(opts: AdapterOptions) {
     this.opts = opts;
@@ -207,7 +206,6 @@ export class DevsMcu implements CoreHost {
     console.log("LOAD " + this.core.loadReport);
     this.subscribeKeys();
     this.subscribeUart();
-    this.watchBindings();
     this.core.start(millis());
     this.publishBlock();
     console.log("READY profiles " + this.core.profiles().length + " gen " + this.core.generation());
@@ -218,12 +216,18 @@ export class DevsMcu implements CoreHost {
     for (let k = 0; k < this.opts.buttons.length; k++) subscribeKey(this, k);
   }
 
-  /** Logs `BOUND n of m` as roles bind (in the simulation the keys and UART are Jacdac servers). */
-  private watchBindings(): void {
-    const roles: Role[] = [];
-    for (const b of this.opts.buttons) roles.push(b);
-    roles.push(this.opts.uart);
-    for (const r of roles) watchBinding(this, r, roles.length);
+  /**
+   * Logs `BOUND n of m` when the number of bound roles changes (checked every pump step; in the
+   * simulation the keys and UART are jacdac-ts servers that appear after start). Polls `isBound`
+   * rather than subscribing to binding(): 14 binding registers cost enough heap to make a full
+   * 32-profile list replacement run out of memory.
+   */
+  private checkBindings(): void {
+    let n = this.opts.uart.isBound ? 1 : 0;
+    for (const b of this.opts.buttons) if (b.isBound) n++;
+    if (n === this.bound) return;
+    this.bound = n;
+    console.log("BOUND " + n + " of " + (this.opts.buttons.length + 1));
   }
 
   private subscribeUart(): void {
@@ -353,6 +357,7 @@ export class DevsMcu implements CoreHost {
 
   async step(): Promise<void> {
     const now = millis();
+    this.checkBindings();
     this.checkPower(now);
     this.core.tick(now);
     await this.work();
@@ -390,20 +395,19 @@ function subscribeKey(m: DevsMcu, key: number): void {
   });
 }
 
-function watchBinding(m: DevsMcu, r: Role, total: number): void {
-  let was = false;
-  r.binding().subscribe((bound: boolean) => {
-    if (bound === was) return;
-    was = bound;
-    m.bound += bound ? 1 : -1;
-    console.log("BOUND " + m.bound + " of " + total);
-  });
-}
-
 function subscribeUart(m: DevsMcu): void {
   m.opts.uart.report().subscribe((pkt: Packet) => {
     if (!pkt.isReport || (pkt.serviceCommand & 0xfff) !== SERIAL_RECEIVED) return;
-    m.core.uartReceive(bufferToBytes(pkt.payload), millis());
+    // Fed in small pieces: a number[] costs 8 bytes an element on the VM heap, and the peak of a
+    // full-list commit is within a few KB of the 64 KB heap (the core accepts any chunking).
+    const p = pkt.payload;
+    const now = millis();
+    for (let at = 0; at < p.length; at += UART_FEED) {
+      const end = at + UART_FEED < p.length ? at + UART_FEED : p.length;
+      const bytes: number[] = [];
+      for (let i = at; i < end; i++) bytes.push(p[i]);
+      m.core.uartReceive(bytes, now);
+    }
     m.wake();
   });
 }

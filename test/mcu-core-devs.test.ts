@@ -90,6 +90,7 @@ test("the core runs in the DeviceScript VM: policy, link, flash, 32 largest prof
     "ok long OK opens actions",
     "ok 32 profiles committed",
     "ok rendered 32",
+    "ok bands skip text outside",
     "ok 32 replaced by 32",
     "ok reload keeps 32",
     "ok boots after reload",

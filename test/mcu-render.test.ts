@@ -208,3 +208,50 @@ test("a full frame is a bounded number of fillRect calls (the VM's step budget)"
   mcu.core.render(fb);
   t.true(fb.fillCalls < 3000, `${fb.fillCalls} fillRect calls`);
 });
+
+/** A framebuffer band like the DeviceScript adapter's: rows top .. top+h-1 of the screen. */
+class Band extends Framebuffer {
+  clipTop: number;
+  clipBottom: number;
+  constructor(
+    readonly top: number,
+    h: number,
+  ) {
+    super(256, h);
+    this.clipTop = top;
+    this.clipBottom = top + h;
+  }
+  override fillRect(x: number, y: number, w: number, h: number, gray: number): void {
+    const y0 = Math.max(y, this.clipTop);
+    const y1 = Math.min(y + h, this.clipBottom);
+    if (y1 > y0) super.fillRect(x, y0 - this.top, w, y1 - y0, gray);
+  }
+}
+
+test("drawn in 16-row bands, each state is pixel for pixel the full frame, with far fewer fills", async (t) => {
+  for (const [name, build] of Object.entries(STATES)) {
+    const mcu = await build();
+    const full = new Framebuffer();
+    mcu.core.render(full);
+    let fills = 0;
+    for (let top = 0; top < 144; top += 16) {
+      const band = new Band(top, 16);
+      mcu.core.render(band);
+      fills += band.fillCalls;
+      for (let y = 0; y < 16; y++) {
+        for (let x = 0; x < 256; x++) {
+          if (band.get(x, y) !== full.get(x, top + y)) {
+            t.fail(
+              `${name}: band at ${top} differs at (${x},${top + y}): band ${band.get(x, y)} frame ${full.get(x, top + y)}`,
+            );
+            return;
+          }
+        }
+      }
+    }
+    t.true(
+      fills < full.fillCalls * 2.5,
+      `${name}: ${fills} fills in bands vs ${full.fillCalls} for the frame`,
+    );
+  }
+});

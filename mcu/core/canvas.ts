@@ -15,4 +15,11 @@ export interface Canvas {
   fillRect(x: number, y: number, w: number, h: number, gray: number): void;
   /** Reports a string drawn at (x, y) in `font` (FontId); may do nothing. */
   text(x: number, y: number, text: string, font: number): void;
+  /**
+   * Optional band (rows clipTop .. clipBottom-1) for adapters that draw the screen in horizontal
+   * bands: text and icons wholly outside it are skipped (they are most of a frame's work); the
+   * canvas must still clip fillRect itself.
+   */
+  clipTop?: number;
+  clipBottom?: number;
 }

@@ -96,6 +96,19 @@ class CountingCanvas implements Canvas {
   }
 }
 
+/** One 16-row band of the screen, as a banded device adapter draws it. */
+class BandCanvas implements Canvas {
+  width = 256;
+  height = 144;
+  clipTop = 0;
+  clipBottom = 16;
+  fills = 0;
+  fillRect(_x: number, y: number, _w: number, h: number, _gray: number): void {
+    if (y < this.clipBottom && y + h > this.clipTop) this.fills++;
+  }
+  text(_x: number, _y: number, _t: string, _f: number): void {}
+}
+
 const flash = new KvFlash();
 const host = new Host();
 let core = new BootCore(host, { instance: 42, autoWork: false });
@@ -237,6 +250,19 @@ core.powerOn([Key.OK], 5000);
 part = 0;
 while (core.renderPart(cv, part++)) await delay(1);
 check("rendered 32", core.screenName() === "list");
+// In bands, text outside the band is skipped: the work is a little more than one frame, not nine.
+const band = new BandCanvas();
+let bandFills = 0;
+for (let top = 0; top < 144; top += 16) {
+  band.clipTop = top;
+  band.clipBottom = top + 16;
+  band.fills = 0;
+  part = 0;
+  while (core.renderPart(band, part++)) await delay(1);
+  bandFills += band.fills;
+}
+console.log("band fills " + bandFills);
+check("bands skip text outside", bandFills > 100 && bandFills < 3000);
 
 // Replace the 32 with 32 others (the old list stays in RAM until the commit: the heap's worst case).
 await request(MessageType.LIST_BEGIN, encodeListBegin({ generation: 9, count: 32 }));

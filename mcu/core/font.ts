@@ -197,8 +197,17 @@ function drawColumn(
 }
 
 /** Draws `text` with its top-left at (x, y); returns the x after the last glyph. */
+/** True when rows y .. y+h-1 are wholly outside the canvas's band (if it has one). */
+function outsideBand(cv: Canvas, y: number, h: number): boolean {
+  const top = cv.clipTop;
+  const bottom = cv.clipBottom;
+  if (top === undefined || bottom === undefined) return false;
+  return y >= bottom || y + h <= top;
+}
+
 export function drawText(cv: Canvas, x: number, y: number, text: string, font: number, gray: number): number {
   cv.text(x, y, text, font);
+  if (outsideBand(cv, y, fontHeight(font))) return x + glyphCount(text) * fontAdvance(font);
   const scale = font === FontId.BIG ? 2 : 1;
   const colW = font === FontId.BOLD ? 2 : scale;
   const adv = fontAdvance(font);
@@ -222,6 +231,7 @@ export function drawText(cv: Canvas, x: number, y: number, text: string, font: n
 
 /** Draws a 7x7 icon with its top-left at (x, y). */
 export function drawIcon(cv: Canvas, x: number, y: number, icon: number, gray: number): void {
+  if (outsideBand(cv, y, 8)) return;
   const at = icon * 14;
   for (let k = 0; k < 7; k++) {
     const bits = hexByte(ICONS, at + k * 2);

@@ -233,6 +233,8 @@ export class BootCore implements LinkTarget {
       } else {
         this.crc = crcFinish(this.crcState);
         this.crcIndex = this.st.profiles.length + 1;
+        // The store may now skip rewriting this very list if it is committed again.
+        if (this.store.bank >= 0 && this.store.generation === this.gen) this.store.listCrc = this.crc;
       }
       return true;
     }

@@ -20,6 +20,7 @@ import {
 import type { ProfileRecord } from "../protocol/profile";
 import { BlockAction, BlockFlag, BlockReason, BlockStatus, decodeBlock } from "../protocol/register-block";
 import { Key } from "../mcu/core/keys";
+import { realisticProfiles } from "../bench/protocol";
 import { acquireVmLock, VmRig } from "./helpers/mcu-devs-vm";
 
 const PROFILES: ProfileRecord[] = [
@@ -208,6 +209,73 @@ test.serial(
       t.is(st.error, "");
       t.is(st.value?.profileCount, 3);
       t.is(st.value?.lastGoodId, "desktop");
+    } finally {
+      await rig.stop();
+      release();
+    }
+  },
+);
+
+test.serial(
+  "the program holds 32 profiles in the 64 KB VM heap: a full list, then a full replacement, then the menu",
+  async (t) => {
+    t.timeout(600_000);
+    const release = await acquireVmLock();
+    const rig = new VmRig();
+    try {
+      await rig.start("mcu/devs/main.ts");
+      await rig.waitLine(/^BOUND 14 of 14$/, 120_000);
+      const push = async (generation: number, list: ProfileRecord[]) => {
+        let r = await rig.request(
+          MessageType.LIST_BEGIN,
+          encodeListBegin({ generation, count: list.length }),
+        );
+        for (let i = 0; i < list.length && r.result === Result.OK; i++) {
+          r = await rig.request(
+            MessageType.LIST_ITEM,
+            encodeListItem({ generation, index: i, record: list[i] }),
+          );
+        }
+        if (r.result !== Result.OK) return r.result;
+        r = await rig.request(
+          MessageType.LIST_COMMIT,
+          encodeListCommit({ generation, count: list.length, listCrc: listCrc(list) }),
+        );
+        return r.result;
+      };
+      const first = realisticProfiles(32);
+      t.is(await push(1, first), Result.OK);
+      const second = first.map((p, i) => ({
+        ...p,
+        name: `${p.name.slice(0, 40)} v2`,
+        lastUsed: 1_765_000_000 + i,
+      }));
+      t.is(await push(2, second), Result.OK);
+      const at = rig.lines.length;
+      await rig.keyDown(Key.OK);
+      await rig.keyDown(Key.KEY3);
+      const frame = await rig.waitLine(/^FRAME \d+ list /, 60_000, at);
+      t.true(frame.includes(second[0].name), frame);
+      await rig.keyUp(Key.KEY3);
+      await rig.keyUp(Key.OK);
+      const crashes = rig.lines.filter((l) => /OutOfMemory|PANIC|InfiniteLoop/.test(l.text));
+      t.deepEqual(crashes, [], rig.log());
+      const readies = rig.lines.filter((l) => l.text.startsWith("READY"));
+      t.is(readies.length, 1, "the program never restarted");
+      const st = await rig.request(MessageType.GET_STATE, []);
+      t.is(decodeState(st.payload).value?.profileCount, 32);
+      t.is(decodeState(st.payload).value?.generation, 2);
+      // Power off with the menu open: the block goes back to EMPTY.
+      const off = rig.lines.length;
+      await rig.keyDown(Key.KEY3);
+      await rig.waitLine(/^POWER off$/, 60_000, off);
+      await rig.keyUp(Key.KEY3);
+      const empty = await rig.waitFor(
+        () => blocks(rig, off).pop() ?? null,
+        60_000,
+        "a block after power-off",
+      );
+      t.is(empty.selection?.status, BlockStatus.EMPTY);
     } finally {
       await rig.stop();
       release();

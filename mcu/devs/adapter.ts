@@ -23,7 +23,7 @@ import { type FlashReader, storeKeys } from "../core/store";
 
 /** Core tick period while idle (the core wants 10..50 ms). */
 export const TICK_MS = 20;
-/** Power key (Key3) held this long: the SoC's power-on (or power-off once it has booted). */
+/** Power key (Key3) held this long: the SoC's power-on, or its power-off while it is on (any screen). */
 export const POWER_HOLD_MS = 1000;
 /** Largest Jacdac serial packet payload used (the Jacdac limit is 236 bytes). */
 export const SERIAL_CHUNK = 200;
@@ -270,7 +270,8 @@ export class DevsMcu implements CoreHost {
       this.inputAt = now;
       this.core.powerOn(held, now);
       console.log("POWER on held " + held.length + " screen " + this.core.screenName());
-    } else if (this.core.screenName() === "booting") {
+    } else {
+      // From any screen: with the menu open the SoC waits in U-Boot for a PENDING block.
       this.socOn = false;
       this.core.powerOff(now);
       console.log("POWER off");

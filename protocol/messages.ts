@@ -2,7 +2,7 @@
 // Every request gets exactly one response with the same type and seq and a Result code.
 // Payload codecs return { value, error } and never throw; a decoder that returns an error
 // makes the MCU answer INVALID and change nothing.
-import { type Bytes, crc32, decimal } from "./bytes";
+import { type Bytes, crcFinish, crcStart, crcUpdate, decimal } from "./bytes";
 import {
   checkProfileId,
   formatFieldError,
@@ -633,14 +633,17 @@ export interface DefaultChanged {
 export const encodeDefaultChanged = encodeSetDefault;
 export const decodeDefaultChanged = decodeSetDefault;
 
-/** CRC over a list's encoded records in order, as LIST_COMMIT carries it. */
+/**
+ * CRC over a list's encoded records in order, as LIST_COMMIT carries it; computed record by record,
+ * because concatenating 32 records costs the MCU more heap than it can spare.
+ */
 export function listCrc(records: ProfileRecord[]): number {
-  const all: Bytes = [];
+  let c = crcStart();
   for (let i = 0; i < records.length; i++) {
     const b = encodeRecord(records[i]);
-    for (let k = 0; k < b.length; k++) all.push(b[k]);
+    c = crcUpdate(c, b, 0, b.length);
   }
-  return crc32(all, 0, all.length);
+  return crcFinish(c);
 }
 
 export const RECORD_FLAGS_KNOWN = PROFILE_FLAGS_KNOWN;

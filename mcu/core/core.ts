@@ -1,6 +1,6 @@
 // BootCore: the boot picker's whole behaviour, without I/O. Adapters feed it time, keys, UART bytes
 // and the stored flash records; it answers with UART bytes, flash writes, a register block and frames.
-import { type Bytes, decimal } from "../../protocol/bytes";
+import { type Bytes, crcFinish, crcStart, crcUpdate, decimal } from "../../protocol/bytes";
 import {
   DefaultMode,
   encodeRecord,
@@ -28,7 +28,6 @@ import {
   encodeBlock,
 } from "../../protocol/register-block";
 import type { Canvas } from "./canvas";
-import { crcFinish, crcStart, crcUpdate } from "./crc";
 import { InputType, type InputEvent, Key, KeyInput } from "./keys";
 import { fail, LinkEndpoint, type LinkTarget, okOutcome, type Outcome } from "./link";
 import { type BootState, type Choice, decide, expireTries, findProfile, findTries, isFailed } from "./policy";

@@ -2,7 +2,7 @@
 // the language subset) and run in its VM with `devs run mcu/core/devs-check.devs.ts --test`
 // (proves the core behaves there as in Node: policy, flash A/B, link, key timing, rendering).
 import { delay } from "@devicescript/core";
-import { hex } from "../../protocol/bytes";
+import { crcFinish, crcStart, crcUpdate, hex } from "../../protocol/bytes";
 import { encodeFrame, FrameKind } from "../../protocol/frame";
 import {
   encodeListBegin,
@@ -15,7 +15,6 @@ import {
 import { BlockStatus, decodeBlock } from "../../protocol/register-block";
 import type { Canvas } from "./canvas";
 import { BootCore, type CoreHost } from "./core";
-import { crcFinish, crcStart, crcUpdate } from "./crc";
 import { Key } from "./keys";
 import type { FlashReader, FlashWrite } from "./store";
 

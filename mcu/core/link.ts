@@ -2,7 +2,7 @@
 // seq, a Result code, an error text naming the value and the rule), caches the last answer so a
 // retried request is not executed twice, stages list transfers in RAM until a matching LIST_COMMIT,
 // and sends events. No I/O: bytes arrive through receive() and leave through the `send` callback.
-import { type Bytes, decimal, hex, utf8Encode } from "../../protocol/bytes";
+import { type Bytes, crcFinish, crcStart, crcUpdate, decimal, hex, utf8Encode } from "../../protocol/bytes";
 import {
   encodeFrame,
   type Frame,
@@ -40,7 +40,6 @@ import {
   type SetNext,
 } from "../../protocol/messages";
 import { MAX_PROFILES, type ProfileRecord, sameProfile } from "../../protocol/profile";
-import { crcFinish, crcStart, crcUpdate } from "./crc";
 
 /** Largest payload this MCU accepts and sends after HELLO. */
 export const MCU_MAX_PAYLOAD = 512;

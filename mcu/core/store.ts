@@ -4,11 +4,20 @@
 // the newer copy intact. A profile list is a bank: one record per profile (`p00a`..`p31a`) plus a header
 // (`lsta`) written after the records, carrying the count and the list CRC over the records (the same
 // CRC LIST_COMMIT carries); a bank whose records do not match its header's CRC is ignored.
-import { type Bytes, crc32, decimal, readU32LE, utf8Encode, writeU32LE } from "../../protocol/bytes";
+import {
+  type Bytes,
+  crc32,
+  crcFinish,
+  crcStart,
+  crcUpdate,
+  decimal,
+  readU32LE,
+  utf8Encode,
+  writeU32LE,
+} from "../../protocol/bytes";
 import { MAX_PROFILES, type ProfileRecord } from "../../protocol/profile";
 import { DefaultMode, decodeRecord, encodeRecord, ShowMenu } from "../../protocol/messages";
 import { ByteReader, ByteWriter } from "../../protocol/wire";
-import { crcFinish, crcStart, crcUpdate } from "./crc";
 
 /** Read access to the stored records (the adapter preloads them; DeviceScript reads are async). */
 export interface FlashReader {

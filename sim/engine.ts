@@ -31,6 +31,7 @@ import { readStore, records } from "../soc-bridge/profile-store";
 import { TEST_BASE_DTS, TEST_FDTFILE, TEST_OVERLAY_OK_DTS } from "../uboot-script/harness";
 import { compileDts } from "../uboot-script/qemu";
 import { NodeMcu } from "../mcu/node/mcu";
+import { VmMcu } from "./mcu-vm";
 import { SimUboot, type UbootBootResult } from "./uboot";
 
 /** A profile as FlipCTL writes it into <store>/@profiles/<id>/profile.json (soc-bridge/README.md). */
@@ -115,6 +116,8 @@ export interface SimulationOptions {
    * open, and gives up after its timeout like the real script).
    */
   ubootAt?: "final" | "power-on";
+  /** "node" (default): mcu/node's NodeMcu; "vm": the compiled DeviceScript program in the VM. */
+  mcu?: "node" | "vm";
   /** Bridge debounce (ms) for store changes. */
   debounceMs?: number;
 }
@@ -154,6 +157,9 @@ export interface BootRecord {
   stages: BootStages;
   uboot: { coldStartMs: number; diskMs: number; ms: number; polls: number };
 }
+
+/** The MCU behind the pty: the Node adapter, or the DeviceScript program in the VM. */
+export type SimMcu = NodeMcu | VmMcu;
 
 export type PowerState = "off" | "menu" | "booting" | "running" | "failed";
 
@@ -204,7 +210,7 @@ export class Simulation extends EventEmitter {
   private socat: ChildProcess | null = null;
   private ptyMcu: string;
   private ptySoc: string;
-  mcu: NodeMcu | null = null;
+  mcu: SimMcu | null = null;
   bridge: Daemon | null = null;
   readonly uboot: SimUboot;
   private ownsUboot: boolean;
@@ -311,7 +317,10 @@ export class Simulation extends EventEmitter {
   };
 
   private async startMcu(): Promise<void> {
-    const mcu = new NodeMcu({ serialPath: this.ptyMcu, baudRate: 1500000, flashFile: this.flashFile });
+    const mcu: SimMcu =
+      this.o.mcu === "vm"
+        ? new VmMcu({ serialPath: this.ptyMcu, baudRate: 1500000 })
+        : new NodeMcu({ serialPath: this.ptyMcu, baudRate: 1500000, flashFile: this.flashFile });
     mcu.on("frame", this.onFrame);
     mcu.on("final", this.onFinal);
     const dec = new FrameDecoder(MAX_WIRE_FRAME);
@@ -447,9 +456,9 @@ export class Simulation extends EventEmitter {
       this.beginBoot(null);
       return;
     }
-    this.mcu.powerOn(held);
+    await this.mcu.powerOn(held);
     // The keys were held while the power came on; the owner lets go of them now.
-    if (release) for (const k of held) this.mcu.keyUp(k);
+    if (release) for (const k of held) await this.mcu.keyUp(k);
     const sel = this.mcu.selection();
     if (sel.status !== BlockStatus.PENDING) this.beginBoot(sel);
     else if (this.ubootAt === "power-on") this.beginBoot(sel, true);
@@ -459,26 +468,26 @@ export class Simulation extends EventEmitter {
   async powerOff(): Promise<void> {
     if (this.flow) await this.flow.catch(() => {});
     this.flow = null;
-    this.mcu?.powerOff();
+    await this.mcu?.powerOff();
     this.power = "off";
     this.log("sim", "power off");
     this.emit("state");
   }
 
   keyDown(key: string): void {
-    this.mcu?.keyDown(key);
+    void this.mcu?.keyDown(key);
   }
 
   keyUp(key: string): void {
-    this.mcu?.keyUp(key);
+    void this.mcu?.keyUp(key);
   }
 
   async press(key: string, ms = 60): Promise<void> {
     if (!this.mcu) throw new Error("the MCU is absent");
-    this.mcu.keyDown(key);
+    await this.mcu.keyDown(key);
     await sleep(ms);
-    this.mcu.keyUp(key);
-    await sleep(30);
+    await this.mcu.keyUp(key);
+    await sleep(this.mcu instanceof VmMcu ? 150 : 30);
   }
 
   /** The boot under way (or the last one of this power cycle); rejects when none was started. */
@@ -783,6 +792,12 @@ export class Simulation extends EventEmitter {
   async settled(timeoutMs = 30000): Promise<void> {
     const bridge = this.needBridge();
     const t0 = Date.now();
+    if (!(this.mcu instanceof NodeMcu)) {
+      // The VM's list is not readable from here: give the bridge time to notice, then wait for it.
+      await sleep((this.o.debounceMs ?? 100) + 400);
+      await bridge.whenSynced(timeoutMs);
+      return;
+    }
     for (;;) {
       const want = records((await readStore(this.storeDir)).profiles);
       const have = this.mcu ? this.mcu.profiles() : [];
@@ -804,10 +819,12 @@ export class Simulation extends EventEmitter {
 
   // ---- views ------------------------------------------------------------------------------------
 
-  mcuState(): ReturnType<typeof describeState> | null {
+  /** The MCU's state (GET_STATE's answer): from the Node MCU directly, from the VM through the bridge. */
+  async mcuState(): Promise<ReturnType<typeof describeState> | null> {
     if (!this.mcu) return null;
     try {
-      return describeState(this.mcu.state());
+      if (this.mcu instanceof NodeMcu) return describeState(this.mcu.state());
+      return this.bridge ? describeState(await this.bridge.mcuState()) : null;
     } catch {
       return null;
     }
@@ -815,7 +832,7 @@ export class Simulation extends EventEmitter {
 
   /** What a fresh MCU would load from its flash now (the stored state, not the RAM state). */
   mcuStored() {
-    if (!this.mcu) return null;
+    if (!(this.mcu instanceof NodeMcu)) return null;
     const l = this.mcu.stored();
     const c = l.config;
     return {
@@ -855,12 +872,13 @@ export class Simulation extends EventEmitter {
     return {
       power: this.power,
       ubootAt: this.ubootAt,
+      mcuKind: this.o.mcu === "vm" ? "vm" : "node",
       mcuAbsent: this.mcuAbsent,
       failNext: this.failNext,
       screen: this.mcu ? this.mcu.screenName() : null,
       profiles,
       skipped: store.skipped.map((s) => s.message),
-      mcu: this.mcuState(),
+      mcu: await this.mcuState(),
       bridge: this.bridge ? bridgeView(this.bridge.status()) : null,
       lastBoot: this.lastBoot(),
       dir: this.dir,

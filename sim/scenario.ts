@@ -10,6 +10,7 @@ import { PNG } from "pngjs";
 import { parse as parseYaml } from "yaml";
 import { MessageType } from "../protocol/messages";
 import { bridgeView, type ProfileJson, Simulation } from "./engine";
+import { VmMcu } from "./mcu-vm";
 import { SimUboot } from "./uboot";
 
 export interface ScenarioFile {
@@ -56,6 +57,8 @@ export interface RunOptions {
   outDir: string;
   /** Called with each output line. */
   print?: (line: string) => void;
+  /** The MCU: "node" (default) or "vm" (the DeviceScript program in the VM). */
+  mcu?: "node" | "vm";
 }
 
 const STEP_KINDS = [
@@ -400,7 +403,8 @@ class Runner {
         "no boot yet: the menu is still open (screen: " + sim.screenText().join(" | ") + ")",
       ]);
     }
-    const within = typeof e.within === "number" ? e.within : 5000;
+    // The DeviceScript VM is much slower than Node: give it more time by default.
+    const within = typeof e.within === "number" ? e.within : sim.mcu instanceof VmMcu ? 30000 : 5000;
     const deadline = Date.now() + within;
     // Retry until everything matches or the time is up (screens, the MCU and the bridge move on their own).
     for (;;) {
@@ -461,7 +465,7 @@ class Runner {
       if (diff) fail("screen PNG " + String(e.screenPng), "identical pixels", diff);
     }
     if ("mcu" in e) {
-      const st = sim.mcuState();
+      const st = await sim.mcuState();
       const m = partialMatch(e.mcu, st, "mcu");
       if (m) fails.push(m);
     }
@@ -565,6 +569,7 @@ export async function runScenario(file: string, o: RunOptions): Promise<Scenario
     profiles,
     bridge: setup.bridge !== false,
     ubootAt: setup.ubootAt,
+    mcu: o.mcu,
   });
   let failed = false;
   try {
@@ -629,7 +634,7 @@ export async function runScenarios(files: string[], o: Partial<RunOptions> = {})
   const outDir = o.outDir ?? join(tmpdir(), "flipper-sim-failures");
   const out: ScenarioResult[] = [];
   try {
-    for (const f of files) out.push(await runScenario(f, { uboot, outDir, print: o.print }));
+    for (const f of files) out.push(await runScenario(f, { uboot, outDir, print: o.print, mcu: o.mcu }));
   } finally {
     if (!o.uboot) uboot.close();
   }
@@ -639,23 +644,32 @@ export async function runScenarios(files: string[], o: Partial<RunOptions> = {})
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   let outDir = join(tmpdir(), "flipper-sim-failures");
+  let mcu: "node" | "vm" = "node";
   const files: string[] = [];
   for (let i = 0; i < args.length; i++) {
     if (args[i] === "--out") outDir = resolve(args[++i]);
-    else if (args[i] === "-h" || args[i] === "--help") {
-      process.stdout.write("usage: npm run scenario -- [--out DIR] FILE.yaml|FILE.json...\n");
+    else if (args[i] === "--mcu") {
+      const v = args[++i];
+      if (v !== "node" && v !== "vm") {
+        process.stderr.write("--mcu must be node or vm\n");
+        process.exitCode = 2;
+        return;
+      }
+      mcu = v;
+    } else if (args[i] === "-h" || args[i] === "--help") {
+      process.stdout.write("usage: npm run scenario -- [--out DIR] [--mcu node|vm] FILE.yaml|FILE.json...\n");
       return;
     } else files.push(args[i]);
   }
   if (files.length === 0) {
-    process.stderr.write("usage: npm run scenario -- [--out DIR] FILE.yaml|FILE.json...\n");
+    process.stderr.write("usage: npm run scenario -- [--out DIR] [--mcu node|vm] FILE.yaml|FILE.json...\n");
     process.exitCode = 2;
     return;
   }
   // Ctrl-C: exit through process.exit so QEMU and socat are killed by their exit hooks.
   for (const sig of ["SIGINT", "SIGTERM"] as const) process.on(sig, () => process.exit(130));
   const t0 = Date.now();
-  const results = await runScenarios(files, { outDir });
+  const results = await runScenarios(files, { outDir, mcu });
   const bad = results.filter((r) => !r.passed);
   process.stdout.write(
     "\n" +

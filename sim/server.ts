@@ -253,7 +253,11 @@ async function main(): Promise<void> {
       o.storeDir = val();
       o.profiles = [];
     } else if (a === "--dir") o.dir = val();
-    else if (a === "--uboot-at") {
+    else if (a === "--mcu") {
+      const v = val();
+      if (v !== "node" && v !== "vm") throw new Error("--mcu must be node or vm");
+      o.mcu = v;
+    } else if (a === "--uboot-at") {
       const v = val();
       if (v !== "final" && v !== "power-on") throw new Error("--uboot-at must be final or power-on");
       o.ubootAt = v;

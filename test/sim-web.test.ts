@@ -6,6 +6,7 @@ import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import test from "ava";
 import type { Page } from "puppeteer-core";
+import type { NodeMcu } from "../mcu/node/mcu";
 import { launchChromium } from "../sim/browser";
 import { startServer } from "../sim/server";
 
@@ -80,7 +81,7 @@ test("the page shows the screen, takes keys and buttons, boots and shows the boo
     // Down with the on-page D-pad button.
     await page.click('.key[data-key="down"]');
     await waitCanvasChange(page, second);
-    t.is(srv.sim.mcu!.core.view().selected, 2, "two downs select the third entry (Router)");
+    t.is((srv.sim.mcu as NodeMcu).core.view().selected, 2, "two downs select the third entry (Router)");
 
     // OK boots it: U-Boot runs boot.scr, the page shows the bootargs with flipper.profile=.
     await page.keyboard.press("Enter");
@@ -105,7 +106,7 @@ test("the page shows the screen, takes keys and buttons, boots and shows the boo
     await page.waitForFunction(() =>
       document.getElementById("mcu-line")!.textContent!.includes("default kiosk"),
     );
-    t.is(srv.sim.mcuState()!.default, "kiosk");
+    t.is((await srv.sim.mcuState())!.default, "kiosk");
     // The bridge log reached the page.
     await page.waitForFunction(() =>
       document.getElementById("log")!.textContent!.includes("default set to kiosk"),
@@ -199,10 +200,14 @@ test("the FlipCTL panel creates, clones, renames, hides and deletes profiles; th
     throw e;
   });
   const sim = srv.sim;
-  const mcuIds = () => sim.mcu!.profiles().map((p) => p.id);
-  const until = async (what: string, ok: () => boolean) => {
+  const mcu = () => sim.mcu as NodeMcu;
+  const mcuIds = () =>
+    mcu()
+      .profiles()
+      .map((p) => p.id);
+  const until = async (what: string, ok: () => boolean | Promise<boolean>) => {
     const t0 = Date.now();
-    while (!ok()) {
+    while (!(await ok())) {
       if (Date.now() - t0 > 30000) throw new Error("timed out waiting for " + what);
       await sleep(50);
     }
@@ -239,22 +244,28 @@ test("the FlipCTL panel creates, clones, renames, hides and deletes profiles; th
     await page.keyboard.up("Control");
     await page.keyboard.type("Lab Two");
     await page.keyboard.press("Enter");
-    await until("the new name on the MCU", () => sim.mcu!.profiles().some((p) => p.name === "Lab Two")).catch(
-      async (e) => {
-        t.log(
-          await page.$eval("#toast", (x) => x.textContent),
-          sim.logs.slice(-4),
-          sim.mcu!.profiles().map((p) => p.name),
-        );
-        throw e;
-      },
-    );
+    await until("the new name on the MCU", () =>
+      mcu()
+        .profiles()
+        .some((p) => p.name === "Lab Two"),
+    ).catch(async (e) => {
+      t.log(
+        await page.$eval("#toast", (x) => x.textContent),
+        sim.logs.slice(-4),
+        mcu()
+          .profiles()
+          .map((p) => p.name),
+      );
+      throw e;
+    });
     t.is((await sim.readProfile("lab")).name, "Lab Two");
 
     // Hide kiosk.
     await click(page, '#profiles tr[data-id="kiosk"] button[data-act="hide"]');
     await until("kiosk hidden on the MCU", () =>
-      sim.mcu!.profiles().some((p) => p.id === "kiosk" && (p.flags & 1) === 1),
+      mcu()
+        .profiles()
+        .some((p) => p.id === "kiosk" && (p.flags & 1) === 1),
     );
     await page.waitForFunction(() =>
       document.querySelector('#profiles tr[data-id="kiosk"]')!.textContent!.includes("hidden"),
@@ -270,11 +281,11 @@ test("the FlipCTL panel creates, clones, renames, hides and deletes profiles; th
 
     // Next boot, default, fail next boot.
     await click(page, '#profiles tr[data-id="pentest"] button[data-act="next"]');
-    await until("next boot pentest", () => sim.mcuState()?.next?.id === "pentest");
+    await until("next boot pentest", async () => (await sim.mcuState())?.next?.id === "pentest");
     await click(page, '#profiles tr[data-id="work"] button[data-act="default"]');
-    await until("default work", () => sim.mcuState()?.default === "work");
+    await until("default work", async () => (await sim.mcuState())?.default === "work");
     await click(page, "#btn-last-used");
-    await until("default last-used", () => sim.mcuState()?.default === "last-used");
+    await until("default last-used", async () => (await sim.mcuState())?.default === "last-used");
     await click(page, "#btn-fail");
     await until("a failing boot armed", () => sim.failNext === 1);
     await page.waitForFunction(() => document.getElementById("btn-fail")!.textContent!.includes("fails (1)"));

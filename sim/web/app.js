@@ -171,7 +171,16 @@ function renderState(s) {
   $("led").classList.toggle("on", s.power !== "off");
   if (s.mcuAbsent) setChip("chip-mcu", "MCU: absent", "bad");
   else if (s.mcu)
-    setChip("chip-mcu", "MCU: gen " + s.mcu.generation + " · " + s.mcu.profileCount + " profiles", "ok");
+    setChip(
+      "chip-mcu",
+      (s.mcuKind === "vm" ? "MCU (VM)" : "MCU") +
+        ": gen " +
+        s.mcu.generation +
+        " · " +
+        s.mcu.profileCount +
+        " profiles",
+      "ok",
+    );
   else setChip("chip-mcu", "MCU: -", "");
   const b = s.bridge;
   if (!b) setChip("chip-bridge", "bridge: stopped", "bad");

@@ -1,0 +1,316 @@
+// `--mcu vm`: the compiled DeviceScript program (mcu/devs/main.ts) in the real DeviceScript VM
+// (`devs run --tcp`) instead of the Node adapter, through mcu/devs's VM rig (test/helpers/
+// mcu-devs-vm.ts: jacdac-ts ButtonServers for the keys and a Serial server for the UART).
+// This adapter joins the rig's serial server to the simulator's pty and reads what the program
+// prints: `REG <hex>` (the register block, the stand-in for the I2C target), `FRAME n <screen> ...
+// text a|b|c` (the screen's text: the VM has no display service, so the page shows a text mirror
+// drawn with the MCU's font), `POWER on|off`.
+// Limits: one VM per machine (fixed TCP port 8082, a lock file); power-on is the power key held
+// 1 s as on the device; the program powers the SoC off only from the booting screen, so a power
+// cycle with the menu open restarts the VM (flash kept).
+import { EventEmitter } from "node:events";
+import { SerialPort } from "serialport";
+import { Key, keyByName } from "../mcu/core/keys";
+import { Framebuffer } from "../mcu/node/framebuffer";
+import { BlockStatus, type BootSelection, decodeBlock } from "../protocol/register-block";
+import { acquireVmLock, VmRig } from "../test/helpers/mcu-devs-vm";
+
+function code(k: number | string): number {
+  const c = typeof k === "number" ? k : keyByName(k.toLowerCase());
+  if (c < 0) throw new RangeError("key " + JSON.stringify(k) + " is invalid");
+  return c;
+}
+
+export class VmMcu extends EventEmitter {
+  private rig: VmRig | null = null;
+  private release: (() => void) | null = null;
+  private port: SerialPort | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private seen = 0;
+  private sent = 0;
+  private block: number[] = new Array(64).fill(0);
+  private lastFinalSeq = -1;
+  private screen = "off";
+  private texts: string[] = [];
+  private fb = new Framebuffer();
+  private keys: Promise<void> = Promise.resolve();
+  private toVm: Promise<void> = Promise.resolve();
+
+  constructor(private o: { serialPath: string; baudRate?: number }) {
+    super();
+  }
+
+  async start(): Promise<void> {
+    this.release = await acquireVmLock();
+    process.on("exit", this.onExit);
+    try {
+      this.rig = new VmRig();
+      await this.rig.start("mcu/devs/main.ts");
+      await this.rig.waitLine(/^BOUND 14 of 14$/, 120000);
+      const port = new SerialPort({
+        path: this.o.serialPath,
+        baudRate: this.o.baudRate ?? 1500000,
+        autoOpen: false,
+      });
+      await new Promise<void>((res, rej) => port.open((e) => (e ? rej(e) : res())));
+      this.port = port;
+      port.on("data", (chunk: Buffer) => {
+        const bytes = [...chunk];
+        this.emit("uart-rx", bytes);
+        const rig = this.rig;
+        if (rig) this.toVm = this.toVm.then(() => rig.serial.write(bytes)).catch(() => {});
+      });
+      this.rig.serial.onData(() => this.forward());
+      this.forward();
+      this.timer = setInterval(() => this.scan(), 20);
+    } catch (e) {
+      await this.stop();
+      throw e;
+    }
+  }
+
+  /** Bytes the program sent on its UART since last time -> the pty. */
+  private forward(): void {
+    const r = this.rig?.serial.received;
+    if (!r || !this.port || r.length <= this.sent) return;
+    const out = r.slice(this.sent);
+    this.sent = r.length;
+    this.emit("uart-tx", out);
+    this.port.write(Buffer.from(out));
+  }
+
+  private scan(): void {
+    const rig = this.rig;
+    if (!rig) return;
+    for (; this.seen < rig.lines.length; this.seen++) {
+      const t = rig.lines[this.seen].text;
+      let m = /^REG ([0-9a-f]{128})$/.exec(t);
+      if (m) {
+        this.block = [...Buffer.from(m[1], "hex")];
+        const sel = decodeBlock(this.block).selection;
+        if (sel && sel.status === BlockStatus.FINAL && sel.sequence !== this.lastFinalSeq) {
+          this.lastFinalSeq = sel.sequence;
+          this.emit("final", sel);
+        }
+        continue;
+      }
+      m = /^FRAME \d+ (\S+) render .* text (.*)$/.exec(t);
+      if (m) {
+        this.screen = m[1];
+        this.texts = m[2] === "" ? [] : m[2].split("|");
+        this.drawMirror();
+        continue;
+      }
+      m = /^POWER (on|off)/.exec(t);
+      if (m && m[1] === "off") this.screen = "off";
+    }
+  }
+
+  /** The VM's screen text drawn as plain lines (a mirror: the VM has no display output). */
+  private drawMirror(): void {
+    const fb = this.fb;
+    fb.fillRect(0, 0, 256, 144, 0);
+    fb.fillRect(0, 0, 256, 11, 63);
+    this.texts.slice(0, 12).forEach((line, i) => {
+      drawText(fb, 2, 2 + i * 11, line, i === 0 ? 0 : 63);
+      fb.text(2, 2 + i * 11, line, 0);
+    });
+    this.emit("frame", fb);
+  }
+
+  private waitLine(re: RegExp, from: number, timeoutMs = 60000): Promise<string> {
+    return this.rig!.waitLine(re, timeoutMs, from);
+  }
+
+  /** Power key held 1 s with `held` keys down, as on the device. */
+  async powerOn(held: Array<number | string>): Promise<BootSelection> {
+    const rig = this.rig!;
+    await this.keys;
+    const at = rig.lines.length;
+    for (const k of held) await rig.keyDown(code(k));
+    await rig.keyDown(Key.KEY3);
+    await this.waitLine(/^POWER on /, at);
+    await this.releasePower(at);
+    // The block published after the power-on decision (not one printed before it).
+    await rig.waitFor(
+      () => {
+        let on = -1;
+        for (let i = at; i < rig.lines.length; i++) {
+          if (on < 0 && rig.lines[i].text.startsWith("POWER on ")) on = i;
+          else if (on >= 0 && rig.lines[i].text.startsWith("REG ")) return true;
+        }
+        return null;
+      },
+      60000,
+      "the block after power-on",
+    );
+    this.scan();
+    return this.selection();
+  }
+
+  /**
+   * Releases the power key and waits until the program saw it. The rig's simulated button sometimes
+   * loses an Up event (its 50 ms refresh races the explicit event): then tap the key again.
+   */
+  private async releasePower(from: number): Promise<void> {
+    const rig = this.rig!;
+    await rig.keyUp(Key.KEY3);
+    for (let i = 0; i < 4; i++) {
+      const ok = await this.waitLine(/^KEY 8 up/, from, 3000).then(
+        () => true,
+        () => false,
+      );
+      if (ok) return;
+      from = rig.lines.length;
+      await rig.keyDown(Key.KEY3);
+      await rig.keyUp(Key.KEY3);
+    }
+    throw new Error("the VM did not see the power key released");
+  }
+
+  async powerOff(): Promise<void> {
+    const rig = this.rig;
+    if (!rig) return;
+    await this.keys;
+    this.scan();
+    if (this.screen === "booting") {
+      const at = rig.lines.length;
+      await rig.keyDown(Key.KEY3);
+      await this.waitLine(/^POWER off$/, at);
+      await this.releasePower(at);
+    } else if (this.screen !== "off") {
+      // The program powers off only from the booting screen: cut the MCU's power instead.
+      await this.restart();
+    }
+    this.screen = "off";
+  }
+
+  keyDown(k: number | string): Promise<void> {
+    const rig = this.rig;
+    const c = code(k);
+    this.keys = this.keys.then(() => rig?.keyDown(c)).catch(() => {});
+    return this.keys;
+  }
+
+  keyUp(k: number | string): Promise<void> {
+    const rig = this.rig;
+    const c = code(k);
+    this.keys = this.keys.then(() => rig?.keyUp(c)).catch(() => {});
+    return this.keys;
+  }
+
+  async restart(): Promise<void> {
+    const rig = this.rig;
+    if (!rig) return;
+    const at = rig.lines.length;
+    await rig.restartVm();
+    await this.waitLine(/^BOUND 14 of 14$/, at, 120000);
+    this.screen = "off";
+    this.texts = [];
+  }
+
+  registerBlock(): number[] {
+    this.scan();
+    return this.block.slice();
+  }
+
+  selection(): BootSelection {
+    const sel = decodeBlock(this.registerBlock()).selection;
+    if (!sel) throw new Error("the VM published an invalid block");
+    return sel;
+  }
+
+  screenName(): string {
+    return this.screen;
+  }
+
+  screenText(): string[] {
+    this.scan();
+    return this.texts.slice();
+  }
+
+  screenPng(): Buffer {
+    return this.fb.toPng();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    const p = this.port;
+    this.port = null;
+    if (p?.isOpen) await new Promise<void>((r) => p.close(() => r()));
+    const rig = this.rig;
+    this.rig = null;
+    try {
+      // The rig's stop waits for its TCP hub to close; do not let that hold the lock forever.
+      if (rig) await Promise.race([rig.stop().catch(() => {}), new Promise((r) => setTimeout(r, 5000))]);
+    } finally {
+      if (this.release) this.release();
+      this.release = null;
+      process.removeListener("exit", this.onExit);
+    }
+  }
+
+  /** Releases the machine-wide VM lock even when the process exits without stop(). */
+  private onExit = () => {
+    if (this.release) this.release();
+  };
+}
+
+/** A tiny 3x5 block font for the text mirror (upper-cased; unknown characters as a box). */
+const GLYPHS: Record<string, string> = {
+  A: "010101111101101",
+  B: "110101110101110",
+  C: "011100100100011",
+  D: "110101101101110",
+  E: "111100110100111",
+  F: "111100110100100",
+  G: "011100101101011",
+  H: "101101111101101",
+  I: "111010010010111",
+  J: "001001001101010",
+  K: "101101110101101",
+  L: "100100100100111",
+  M: "101111111101101",
+  N: "110101101101101",
+  O: "010101101101010",
+  P: "110101110100100",
+  Q: "010101101110011",
+  R: "110101110101101",
+  S: "011100010001110",
+  T: "111010010010010",
+  U: "101101101101111",
+  V: "101101101101010",
+  W: "101101111111101",
+  X: "101101010101101",
+  Y: "101101010010010",
+  Z: "111001010100111",
+  "0": "111101101101111",
+  "1": "010110010010111",
+  "2": "110001010100111",
+  "3": "110001010001110",
+  "4": "101101111001001",
+  "5": "111100110001110",
+  "6": "011100111101111",
+  "7": "111001010010010",
+  "8": "111101111101111",
+  "9": "111101111001110",
+  ".": "000000000000010",
+  ":": "000010000010000",
+  "-": "000000111000000",
+  "/": "001001010100100",
+  " ": "000000000000000",
+  "+": "000010111010000",
+  ">": "100010001010100",
+  "<": "001010100010001",
+};
+
+function drawText(fb: Framebuffer, x: number, y: number, text: string, gray: number): void {
+  for (const ch of text.toUpperCase()) {
+    const g = GLYPHS[ch] ?? "111101101101111";
+    for (let i = 0; i < 15; i++)
+      if (g[i] === "1") fb.fillRect(x + (i % 3) * 2, y + Math.floor(i / 3) * 2, 2, 2, gray);
+    x += 8;
+    if (x > 250) return;
+  }
+}

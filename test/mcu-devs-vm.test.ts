@@ -4,7 +4,7 @@
 // `REG <hex>` lines, the simulation's stand-in for the I2C target service) and the EVENT_BOOT report
 // on the UART are checked. The VM's TCP port is fixed (8082), so this file runs serially under a lock.
 import test from "ava";
-import { FrameKind } from "../protocol/frame";
+import { encodeFrame, FrameKind } from "../protocol/frame";
 import {
   decodeBootReport,
   decodeHelloResponse,
@@ -19,7 +19,9 @@ import {
 } from "../protocol/messages";
 import type { ProfileRecord } from "../protocol/profile";
 import { BlockAction, BlockFlag, BlockReason, BlockStatus, decodeBlock } from "../protocol/register-block";
+import { BootCore } from "../mcu/core/core";
 import { Key } from "../mcu/core/keys";
+import { Framebuffer } from "../mcu/node/framebuffer";
 import { realisticProfiles } from "../bench/protocol";
 import { acquireVmLock, VmRig } from "./helpers/mcu-devs-vm";
 
@@ -282,3 +284,89 @@ test.serial(
     }
   },
 );
+
+/** The adapter's frame hash over gray indices (gray >> 2), row by row, from a Node Framebuffer. */
+function nodeHash(fb: Framebuffer): string {
+  let h = 0;
+  for (let i = 0; i < fb.pixels.length; i++) h = (h * 31 + (fb.pixels[i] >> 2)) >>> 0;
+  return h.toString(16).padStart(8, "0");
+}
+
+test.serial("the VM draws the same pixels as the Node Framebuffer (menu, then after Down)", async (t) => {
+  t.timeout(600_000);
+  // The same inputs in Node.
+  const core = new BootCore({ send() {}, final() {} }, { instance: 1 });
+  core.load({ read: () => null });
+  let seq = 0;
+  const req = (type: number, payload: number[]) =>
+    core.uartReceive(encodeFrame({ type, seq: ++seq, kind: FrameKind.REQUEST, result: 0, payload }), 0);
+  req(MessageType.LIST_BEGIN, encodeListBegin({ generation: 9, count: PROFILES.length }));
+  for (let index = 0; index < PROFILES.length; index++) {
+    req(MessageType.LIST_ITEM, encodeListItem({ generation: 9, index, record: PROFILES[index] }));
+  }
+  req(
+    MessageType.LIST_COMMIT,
+    encodeListCommit({ generation: 9, count: PROFILES.length, listCrc: listCrc(PROFILES) }),
+  );
+  core.powerOn([Key.OK], 1000);
+  const fb = new Framebuffer();
+  core.render(fb);
+  const menu = nodeHash(fb);
+  core.keyUp(Key.OK, 1100);
+  core.keyDown(Key.DOWN, 1200);
+  core.keyUp(Key.DOWN, 1210);
+  core.render(fb);
+  const down = nodeHash(fb);
+  t.not(menu, down);
+
+  const release = await acquireVmLock();
+  const rig = new VmRig();
+  try {
+    await rig.start("mcu/devs/pixels.devs.ts");
+    await rig.waitLine(/^BOUND 14 of 14$/, 120_000);
+    let r = await rig.request(
+      MessageType.LIST_BEGIN,
+      encodeListBegin({ generation: 9, count: PROFILES.length }),
+    );
+    for (let i = 0; i < PROFILES.length; i++) {
+      r = await rig.request(
+        MessageType.LIST_ITEM,
+        encodeListItem({ generation: 9, index: i, record: PROFILES[i] }),
+      );
+    }
+    r = await rig.request(
+      MessageType.LIST_COMMIT,
+      encodeListCommit({ generation: 9, count: PROFILES.length, listCrc: listCrc(PROFILES) }),
+    );
+    t.is(r.result, Result.OK);
+    let at = rig.lines.length;
+    await rig.keyDown(Key.OK);
+    await rig.keyDown(Key.KEY3);
+    const f1 = /^FRAME (\d+) list /.exec(await rig.waitLine(/^FRAME \d+ list /, 60_000, at));
+    const h1 = await rig.waitLine(new RegExp(`^FRAMEHASH ${f1?.[1]} `), 60_000, at);
+    t.is(h1.split(" ")[2], menu, "the menu frame");
+    await rig.keyUp(Key.KEY3);
+    await rig.keyUp(Key.OK);
+    at = rig.lines.length;
+    await rig.press(Key.DOWN);
+    const line = await rig.waitFor(
+      () =>
+        rig.lines
+          .slice(at)
+          .find((l) => /^FRAME \d+ list .*\|Pentest lab\|/.test(l.text) && l.text.includes("Boot")) ?? null,
+      60_000,
+      "the frame after Down",
+    );
+    const f2 = /^FRAME (\d+) /.exec(line.text);
+    // The frame after Down is the last list frame drawn once the key is handled.
+    await rig.waitLine(new RegExp(`^FRAMEHASH ${f2?.[1]} `), 60_000, at);
+    const hashes = rig.lines
+      .slice(at)
+      .filter((l) => l.text.startsWith("FRAMEHASH "))
+      .map((l) => l.text.split(" ")[2]);
+    t.true(hashes.includes(down), `VM hashes ${hashes.join(", ")}; Node ${down}`);
+  } finally {
+    await rig.stop();
+    release();
+  }
+});

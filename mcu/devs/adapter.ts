@@ -12,6 +12,7 @@ import {
   suspend,
 } from "@devicescript/core";
 import { Image } from "@devicescript/graphics";
+import { hex } from "../../protocol/bytes";
 import { settings } from "@devicescript/settings";
 import type { BootSelection } from "../../protocol/register-block";
 import { type Canvas, SCREEN_H, SCREEN_W } from "../core/canvas";
@@ -142,6 +143,12 @@ export interface AdapterOptions {
   logFrames: boolean;
   /** Log each key edge as `KEY <code> down|up <ms>`. */
   logKeys: boolean;
+  /**
+   * Log `FRAMEHASH n <8 hex digits>` after each frame: h = (h * 31 + index) >>> 0 over every pixel's
+   * 4-bit gray index, row by row (tests compare it with the Node Framebuffer's pixels >> 2). Slow
+   * (a get() per pixel): test entries only.
+   */
+  hashFrames: boolean;
 }
 
 /** Runs BootCore on DeviceScript: owns the pump fiber, the queues and the I/O. */
@@ -327,6 +334,7 @@ export class DevsMcu implements CoreHost {
     this.core.dirty = false;
     const cv = this.canvas;
     cv.texts = [];
+    let hash = 0;
     for (let top = 0; top < SCREEN_H; top += BAND_H) {
       cv.top = top;
       cv.collect = top === 0;
@@ -334,6 +342,8 @@ export class DevsMcu implements CoreHost {
       let part = 0;
       while (drawPart(cv, view, part++)) await suspend(0);
       await suspend(0);
+      if (this.opts.hashFrames)
+        hash = await this.hashBand(hash, SCREEN_H - top < BAND_H ? SCREEN_H - top : BAND_H);
       // Here a display service takes the band (natively: QSPI DMA to rows top..top+BAND_H-1).
     }
     const end = millis();
@@ -354,6 +364,15 @@ export class DevsMcu implements CoreHost {
           this.canvas.texts.join("|"),
       );
     }
+    if (this.opts.hashFrames) console.log("FRAMEHASH " + this.frames + " " + hex(hash, 8));
+  }
+
+  private async hashBand(h: number, rows: number): Promise<number> {
+    for (let y = 0; y < rows; y++) {
+      for (let x = 0; x < SCREEN_W; x++) h = (h * 31 + this.image.get(x, y)) >>> 0;
+      if ((y & 3) === 3) await suspend(0);
+    }
+    return h;
   }
 
   async step(): Promise<void> {

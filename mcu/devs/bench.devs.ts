@@ -39,6 +39,7 @@ const mcu = new DevsMcu({
   logRegister: true,
   logFrames: true,
   logKeys: true,
+  hashFrames: false,
 });
 k12ptt.down.subscribe(async () => {
   await probeHeap("program");

@@ -39,5 +39,6 @@ const mcu = new DevsMcu({
   logRegister: true,
   logFrames: true,
   logKeys: true,
+  hashFrames: false,
 });
 await mcu.run();

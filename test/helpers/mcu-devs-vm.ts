@@ -9,6 +9,7 @@ import {
   mkdirSync,
   mkdtempSync,
   openSync,
+  readFileSync,
   rmSync,
   statSync,
   symlinkSync,
@@ -116,7 +117,31 @@ function startHub(): Promise<{ server: Server; sockets: Set<Socket> }> {
   });
 }
 
-/** Takes the machine-wide lock for port 8082 (waits while another rig holds it; stale after 10 min). */
+/** True when the process named in the lock file still runs (or the file cannot be read yet). */
+function holderAlive(): boolean {
+  let pid = Number.NaN;
+  try {
+    pid = Number(readFileSync(LOCK, "utf8").trim());
+  } catch {
+    return false;
+  }
+  if (!Number.isInteger(pid) || pid <= 0) {
+    // Just created, pid not written yet; a file older than a minute without a pid is stale.
+    try {
+      return Date.now() - statSync(LOCK).mtimeMs < 60_000;
+    } catch {
+      return false;
+    }
+  }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Takes the machine-wide lock for port 8082 (waits while another live process holds it). */
 export async function acquireVmLock(timeoutMs = 600_000): Promise<() => void> {
   const start = Date.now();
   for (;;) {
@@ -126,9 +151,8 @@ export async function acquireVmLock(timeoutMs = 600_000): Promise<() => void> {
       closeSync(fd);
       return () => rmSync(LOCK, { force: true });
     } catch {
-      try {
-        if (Date.now() - statSync(LOCK).mtimeMs > 600_000) rmSync(LOCK, { force: true });
-      } catch {}
+      // A lock whose holder is gone (killed without cleanup) is taken over at once.
+      if (!holderAlive()) rmSync(LOCK, { force: true });
       if (Date.now() - start > timeoutMs) throw new Error(`lock ${LOCK} held for too long`);
       await new Promise((r) => setTimeout(r, 250));
     }

@@ -110,10 +110,12 @@ export class VmMcu extends EventEmitter {
   private drawMirror(): void {
     const fb = this.fb;
     fb.fillRect(0, 0, 256, 144, 0);
-    fb.fillRect(0, 0, 256, 11, 63);
-    this.texts.slice(0, 12).forEach((line, i) => {
-      drawText(fb, 2, 2 + i * 11, line, i === 0 ? 0 : 63);
-      fb.text(2, 2 + i * 11, line, 0);
+    // One string a line, 20 lines a column, two columns (the VM logs strings, not their places).
+    this.texts.slice(0, 40).forEach((line, i) => {
+      const x = 2 + Math.floor(i / 20) * 128;
+      const y = 3 + (i % 20) * 7;
+      drawText(fb, x, y, line.slice(0, 31), i === 0 ? 63 : 44);
+      fb.text(x, y, line, 0);
     });
     this.emit("frame", fb);
   }
@@ -309,8 +311,7 @@ function drawText(fb: Framebuffer, x: number, y: number, text: string, gray: num
   for (const ch of text.toUpperCase()) {
     const g = GLYPHS[ch] ?? "111101101101111";
     for (let i = 0; i < 15; i++)
-      if (g[i] === "1") fb.fillRect(x + (i % 3) * 2, y + Math.floor(i / 3) * 2, 2, 2, gray);
-    x += 8;
-    if (x > 250) return;
+      if (g[i] === "1") fb.fillRect(x + (i % 3), y + Math.floor(i / 3), 1, 1, gray);
+    x += 4;
   }
 }

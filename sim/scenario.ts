@@ -462,7 +462,15 @@ class Runner {
       // SIM_UPDATE_SCREENS=1 rewrites the reference PNGs (after a deliberate change to the renderer).
       if (process.env.SIM_UPDATE_SCREENS === "1") writeFileSync(f, sim.screenPng());
       const diff = comparePng(f, sim.screenPng());
-      if (diff) fail("screen PNG " + String(e.screenPng), "identical pixels", diff);
+      if (diff) {
+        fail(
+          "screen PNG " +
+            String(e.screenPng) +
+            " (after a deliberate renderer change: SIM_UPDATE_SCREENS=1 rewrites it)",
+          "identical pixels",
+          diff,
+        );
+      }
     }
     if ("mcu" in e) {
       const st = await sim.mcuState();

@@ -83,7 +83,7 @@ test("a wrong expectation fails with expected and actual, saves the screen and e
     t.regex(text, /✓ +2 expect screen, screenName/);
     t.regex(text, /✗ +3 expect screen/);
     t.regex(text, /expected: "Windows 95"/);
-    t.regex(text, /actual: +\["Boot profile","Desktop 1\.2 2026-11-20"/);
+    t.regex(text, /actual: +\["Boot profile","Desktop/);
     t.notRegex(text, /4 press/, "stops at the first failure");
     t.regex(text, /0 passed, 1 failed/);
     const png = join(out, "wrong-step3.png");

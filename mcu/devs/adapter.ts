@@ -18,7 +18,6 @@ import type { BootSelection } from "../../protocol/register-block";
 import { type Canvas, SCREEN_H, SCREEN_W } from "../core/canvas";
 import { BootCore, type CoreHost } from "../core/core";
 import { drawPart } from "../core/render";
-import { drawText, FontId } from "../core/font";
 import { KEY_COUNT, Key } from "../core/keys";
 import { type FlashReader, storeKeys } from "../core/store";
 
@@ -125,14 +124,6 @@ export class BandCanvas implements Canvas {
   }
 }
 
-/** A Canvas that draws nothing (warm-up). */
-export class NullCanvas implements Canvas {
-  width = SCREEN_W;
-  height = SCREEN_H;
-  fillRect(_x: number, _y: number, _w: number, _h: number, _gray: number): void {}
-  text(_x: number, _y: number, _t: string, _font: number): void {}
-}
-
 export interface AdapterOptions {
   /** One Button per Key code (index = Key value). */
   buttons: Button[];
@@ -202,11 +193,6 @@ export class DevsMcu implements CoreHost {
 
   /** Loads flash, subscribes to keys and the UART, announces itself, then runs the pump forever. */
   async run(): Promise<void> {
-    // The font's lookup tables are built on first use: build them now, in a VM turn of their own
-    // (inside a frame they push part 0 past the VM's step limit between awaits).
-    await suspend(0);
-    drawText(new NullCanvas(), 0, 0, "A", FontId.SMALL, 0);
-    await suspend(0);
     const stored = await loadFlash();
     this.core.beginLoad(stored);
     await this.work();

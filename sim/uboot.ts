@@ -274,10 +274,21 @@ export class SimUboot {
     lines.push("echo @@SCRIPT-BEGIN@@; source " + hex(A_SCRIPT) + "; echo @@SCRIPT-END@@; printenv bootargs");
     let consoleText = "";
     let last = "";
-    for (let i = 0; i < lines.length; i++) {
-      const line = lines[i];
-      last = await s.q.run(line, 120000, i === lines.length - 1 ? responder : undefined);
-      consoleText += "=> " + line + "\n" + last;
+    try {
+      for (let i = 0; i < lines.length; i++) {
+        const line = lines[i];
+        last = await s.q.run(line, 120000, i === lines.length - 1 ? responder : undefined);
+        consoleText += "=> " + line + "\n" + last;
+      }
+    } catch (e) {
+      // A dead or stuck QEMU: drop the session, the next boot starts a new one.
+      const k = present ? "present" : "absent";
+      if (this.sessions[k] === s) {
+        this.sessions[k] = null;
+        this.starting[k] = null;
+      }
+      s.close();
+      throw e;
     }
     const b = last.indexOf("@@SCRIPT-BEGIN@@\n");
     const e = last.indexOf("@@SCRIPT-END@@\n");

@@ -5,7 +5,8 @@ import { join } from "node:path";
 import test from "ava";
 import { parseBootargs, Simulation } from "../sim/engine";
 import { comparePng, partialMatch } from "../sim/scenario";
-import { memWriteLines, readTree } from "../sim/uboot";
+import { memWriteLines, readTree, SimUboot } from "../sim/uboot";
+import { BlockAction, BlockReason, BlockStatus, encodeBlock } from "../protocol/register-block";
 import { Framebuffer } from "../mcu/node/framebuffer";
 
 test("parseBootargs splits options; the last one wins", (t) => {
@@ -86,5 +87,39 @@ test("FlipCTL refuses a profile id that cannot be a folder name, and names it", 
     await t.throwsAsync(() => sim.deleteProfile("nope"), { message: 'no profile "nope" in the store' });
   } finally {
     await sim.close();
+  }
+});
+
+test("a dead U-Boot session is dropped: the boot after it starts a new QEMU and works", async (t) => {
+  t.timeout(240000);
+  const u = new SimUboot();
+  const d = mkdtempSync(join(tmpdir(), "flipper-sim-boot-"));
+  try {
+    const block = encodeBlock({
+      status: BlockStatus.FINAL,
+      action: BlockAction.BOOT,
+      reason: BlockReason.USER,
+      flags: 0,
+      tryNumber: 1,
+      maxTries: 3,
+      sequence: 5,
+      profileId: "desktop",
+      base: "1.2",
+    });
+    const first = await u.boot({ block, savedEnv: {}, bootDir: d });
+    t.true(first.coldStartMs > 0);
+    t.is(first.bootargs, "", "no DTB on this partition: the board's (empty) bootargs restored, not booting");
+    t.true(first.flipperLines.includes("flipper: booting profile desktop base 1.2 (reason user)"));
+    // Kill QEMU under the runner.
+    (u as unknown as { sessions: { present: { q: { close(): void } } } }).sessions.present.q.close();
+    await t.throwsAsync(() => u.boot({ block, savedEnv: {}, bootDir: d }), {
+      message: /QEMU is not running/,
+    });
+    const again = await u.boot({ block, savedEnv: {}, bootDir: d });
+    t.true(again.coldStartMs > 0, "a new QEMU was started");
+    t.true(again.flipperLines.includes("flipper: booting profile desktop base 1.2 (reason user)"));
+  } finally {
+    u.close();
+    rmSync(d, { recursive: true, force: true });
   }
 });

@@ -34,7 +34,7 @@ import { NodeMcu } from "../mcu/node/mcu";
 import { VmMcu } from "./mcu-vm";
 import { SimUboot, type UbootBootResult } from "./uboot";
 
-/** A profile as FlipCTL writes it into <store>/@profiles/<id>/profile.json (soc-bridge/README.md). */
+/** A profile as FlipCTL writes it into <store>/@profiles/<id>/profile.json (schema: protocol/PROTOCOL.md). */
 export interface ProfileJson {
   id: string;
   name: string;

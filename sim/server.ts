@@ -264,7 +264,8 @@ async function main(): Promise<void> {
     } else if (a === "-h" || a === "--help") {
       process.stdout.write(
         "usage: npm start -- [--host 127.0.0.1] [--port 8080] [--store DIR (holds @profiles)] [--dir DIR (sim state)]\n" +
-          "                   [--uboot-at final|power-on (U-Boot polls the PENDING block while the menu is open)]\n",
+          "                   [--uboot-at final|power-on (U-Boot polls the PENDING block while the menu is open)]\n" +
+          "                   [--mcu node|vm (the DeviceScript program in the VM instead of NodeMcu)]\n",
       );
       return;
     } else throw new Error("unknown option " + a + " (try --help)");

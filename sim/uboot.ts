@@ -135,6 +135,8 @@ export class SimUboot {
     present: null,
     absent: null,
   };
+  /** Sessions whose QEMU is still booting (closed at once by close()). */
+  private booting: { present: Session | null; absent: Session | null } = { present: null, absent: null };
   private queue: Promise<unknown> = Promise.resolve();
   readonly scriptText: string;
   private scriptImage: Buffer;
@@ -178,12 +180,19 @@ export class SimUboot {
     if (have) return { s: have, coldMs: 0 };
     if (!this.starting[k]) {
       const s = new Session(present);
+      this.booting[k] = s;
       this.starting[k] = s.start(this.tree(bootDir)).then(
         (ms) => {
+          this.booting[k] = null;
+          if (this.closed) {
+            s.close();
+            throw new Error("the U-Boot runner was closed");
+          }
           this.sessions[k] = s;
           return ms;
         },
         (e) => {
+          this.booting[k] = null;
           s.close();
           this.starting[k] = null;
           throw e;
@@ -307,12 +316,17 @@ export class SimUboot {
     };
   }
 
+  private closed = false;
+
   close(): void {
+    this.closed = true;
     for (const k of ["present", "absent"] as const) {
       this.sessions[k]?.close();
       this.sessions[k] = null;
-      const p = this.starting[k];
-      if (p) p.then(() => this.sessions[k]?.close()).catch(() => {});
+      // A QEMU still booting is killed now (its start then fails, which nobody awaits any more).
+      this.booting[k]?.close();
+      this.booting[k] = null;
+      this.starting[k]?.catch(() => {});
     }
   }
 }

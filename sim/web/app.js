@@ -160,8 +160,14 @@ function date(sec) {
   return d.toISOString().slice(0, 16).replace("T", " ");
 }
 
+let prevPower = "off";
 function renderState(s) {
   state = s;
+  if (s.power === "booting" && prevPower !== "booting") {
+    $("bootargs").innerHTML =
+      '<span class="dim">U-Boot is running boot.scr… (the first boot starts QEMU: ~8 s)</span>';
+  }
+  prevPower = s.power;
   const powerCls = { off: "", menu: "on", booting: "warn", running: "ok", failed: "bad" }[s.power];
   setChip(
     "chip-power",

@@ -203,19 +203,19 @@ export class Daemon extends EventEmitter {
   private watchStore(): void {
     const profilesDir = path.join(this.o.store, PROFILES_DIR);
     const want = new Set<string>([this.o.store]);
-    this.addWatch(this.o.store);
-    this.addWatch(profilesDir);
+    let added = this.addWatch(this.o.store);
+    added = this.addWatch(profilesDir) || added;
     want.add(profilesDir);
     for (const p of this.snapshot.profiles) {
       const d = path.dirname(p.file);
       want.add(d);
-      this.addWatch(d);
+      added = this.addWatch(d) || added;
     }
     for (const f of this.snapshot.skippedFiles) {
       // Bad profiles are watched too, so fixing one is noticed.
       const d = path.dirname(f);
       want.add(d);
-      this.addWatch(d);
+      added = this.addWatch(d) || added;
     }
     for (const [d, w] of this.watchers) {
       if (!want.has(d)) {
@@ -223,10 +223,14 @@ export class Daemon extends EventEmitter {
         this.watchers.delete(d);
       }
     }
+    // A folder is watched only after the scan that found it: a write in between (a profile renamed
+    // right after it was created) raised no event, so look once more now that the watch is in place.
+    if (added) this.changed();
   }
 
-  private addWatch(dir: string): void {
-    if (this.watchers.has(dir)) return;
+  /** Watches `dir`; true when a new watcher was added. */
+  private addWatch(dir: string): boolean {
+    if (this.watchers.has(dir)) return false;
     try {
       const w = watch(dir, { persistent: false }, () => this.changed());
       w.on("error", () => {
@@ -235,8 +239,10 @@ export class Daemon extends EventEmitter {
         this.changed();
       });
       this.watchers.set(dir, w);
+      return true;
     } catch {
       // The folder does not exist (yet): its parent's watcher reports when it appears.
+      return false;
     }
   }
 

@@ -12,8 +12,14 @@ import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs
 import { join, relative } from "node:path";
 import { BLOCK_REGISTER, MCU_I2C_ADDRESS } from "../protocol/register-block";
 import { CONFIG_VARS, generateBootCmd, internalVars, SAVED_VARS } from "../uboot-script/generate";
-import { buildDiskImage, type FileTree, makeTempDir, mkimageScript } from "../uboot-script/qemu";
-import { QemuConsole, type Responder } from "./qemu-console";
+import {
+  buildDiskImage,
+  type FileTree,
+  makeTempDir,
+  mkimageScript,
+  QemuUboot,
+  type Responder,
+} from "../uboot-script/qemu";
 
 export interface UbootBootInput {
   /** 64 bytes at the MCU's register 0x0600; null = no MCU answers on I2C. */
@@ -89,7 +95,7 @@ export function memWriteLines(addr: number, bytes: Buffer): string[] {
 }
 
 class Session {
-  q = new QemuConsole();
+  q = new QemuUboot();
   work = makeTempDir("flipper-sim-uboot-");
   img = join(this.work, "stick.img");
   key = "";

@@ -219,6 +219,12 @@ export interface QemuOptions {
 const PROMPT = "\n=> ";
 const EEPROM_SIZE = 4096;
 
+/**
+ * Answers prompts a command prints while it runs (e.g. `mm.l` asking for each word): given the
+ * output since the command was typed, returns text to type now, or null.
+ */
+export type Responder = (sinceCommand: string) => string | null;
+
 /** A running QEMU with U-Boot stopped at its prompt. Always call close(). */
 export class QemuUboot {
   private proc: ChildProcess | null = null;
@@ -317,7 +323,12 @@ export class QemuUboot {
     return Date.now() - t0;
   }
 
-  private waitFor(done: (buffer: string) => boolean, timeoutMs: number, what: string): Promise<void> {
+  private waitFor(
+    done: (buffer: string) => boolean,
+    timeoutMs: number,
+    what: string,
+    responder?: Responder,
+  ): Promise<void> {
     return new Promise((resolveWait, reject) => {
       const timer = setTimeout(() => {
         this.waiter = null;
@@ -332,6 +343,7 @@ export class QemuUboot {
           ),
         );
       }, timeoutMs);
+      let answered = 0;
       const check = () => {
         if (done(this.buffer)) {
           clearTimeout(timer);
@@ -345,6 +357,12 @@ export class QemuUboot {
               "QEMU exited while waiting for " + what + "; console tail:\n" + this.buffer.slice(-2000),
             ),
           );
+        } else if (responder && this.buffer.length > answered) {
+          const reply = responder(this.buffer);
+          if (reply !== null) {
+            answered = this.buffer.length;
+            this.proc!.stdin!.write(reply);
+          }
         }
       };
       this.waiter = check;
@@ -352,13 +370,16 @@ export class QemuUboot {
     });
   }
 
-  /** Types one command line and returns what it printed (without the echo and the prompt). */
-  async run(command: string, timeoutMs = 60000): Promise<string> {
+  /**
+   * Types one command line and returns what it printed (without the echo and the prompt); a
+   * responder answers whatever the command asks for on the console while it runs.
+   */
+  async run(command: string, timeoutMs = 60000, responder?: Responder): Promise<string> {
     if (!this.proc || this.exited) throw new Error("QEMU is not running");
     if (/[\r\n]/.test(command)) throw new Error("command must be a single line");
     this.buffer = "";
     this.proc.stdin!.write(command + "\r");
-    await this.waitFor((b) => b.endsWith(PROMPT), timeoutMs, "the prompt after `" + command + "`");
+    await this.waitFor((b) => b.endsWith(PROMPT), timeoutMs, "the prompt after `" + command + "`", responder);
     let out = this.buffer.slice(0, this.buffer.length - PROMPT.length + 1);
     const nl = out.indexOf("\n");
     out = nl >= 0 ? out.slice(nl + 1) : "";

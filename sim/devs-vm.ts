@@ -5,6 +5,7 @@
 // (acquireVmLock) before starting one.
 import { type ChildProcess, spawn } from "node:child_process";
 import {
+  appendFileSync,
   closeSync,
   mkdirSync,
   mkdtempSync,
@@ -17,12 +18,15 @@ import {
 } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { createRequire } from "node:module";
 // Types from the declaration files directly: the package's exports map gives the ESM entry no types.
-import type * as JacdacTypes from "../../node_modules/jacdac-ts/dist/types/src/jacdac";
-import { encodeFrame, type Frame, FrameDecoder, FrameKind, MAX_WIRE_FRAME } from "../../protocol/frame";
-import { REPO } from "./devs";
+import type * as JacdacTypes from "../node_modules/jacdac-ts/dist/types/src/jacdac";
+import { encodeFrame, type Frame, FrameDecoder, FrameKind, MAX_WIRE_FRAME } from "../protocol/frame";
+
+/** The repository root (this file is sim/devs-vm.ts). */
+export const REPO = resolve(fileURLToPath(new URL("..", import.meta.url)));
 
 // The CommonJS build on purpose: the ESM build's node socket transport calls require("net"), which
 // does not exist in an ES module, so it never connects.
@@ -159,6 +163,15 @@ export async function acquireVmLock(timeoutMs = 600_000): Promise<() => void> {
   }
 }
 
+/**
+ * Debugging aid: with VM_LOG=FILE in the environment, every line the VM prints and every key edge the
+ * rig sends is appended to FILE with a Date.now() timestamp (one timeline for both sides).
+ */
+function trace(text: string): void {
+  const file = process.env.VM_LOG;
+  if (file) appendFileSync(file, `${Date.now()} ${text}\n`);
+}
+
 export interface VmLine {
   at: number;
   text: string;
@@ -214,6 +227,7 @@ export class VmRig {
       partial = parts.pop() ?? "";
       for (const l of parts) {
         this.lines.push({ at: Date.now(), text: l.startsWith("WASM> ") ? l.slice(6) : l });
+        trace(l);
       }
       for (const w of this.waiters) w();
     };
@@ -330,6 +344,7 @@ export class VmRig {
    * event at once, with the same state changes as ButtonServer's refresh handler.
    */
   async keyDown(key: number): Promise<void> {
+    trace(`rig: key ${key} down`);
     const b = this.buttons[key] as unknown as ButtonInternals;
     await this.buttons[key].down();
     if (b._downTime !== undefined) return;
@@ -340,6 +355,7 @@ export class VmRig {
 
   /** Releases a simulated key (Up event at once, carrying the held time as ButtonServer does). */
   async keyUp(key: number): Promise<void> {
+    trace(`rig: key ${key} up`);
     const b = this.buttons[key] as unknown as ButtonInternals;
     await this.buttons[key].up();
     if (b._downTime === undefined) return;

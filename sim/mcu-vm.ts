@@ -1,6 +1,6 @@
 // `--mcu vm`: the compiled DeviceScript program (mcu/devs/main.ts) in the real DeviceScript VM
-// (`devs run --tcp`) instead of the Node adapter, through mcu/devs's VM rig (test/helpers/
-// mcu-devs-vm.ts: jacdac-ts ButtonServers for the keys and a Serial server for the UART).
+// (`devs run --tcp`) instead of the Node adapter, through the VM rig (sim/devs-vm.ts:
+// jacdac-ts ButtonServers for the keys and a Serial server for the UART).
 // This adapter joins the rig's serial server to the simulator's pty and reads what the program
 // prints: `REG <hex>` (the register block, the stand-in for the I2C target), `FRAME n <screen> ...
 // text a|b|c` (the screen's text: the VM has no display service, so the page shows a text mirror
@@ -13,7 +13,7 @@ import { SerialPort } from "serialport";
 import { Key, keyByName } from "../mcu/core/keys";
 import { Framebuffer } from "../mcu/node/framebuffer";
 import { BlockStatus, type BootSelection, decodeBlock } from "../protocol/register-block";
-import { acquireVmLock, VmRig } from "../test/helpers/mcu-devs-vm";
+import { acquireVmLock, VmRig } from "./devs-vm";
 
 function code(k: number | string): number {
   const c = typeof k === "number" ? k : keyByName(k.toLowerCase());
@@ -31,6 +31,8 @@ export class VmMcu extends EventEmitter {
   private block: number[] = new Array(64).fill(0);
   private lastFinalSeq = -1;
   private screen = "off";
+  /** The program's SoC power state, from its `POWER on|off` lines. */
+  private socOn = false;
   private texts: string[] = [];
   private fb = new Framebuffer();
   private keys: Promise<void> = Promise.resolve();
@@ -79,18 +81,28 @@ export class VmMcu extends EventEmitter {
     this.port.write(Buffer.from(out));
   }
 
+  /**
+   * Reads the program's new lines. Re-entrant: listeners of the events emitted here may call back
+   * (the engine's "final" listener starts a boot, which reads registerBlock()), so each line is
+   * consumed before it is handled and the events go out only after the loop. (The loop used to
+   * advance its index after handling a line; a nested scan then made it skip the next line, e.g.
+   * the FRAME saying "booting", and the next power cycle found the screen "off", did not power
+   * off, and held the power key down waiting for a power-on that had turned the SoC off instead.)
+   */
   private scan(): void {
     const rig = this.rig;
     if (!rig) return;
-    for (; this.seen < rig.lines.length; this.seen++) {
-      const t = rig.lines[this.seen].text;
+    const finals: BootSelection[] = [];
+    let frame = false;
+    while (this.seen < rig.lines.length) {
+      const t = rig.lines[this.seen++].text;
       let m = /^REG ([0-9a-f]{128})$/.exec(t);
       if (m) {
         this.block = [...Buffer.from(m[1], "hex")];
         const sel = decodeBlock(this.block).selection;
         if (sel && sel.status === BlockStatus.FINAL && sel.sequence !== this.lastFinalSeq) {
           this.lastFinalSeq = sel.sequence;
-          this.emit("final", sel);
+          finals.push(sel);
         }
         continue;
       }
@@ -98,12 +110,18 @@ export class VmMcu extends EventEmitter {
       if (m) {
         this.screen = m[1];
         this.texts = m[2] === "" ? [] : m[2].split("|");
-        this.drawMirror();
+        frame = true;
         continue;
       }
-      m = /^POWER (on|off)/.exec(t);
-      if (m && m[1] === "off") this.screen = "off";
+      m = /^POWER (on|off)(?: held \d+ screen (\S+))?/.exec(t);
+      if (m) {
+        this.socOn = m[1] === "on";
+        // The screen right after the decision (its FRAME line follows once drawn).
+        this.screen = m[1] === "off" ? "off" : (m[2] ?? this.screen);
+      }
     }
+    if (frame) this.drawMirror();
+    for (const sel of finals) this.emit("final", sel);
   }
 
   /** The VM's screen text drawn as plain lines (a mirror: the VM has no display output). */
@@ -175,12 +193,14 @@ export class VmMcu extends EventEmitter {
     if (!rig) return;
     await this.keys;
     this.scan();
-    if (this.screen === "booting") {
+    if (!this.socOn) {
+      // Already off (as the program says): nothing to do.
+    } else if (this.screen === "booting") {
       const at = rig.lines.length;
       await rig.keyDown(Key.KEY3);
       await this.waitLine(/^POWER off$/, at);
       await this.releasePower(at);
-    } else if (this.screen !== "off") {
+    } else {
       // The program powers off only from the booting screen: cut the MCU's power instead.
       await this.restart();
     }
@@ -207,6 +227,8 @@ export class VmMcu extends EventEmitter {
     const at = rig.lines.length;
     await rig.restartVm();
     await this.waitLine(/^BOUND 14 of 14$/, at, 120000);
+    this.scan();
+    this.socOn = false;
     this.screen = "off";
     this.texts = [];
   }

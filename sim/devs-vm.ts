@@ -39,10 +39,17 @@ const {
   JDServiceServer,
   Packet,
   SRV_SERIAL,
+  SRV_SETTINGS,
 } = jd;
 type ButtonServer = JacdacTypes.ButtonServer;
 type JDBus = JacdacTypes.JDBus;
 type Packet = JacdacTypes.Packet;
+type JDService = JacdacTypes.JDService;
+
+/** Device id of the simulated keys and UART (the VM is the other device on the bus). */
+const RIG_DEVICE_ID = "f1f1f1f1f1f1f1f1";
+/** Settings service: command `get` (key) and its report (key, NUL, value). */
+const SETTINGS_GET = 0x80;
 
 export const HUB_PORT = 8082;
 const CLI = join(REPO, "node_modules/@devicescript/cli/devicescript");
@@ -196,7 +203,7 @@ export class VmRig {
     this.bus = new JDBus([createNodeSocketTransport(HUB_PORT)], { client: false, disableRoleManager: true });
     this.bus.addServiceProvider(
       new JDServerServiceProvider("flipper-one-keys", [...this.buttons, this.serial], {
-        deviceId: "f1f1f1f1f1f1f1f1",
+        deviceId: RIG_DEVICE_ID,
       }),
     );
     this.bus.start();
@@ -336,6 +343,48 @@ export class VmRig {
       timeoutMs,
       `the response to type ${type} seq ${seq}`,
     );
+  }
+
+  /** The settings service of the VM's own device (the program's flash), or null before it announced. */
+  private settingsService(): JDService | null {
+    for (const d of this.bus.devices({ serviceClass: SRV_SETTINGS })) {
+      if (d.deviceId === RIG_DEVICE_ID) continue;
+      const s = d.services({ serviceClass: SRV_SETTINGS })[0];
+      if (s) return s;
+    }
+    return null;
+  }
+
+  private settingsQueue: Promise<unknown> = Promise.resolve();
+
+  /**
+   * Reads one record of the program's flash (the VM's settings service, `get` over Jacdac, the same
+   * command the program's loadFlash() sends): the stored bytes, or null when the key is not set.
+   * Reads are serialised (the answer is matched by its command code and key).
+   */
+  readSetting(key: string, timeoutMs = 2000): Promise<number[] | null> {
+    const run = async (): Promise<number[] | null> => {
+      const srv = this.settingsService();
+      if (!srv) throw new Error("the VM's settings service is not on the bus");
+      const req = Uint8Array.from(Buffer.from(key, "utf8"));
+      for (let attempt = 0; attempt < 3; attempt++) {
+        let resp: Packet;
+        try {
+          resp = await srv.sendCmdAwaitResponseAsync(Packet.from(SETTINGS_GET, req), timeoutMs);
+        } catch {
+          continue;
+        }
+        const data = [...resp.data];
+        const z = data.indexOf(0);
+        if (Buffer.from(data.slice(0, z < 0 ? data.length : z)).toString("utf8") !== key) continue;
+        const value = z < 0 ? [] : data.slice(z + 1);
+        return value.length === 0 ? null : value;
+      }
+      throw new Error(`the VM's settings service did not answer get ${JSON.stringify(key)}`);
+    };
+    const p = this.settingsQueue.then(run, run);
+    this.settingsQueue = p.catch(() => {});
+    return p;
   }
 
   /**

@@ -830,10 +830,13 @@ export class Simulation extends EventEmitter {
     }
   }
 
-  /** What a fresh MCU would load from its flash now (the stored state, not the RAM state). */
-  mcuStored() {
-    if (!(this.mcu instanceof NodeMcu)) return null;
-    const l = this.mcu.stored();
+  /**
+   * What a fresh MCU would load from its flash now (the stored state, not the RAM state): NodeMcu's
+   * flash file, or the VM program's settings read over Jacdac.
+   */
+  async mcuStored() {
+    if (!this.mcu) return null;
+    const l = this.mcu instanceof NodeMcu ? this.mcu.stored() : await this.mcu.stored();
     const c = l.config;
     return {
       generation: l.list.generation,

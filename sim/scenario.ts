@@ -478,7 +478,7 @@ class Runner {
       if (m) fails.push(m);
     }
     if ("mcuFlash" in e) {
-      const m = partialMatch(e.mcuFlash, sim.mcuStored(), "mcuFlash");
+      const m = partialMatch(e.mcuFlash, await sim.mcuStored(), "mcuFlash");
       if (m) fails.push(m);
     }
     if ("bridge" in e) {

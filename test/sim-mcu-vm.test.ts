@@ -52,7 +52,7 @@ class Peer {
   }
 }
 
-test("VmMcu: five power cycles in the VM, each FINAL with a new sequence, the booting screen, then off", async (t) => {
+test("VmMcu: five power cycles in the VM, each FINAL with a new sequence, the booting screen, then off; its flash read back", async (t) => {
   t.timeout(900_000);
   const pty = await openPtyPair();
   const mcu = new VmMcu({ serialPath: pty.a });
@@ -103,6 +103,14 @@ test("VmMcu: five power cycles in the VM, each FINAL with a new sequence, the bo
       t.is(mcu.selection().status, BlockStatus.EMPTY, `cycle ${cycle}: the block after power-off`);
     }
     t.is(finals.length, 5, "one final event per power cycle");
+    // The program's flash read back over Jacdac (the VM's settings service): what a fresh MCU loads.
+    const st = await mcu.stored();
+    t.is(st.list.generation, 5);
+    t.deepEqual(
+      st.list.records.map((p) => p.id),
+      ["desktop", "pentest"],
+    );
+    t.true(st.run.tries.length > 0, "the boot tries are in the run record");
   } finally {
     if (port.isOpen) await new Promise<void>((res) => port.close(() => res()));
     await mcu.stop();

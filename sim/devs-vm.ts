@@ -7,6 +7,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import {
   appendFileSync,
   closeSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   openSync,
@@ -196,8 +197,16 @@ export class VmRig {
   private waiters: Array<() => void> = [];
   exited: number | null = null;
 
-  /** Starts hub, simulated devices and the VM on `file`; resolves once the program printed READY. */
-  async start(file: string, timeoutMs = 120_000): Promise<void> {
+  /** True when the work folder was given to start() (it, and the VM's flash in it, outlive stop()). */
+  private keepWorkdir = false;
+
+  /**
+   * Starts hub, simulated devices and the VM on `file`; resolves once the program printed READY.
+   * `workdir`: a folder to run in and keep (the VM's settings flash is `.devicescript/flash/sim.bin`
+   * there), so a later rig on the same folder starts with the same flash; default a fresh temp folder
+   * removed at stop().
+   */
+  async start(file: string, timeoutMs = 120_000, workdir?: string): Promise<void> {
     this.hub = await startHub();
     for (let i = 0; i < 13; i++) this.buttons.push(new ButtonServer(`k${i < 10 ? "0" : ""}${i}`));
     this.bus = new JDBus([createNodeSocketTransport(HUB_PORT)], { client: false, disableRoleManager: true });
@@ -208,9 +217,12 @@ export class VmRig {
     );
     this.bus.start();
     await this.bus.connect();
-    this.workdir = mkdtempSync(join(tmpdir(), "devs-vm-"));
+    this.keepWorkdir = workdir !== undefined;
+    if (workdir !== undefined) mkdirSync(workdir, { recursive: true });
+    this.workdir = workdir ?? mkdtempSync(join(tmpdir(), "devs-vm-"));
     writeFileSync(join(this.workdir, "devsconfig.json"), "{}\n");
-    symlinkSync(join(REPO, "node_modules"), join(this.workdir, "node_modules"));
+    if (!existsSync(join(this.workdir, "node_modules")))
+      symlinkSync(join(REPO, "node_modules"), join(this.workdir, "node_modules"));
     mkdirSync(join(this.workdir, ".devicescript"), { recursive: true });
     this.file = file;
     await this.launch(timeoutMs);
@@ -432,6 +444,6 @@ export class VmRig {
       await new Promise<void>((r) => this.hub?.server.close(() => r()));
       this.hub = null;
     }
-    if (this.workdir) rmSync(this.workdir, { recursive: true, force: true });
+    if (this.workdir && !this.keepWorkdir) rmSync(this.workdir, { recursive: true, force: true });
   }
 }

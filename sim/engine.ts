@@ -319,7 +319,7 @@ export class Simulation extends EventEmitter {
   private async startMcu(): Promise<void> {
     const mcu: SimMcu =
       this.o.mcu === "vm"
-        ? new VmMcu({ serialPath: this.ptyMcu, baudRate: 1500000 })
+        ? new VmMcu({ serialPath: this.ptyMcu, baudRate: 1500000, workdir: join(this.dir, "mcu-vm") })
         : new NodeMcu({ serialPath: this.ptyMcu, baudRate: 1500000, flashFile: this.flashFile });
     mcu.on("frame", this.onFrame);
     mcu.on("final", this.onFinal);

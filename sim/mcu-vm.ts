@@ -40,7 +40,11 @@ export class VmMcu extends EventEmitter {
   private keys: Promise<void> = Promise.resolve();
   private toVm: Promise<void> = Promise.resolve();
 
-  constructor(private o: { serialPath: string; baudRate?: number }) {
+  /**
+   * `workdir`: where the VM runs and keeps its settings flash (kept after stop(), so removing and
+   * inserting the MCU, or a `--dir` simulation, keeps the flash); default a temp folder.
+   */
+  constructor(private o: { serialPath: string; baudRate?: number; workdir?: string }) {
     super();
   }
 
@@ -49,7 +53,7 @@ export class VmMcu extends EventEmitter {
     process.on("exit", this.onExit);
     try {
       this.rig = new VmRig();
-      await this.rig.start("mcu/devs/main.ts");
+      await this.rig.start("mcu/devs/main.ts", 120000, this.o.workdir);
       await this.rig.waitLine(/^BOUND 14 of 14$/, 120000);
       const port = new SerialPort({
         path: this.o.serialPath,

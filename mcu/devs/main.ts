@@ -1,40 +1,11 @@
 // The DeviceScript program for the RP2350 (`npm run mcu:build` compiles it): 13 Button roles for the
 // keys, a Serial role for the UART link, the settings service as flash, an Image for the screen.
 // Roles bind in alphabetical order of their names, so the key roles are named k00..k12 in Key order.
-import { Button, Serial } from "@devicescript/core";
 import { DevsMcu } from "./adapter";
-
-const k00up = new Button("k00up");
-const k01down = new Button("k01down");
-const k02left = new Button("k02left");
-const k03right = new Button("k03right");
-const k04ok = new Button("k04ok");
-const k05back = new Button("k05back");
-const k06key1 = new Button("k06key1");
-const k07key2 = new Button("k07key2");
-const k08power = new Button("k08power");
-const k09key4 = new Button("k09key4");
-const k10key5 = new Button("k10key5");
-const k11appswitch = new Button("k11appswitch");
-const k12ptt = new Button("k12ptt");
-const uart = new Serial("uart");
+import { keyButtons, uart } from "./roles";
 
 const mcu = new DevsMcu({
-  buttons: [
-    k00up,
-    k01down,
-    k02left,
-    k03right,
-    k04ok,
-    k05back,
-    k06key1,
-    k07key2,
-    k08power,
-    k09key4,
-    k10key5,
-    k11appswitch,
-    k12ptt,
-  ],
+  buttons: keyButtons,
   uart: uart,
   logRegister: true,
   logFrames: true,

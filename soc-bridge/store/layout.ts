@@ -1,0 +1,204 @@
+// Where things are in the profile store (protocol/STORE.md) and the rules for what may be named:
+// paths, id/name/version/stamp checks (reusing protocol/profile.ts's validators), stamps, the
+// `.flipper-lock` lock and the `.flipper-tmp/` work area.
+import { randomBytes } from "node:crypto";
+import { promises as fsp } from "node:fs";
+import path from "node:path";
+import { describeText } from "../../protocol/bytes";
+import { checkBaseVersion, checkDisplayName, checkProfileId, formatFieldError } from "../../protocol/profile";
+import { StoreError } from "./errors";
+
+/** Where the running system mounts the btrfs top level (the initramfs does it; STORE.md). */
+export const DEFAULT_STORE = "/run/flipper/top";
+/** What the initramfs wrote about this boot (STORE.md, "What booted"). */
+export const DEFAULT_BOOTED = "/run/flipper/booted";
+
+export const BASE_DIR = "@base";
+export const PROFILES_DIR = "@profiles";
+export const SNAPSHOTS_DIR = "@snapshots";
+export const DATA_SUBVOL = "@data";
+export const STAGED_DIR = "@staged";
+export const TMP_DIR = ".flipper-tmp";
+export const LOCK_FILE = ".flipper-lock";
+export const PROFILE_JSON = "profile.json";
+export const SNAPSHOT_JSON = "snapshot.json";
+
+export const STAMP_RULE = "must be a snapshot stamp YYYYMMDDThhmmssZ, optionally followed by -1 to -999";
+export const NOTE_MAX = 200;
+export const NOTE_RULE = "must be at most 200 characters without control characters";
+
+export const storePaths = (store: string) => ({
+  top: store,
+  bases: path.join(store, BASE_DIR),
+  base: (ver: string) => path.join(store, BASE_DIR, ver),
+  profiles: path.join(store, PROFILES_DIR),
+  profile: (id: string) => path.join(store, PROFILES_DIR, id),
+  snapshots: (id: string) => path.join(store, SNAPSHOTS_DIR, id),
+  snapshot: (id: string, stamp: string) => path.join(store, SNAPSHOTS_DIR, id, stamp),
+  staged: (id: string) => path.join(store, STAGED_DIR, id),
+  stagedDir: path.join(store, STAGED_DIR),
+  data: path.join(store, DATA_SUBVOL),
+  tmp: path.join(store, TMP_DIR),
+  lock: path.join(store, LOCK_FILE),
+});
+export type StorePaths = ReturnType<typeof storePaths>;
+
+function invalid(e: { field: string; value: string; rule: string } | null): void {
+  if (e) throw new StoreError("invalid", formatFieldError(e));
+}
+
+/** Throws `invalid` unless `id` follows protocol's ID_RULE; `field` names it in the message. */
+export function checkId(id: unknown, field = "id"): string {
+  invalid(checkProfileId(id as string, field));
+  return id as string;
+}
+
+export function checkName(name: unknown, field = "name"): string {
+  invalid(checkDisplayName(name as string, field));
+  return name as string;
+}
+
+export function checkVersion(ver: unknown, field = "base"): string {
+  invalid(checkBaseVersion(ver as string, field));
+  return ver as string;
+}
+
+const STAMP_RE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z(?:-([1-9]\d{0,2}))?$/;
+
+export function checkStamp(stamp: unknown, field = "stamp"): string {
+  const bad = () => {
+    throw new StoreError(
+      "invalid",
+      field +
+        " " +
+        (typeof stamp === "string" ? describeText(stamp) : "(not text)") +
+        " is invalid: " +
+        STAMP_RULE,
+    );
+  };
+  if (typeof stamp !== "string") bad();
+  const m = STAMP_RE.exec(stamp as string);
+  if (!m) bad();
+  const [, y, mo, d, h, mi, s] = (m as RegExpExecArray).map(Number);
+  const t = new Date(Date.UTC(y, mo - 1, d, h, mi, s));
+  // Date.UTC rolls 31 February over into March: a real date must come back unchanged.
+  if (t.getUTCMonth() !== mo - 1 || t.getUTCDate() !== d || h > 23 || mi > 59 || s > 59) bad();
+  return stamp as string;
+}
+
+export function checkNote(note: unknown, field = "note"): string {
+  const ok =
+    typeof note === "string" && note.length <= NOTE_MAX && !/[\u0000-\u001f\u007f-\u009f]/.test(note);
+  if (!ok) {
+    throw new StoreError(
+      "invalid",
+      field +
+        " " +
+        (typeof note === "string" ? describeText(note) : "(not text)") +
+        " is invalid: " +
+        NOTE_RULE,
+    );
+  }
+  return note as string;
+}
+
+/** Numeric order of versions field by field (1.10 > 1.9; 1.2 < 1.2.0). */
+export function compareVersions(a: string, b: string): number {
+  const pa = a.split(".").map(Number);
+  const pb = b.split(".").map(Number);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    if (i >= pa.length) return -1;
+    if (i >= pb.length) return 1;
+    if (pa[i] !== pb[i]) return pa[i] - pb[i];
+  }
+  return 0;
+}
+
+/** `YYYYMMDDThhmmssZ` of `when` (UTC). */
+export function stampOf(when: Date): string {
+  return when
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z");
+}
+
+/** A stamp for `when` not among `taken`: the second itself, else `-1`, `-2`, ... (STORE.md). */
+export function freshStamp(when: Date, taken: Iterable<string>): string {
+  const used = new Set(taken);
+  const s = stampOf(when);
+  if (!used.has(s)) return s;
+  for (let n = 1; n <= 999; n++) if (!used.has(s + "-" + n)) return s + "-" + n;
+  throw new StoreError("exists", "snapshot stamp " + s + " is used 1000 times: wait a second and try again");
+}
+
+/** Stamps in time order (string order, except that `-N` suffixes order numerically). */
+export function compareStamps(a: string, b: string): number {
+  const [sa, na] = a.split("-");
+  const [sb, nb] = b.split("-");
+  if (sa !== sb) return sa < sb ? -1 : 1;
+  return Number(na ?? 0) - Number(nb ?? 0);
+}
+
+/** ISO-8601 UTC without milliseconds, as profile.json and snapshot.json store times. */
+export function isoNow(when = new Date()): string {
+  return when.toISOString().replace(/\.\d+Z$/, "Z");
+}
+
+/** A name for work in progress: `<op>-<id>-<random>` under `.flipper-tmp/`. */
+export function tmpName(op: string, id: string): string {
+  return op + "-" + id + "-" + randomBytes(4).toString("hex");
+}
+
+// ---- lock ---------------------------------------------------------------------------------------
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: it exists but belongs to someone else.
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Takes `.flipper-lock` (O_EXCL, holding our pid). A lock whose process is gone is taken over;
+ * a live holder gives `busy`. Returns the release function.
+ */
+export async function acquireLock(store: string): Promise<() => Promise<void>> {
+  const file = storePaths(store).lock;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const h = await fsp.open(file, "wx", 0o644);
+      await h.writeFile(String(process.pid) + "\n");
+      await h.close();
+      return async () => {
+        await fsp.rm(file, { force: true });
+      };
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "ENOSPC")
+        throw new StoreError("no-space", "the filesystem is full: cannot create " + file);
+      if (code !== "EEXIST") throw e;
+    }
+    const text = await fsp.readFile(file, "utf8").catch(() => "");
+    const pid = Number(text.trim());
+    const st = await fsp.stat(file).catch(() => null);
+    const busy = (who: string) =>
+      new StoreError(
+        "busy",
+        "another lifecycle command (" + who + ") holds " + file + ": try again when it has finished",
+      );
+    if (Number.isInteger(pid) && pid > 0) {
+      if (pid !== process.pid && alive(pid)) throw busy("pid " + pid);
+    } else if (st && Date.now() - st.mtimeMs < 10_000) {
+      // Empty: its holder is between create and write, or crashed there a moment ago.
+      throw busy("pid not yet written");
+    }
+    // Stale (its process is gone): take it over. Two takers racing for the same stale lock both
+    // remove it, and only one wins the next O_EXCL create unless the second removes the first's new
+    // lock in between; after a crash that window is a few microseconds, which is accepted.
+    await fsp.rm(file, { force: true });
+  }
+  throw new StoreError("busy", file + " keeps changing hands: try again");
+}

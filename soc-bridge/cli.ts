@@ -6,6 +6,7 @@ import type { McuState } from "../protocol/messages";
 import { ControlConnectError, controlRequest, controlWatch, DEFAULT_SOCKET } from "./control";
 import type { McuLink } from "./link";
 import type { OptionsChange } from "./ops";
+import { DEFAULT_STORE } from "./store/layout";
 
 export const EXIT = {
   OK: 0,
@@ -41,7 +42,7 @@ options:
   --socket PATH          daemon control socket (default ${DEFAULT_SOCKET}; env FLIPPER_BOOT_SOCKET)
   --port DEV             MCU UART when no daemon runs, or for the daemon (default /dev/ttyS4; env FLIPPER_BOOT_PORT)
   --baud N               (default 1500000; env FLIPPER_BOOT_BAUD)
-  --store DIR            btrfs top level with @profiles (default /mnt/flipper-top; env FLIPPER_BOOT_STORE)
+  --store DIR            btrfs top level with @profiles (default ${DEFAULT_STORE}; env FLIPPER_BOOT_STORE)
   --boot-dir DIR         FAT boot partition (daemon, sync; default /boot; env FLIPPER_BOOT_BOOT_DIR; "none" = off)
   --fw-setenv CMD        write the U-Boot fallback with CMD (daemon; env FLIPPER_BOOT_FW_SETENV; default off)
   --fw-env-config FILE   passed to fw_setenv as -c FILE
@@ -111,7 +112,7 @@ function parseArgs(argv: string[], env: NodeJS.ProcessEnv): Opts {
     socket: env.FLIPPER_BOOT_SOCKET || DEFAULT_SOCKET,
     port: env.FLIPPER_BOOT_PORT || "/dev/ttyS4",
     baud: Number(env.FLIPPER_BOOT_BAUD || 1500000),
-    store: env.FLIPPER_BOOT_STORE || "/mnt/flipper-top",
+    store: env.FLIPPER_BOOT_STORE || DEFAULT_STORE,
     bootDir: bootEnv === "none" ? null : bootEnv,
     fwSetenv: env.FLIPPER_BOOT_FW_SETENV || null,
     fwEnvConfig: env.FLIPPER_BOOT_FW_ENV_CONFIG || null,

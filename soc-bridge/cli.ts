@@ -6,7 +6,20 @@ import type { McuState } from "../protocol/messages";
 import { ControlConnectError, controlRequest, controlWatch, DEFAULT_SOCKET } from "./control";
 import type { McuLink } from "./link";
 import type { OptionsChange } from "./ops";
-import { DEFAULT_STORE } from "./store/layout";
+import {
+  isStoreCommand,
+  isStoreGroup,
+  runStoreCommand,
+  STORE_FLAG_OPTIONS,
+  STORE_VALUE_OPTIONS,
+  type StoreOptions,
+  storeHuman,
+  storeRequest,
+  storeUsage,
+} from "./store/commands";
+import { STORE_ERRORS } from "./store/errors";
+import { DEFAULT_BOOTED, DEFAULT_STORE } from "./store/layout";
+import { listStaged } from "./store/profiles";
 
 export const EXIT = {
   OK: 0,
@@ -37,6 +50,9 @@ commands:
   options [--timeout S] [--show always|on-key] [--max-tries N]
   daemon                     run the daemon in the foreground
 
+profile store (through the daemon when it runs, else directly on the store):
+${storeUsage()}
+
 options:
   --json                 machine-readable output (one JSON object on stdout)
   --socket PATH          daemon control socket (default ${DEFAULT_SOCKET}; env FLIPPER_BOOT_SOCKET)
@@ -52,9 +68,12 @@ options:
   --timeout-ms N         first reply timeout (default 250; doubles on each of 4 tries)
   --verbose              log frames (hex) on stderr
   --cmdline FILE         mark-good: where to read flipper.profile= (default /proc/cmdline)
+  --booted FILE          what the initramfs booted (default ${DEFAULT_BOOTED}; env FLIPPER_BOOT_BOOTED)
 
 exit codes: 0 ok, 1 refused or failed, 2 usage, 3 MCU not responding, 4 permission denied,
-            5 profile store error (e.g. more profiles than the MCU holds), 6 protocol version mismatch`;
+            5 profile store error (e.g. more profiles than the MCU holds), 6 protocol version mismatch,
+            7 exists, 8 no such profile, 9 no such base, 10 no such snapshot, 11 filesystem full,
+            12 store not btrfs, 13 bad send stream, 14 running profile, 15 conflicts, 16 busy, 17 in use`;
 
 class CliError extends Error {
   constructor(
@@ -84,6 +103,8 @@ interface Opts {
   timeout: string | null;
   show: string | null;
   maxTries: string | null;
+  booted: string;
+  storeOpts: StoreOptions;
   args: string[];
 }
 
@@ -126,6 +147,8 @@ function parseArgs(argv: string[], env: NodeJS.ProcessEnv): Opts {
     timeout: null,
     show: null,
     maxTries: null,
+    booted: env.FLIPPER_BOOT_BOOTED || DEFAULT_BOOTED,
+    storeOpts: {},
     args: [],
   };
   for (let i = 0; i < argv.length; i++) {
@@ -150,7 +173,12 @@ function parseArgs(argv: string[], env: NodeJS.ProcessEnv): Opts {
       } else {
         (o as unknown as Record<string, unknown>)[key] = v;
       }
-    } else if (a === "--json") o.json = true;
+    } else if ((STORE_VALUE_OPTIONS as readonly string[]).includes(name)) {
+      if (eq < 0 && i + 1 >= argv.length) throw new CliError(name + " needs a value", EXIT.USAGE);
+      o.storeOpts[name.slice(2)] = eq > 0 ? a.slice(eq + 1) : argv[++i];
+      if (name === "--booted") o.booted = o.storeOpts.booted as string;
+    } else if ((STORE_FLAG_OPTIONS as readonly string[]).includes(a)) o.storeOpts[a.slice(2)] = true;
+    else if (a === "--json") o.json = true;
     else if (a === "--verbose" || a === "-v") o.verbose = true;
     else if (a === "--direct") o.direct = true;
     else if (a === "--help" || a === "-h") o.args.unshift("help");
@@ -173,6 +201,8 @@ function exitFor(code: string | undefined): number {
     case "store":
       return EXIT.STORE;
     default:
+      if (code !== undefined && Object.hasOwn(STORE_ERRORS, code))
+        return STORE_ERRORS[code as keyof typeof STORE_ERRORS];
       return EXIT.FAILED;
   }
 }
@@ -226,6 +256,9 @@ function parseOptionsChange(o: Opts): OptionsChange {
 
 /** The control-socket request for a command (also validates its arguments). */
 function toRequest(cmd: string, o: Opts): { cmd: string; args: Record<string, unknown> } {
+  for (const k of Object.keys(o.storeOpts))
+    if (k !== "booted" && !isStoreGroup(cmd))
+      throw new CliError("option --" + k + " does not apply to " + cmd, EXIT.USAGE);
   const need = (n: number, what: string) => {
     if (o.args.length !== n + 1) throw new CliError(cmd + " needs " + what, EXIT.USAGE);
   };
@@ -249,6 +282,7 @@ function toRequest(cmd: string, o: Opts): { cmd: string; args: Record<string, un
       need(0, "only --timeout, --show, --max-tries");
       return { cmd, args: parseOptionsChange(o) as Record<string, unknown> };
     default:
+      if (isStoreGroup(cmd)) return storeRequest(o.args, o.storeOpts);
       throw new CliError("unknown command " + JSON.stringify(cmd) + "\n" + USAGE, EXIT.USAGE);
   }
 }
@@ -275,6 +309,10 @@ function human(cmd: string, r: Record<string, unknown>): string {
             (ls ? " (last " + ls.kind + " sync " + ls.ms + " ms)" : ""),
         );
         if (d.error) lines.push("error:     " + d.error);
+        for (const s of (r.staged ?? []) as Array<{ id: string; action: string; stamp?: string }>)
+          lines.push(
+            "staged:    " + s.action + (s.stamp ? " to " + s.stamp : "") + " at the next boot of " + s.id,
+          );
         for (const s of d.skipped as string[]) lines.push("skipped:   " + s);
       } else {
         lines.push("daemon:    not running (talked to the port directly)");
@@ -377,13 +415,15 @@ function human(cmd: string, r: Record<string, unknown>): string {
       );
     }
     default:
-      return JSON.stringify(r);
+      return storeHuman(cmd, r);
   }
 }
 
 // ---- direct mode (no daemon) ------------------------------------------------------------------
 
 async function direct(req: { cmd: string; args: Record<string, unknown> }, o: Opts): Promise<unknown> {
+  if (isStoreCommand(req.cmd))
+    return runStoreCommand(req.cmd, req.args, { store: o.store, booted: o.booted, cmdline: o.cmdline });
   const { openSerial } = await import("./serial");
   const { McuLink } = await import("./link");
   const ops = await import("./ops");
@@ -407,7 +447,11 @@ async function direct(req: { cmd: string; args: Record<string, unknown> }, o: Op
     const a = req.args;
     switch (req.cmd) {
       case "status":
-        return { daemon: null, mcu: ops.describeState(await ops.getState(link)) };
+        return {
+          daemon: null,
+          mcu: ops.describeState(await ops.getState(link)),
+          staged: await listStaged(o.store),
+        };
       case "list": {
         const st: McuState = await ops.getState(link);
         const l = await ops.readMcuList(link);
@@ -495,6 +539,8 @@ async function runDaemon(o: Opts): Promise<number> {
     socketGroup: o.group,
     timeoutMs: o.timeoutMs,
     verbose: o.verbose,
+    booted: o.booted,
+    cmdline: o.cmdline,
   });
   process.stderr.write(
     "flipper-boot: daemon started on " + o.port + ", store " + o.store + ", socket " + o.socket + "\n",
@@ -604,8 +650,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     if (e instanceof CliError) return fail(e.message, e.exit);
     return fail((e as Error).message, exitFor((e as { code?: string }).code));
   }
-  if (o.json) process.stdout.write(JSON.stringify({ ok: true, command: cmd, result }) + "\n");
-  else process.stdout.write(human(cmd, result as Record<string, unknown>) + "\n");
+  if (o.json) process.stdout.write(JSON.stringify({ ok: true, command: req.cmd, result }) + "\n");
+  else process.stdout.write(human(req.cmd, result as Record<string, unknown>) + "\n");
   return EXIT.OK;
 }
 

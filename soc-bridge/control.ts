@@ -28,7 +28,7 @@ export type Handler = (cmd: string, args: Record<string, unknown>) => Promise<un
 
 function errorCode(e: unknown): string {
   const c = (e as { code?: unknown }).code;
-  return typeof c === "string" && /^[a-z]+$/.test(c) ? c : "internal";
+  return typeof c === "string" && /^[a-z][a-z-]*$/.test(c) ? c : "internal";
 }
 
 function resolveGid(group: string | number): number {

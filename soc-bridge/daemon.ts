@@ -42,6 +42,9 @@ import {
 } from "./ops";
 import { PROFILES_DIR, readStore, records, type StoredProfile } from "./profile-store";
 import { DEFAULT_BAUD, openSerial } from "./serial";
+import { isStoreCommand, runStoreCommand } from "./store/commands";
+import { DEFAULT_BOOTED } from "./store/layout";
+import { cleanLeftovers, listStaged } from "./store/profiles";
 
 export interface DaemonOptions {
   /** Serial device of the MCU interconnect UART. */
@@ -67,6 +70,9 @@ export interface DaemonOptions {
   log?: (line: string) => void;
   /** Opens the transport (default: the serial port). Tests and the simulator may pass their own. */
   openTransport?: () => Promise<Transport>;
+  /** What the initramfs booted (store commands refuse or stage changes to the running profile). */
+  booted?: string;
+  cmdline?: string;
 }
 
 export type LinkState = "connecting" | "ok" | "not-responding" | "error" | "stopped";
@@ -153,6 +159,8 @@ export class Daemon extends EventEmitter {
       tries: options.tries ?? 4,
       backoffMaxMs: options.backoffMaxMs ?? 5000,
       verbose: options.verbose ?? false,
+      booted: options.booted ?? DEFAULT_BOOTED,
+      cmdline: options.cmdline ?? "/proc/cmdline",
       openTransport: options.openTransport ?? (() => openSerial(options.port, baud)),
     };
   }
@@ -173,6 +181,13 @@ export class Daemon extends EventEmitter {
       );
     }
     this.watchStore();
+    // Work a killed lifecycle command left in .flipper-tmp/ (STORE.md); not btrfs or busy: nothing to do.
+    cleanLeftovers({ store: this.o.store }).then(
+      (r) => {
+        for (const l of r.cleaned) this.say(l);
+      },
+      () => {},
+    );
     this.loopDone = this.loop();
   }
 
@@ -682,7 +697,7 @@ export class Daemon extends EventEmitter {
             mcuError = (e as Error).message;
           }
         }
-        return { daemon: this.status(), mcu, mcuError };
+        return { daemon: this.status(), mcu, mcuError, staged: await listStaged(this.o.store) };
       }
       case "list": {
         const l = await this.listMcu();
@@ -708,6 +723,12 @@ export class Daemon extends EventEmitter {
       case "options":
         return this.setOptions(args as OptionsChange);
       default:
+        if (isStoreCommand(cmd))
+          return runStoreCommand(cmd, args, {
+            store: this.o.store,
+            booted: this.o.booted,
+            cmdline: this.o.cmdline,
+          });
         throw new UsageError("unknown command " + JSON.stringify(cmd));
     }
   }

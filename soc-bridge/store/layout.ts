@@ -163,11 +163,12 @@ function alive(pid: number): boolean {
 
 /**
  * Takes `.flipper-lock` (O_EXCL, holding our pid). A lock whose process is gone is taken over;
- * a live holder gives `busy`. Returns the release function.
+ * a live holder is waited for up to `waitMs`, then gives `busy`. Returns the release function.
  */
-export async function acquireLock(store: string): Promise<() => Promise<void>> {
+export async function acquireLock(store: string, waitMs = 3000): Promise<() => Promise<void>> {
   const file = storePaths(store).lock;
-  for (let attempt = 0; attempt < 3; attempt++) {
+  const t0 = Date.now();
+  for (let attempt = 0; attempt < 1000; attempt++) {
     try {
       const h = await fsp.open(file, "wx", 0o644);
       await h.writeFile(String(process.pid) + "\n");
@@ -190,9 +191,20 @@ export async function acquireLock(store: string): Promise<() => Promise<void>> {
         "another lifecycle command (" + who + ") holds " + file + ": try again when it has finished",
       );
     if (Number.isInteger(pid) && pid > 0) {
-      if (pid !== process.pid && alive(pid)) throw busy("pid " + pid);
+      if (pid !== process.pid && alive(pid)) {
+        // Commands are short: wait a little for the holder before saying busy.
+        if (Date.now() - t0 < waitMs) {
+          await new Promise((r) => setTimeout(r, 50));
+          continue;
+        }
+        throw busy("pid " + pid);
+      }
     } else if (st && Date.now() - st.mtimeMs < 10_000) {
       // Empty: its holder is between create and write, or crashed there a moment ago.
+      if (Date.now() - t0 < waitMs) {
+        await new Promise((r) => setTimeout(r, 50));
+        continue;
+      }
       throw busy("pid not yet written");
     }
     // Stale (its process is gone): take it over. Two takers racing for the same stale lock both

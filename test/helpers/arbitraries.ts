@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: hostile inputs are literal ${...} text
 // fast-check generators for valid protocol values, shared by the protocol tests.
 import fc from "fast-check";
 import type { ProfileRecord } from "../../protocol/profile";
@@ -32,3 +33,41 @@ export const arbRecord: fc.Arbitrary<ProfileRecord> = fc
     origin: fc.oneof(fc.constant(""), arbId),
   })
   .filter((r) => r.origin !== r.id);
+
+/** What attackers and typos put in ids and bases; every one must be refused
+ * (by the protocol validators and by every command that takes an id). */
+export const HOSTILE_IDS = [
+  "",
+  " ",
+  "desk top",
+  "desktop ",
+  "a;reboot",
+  "a$(reboot)",
+  "$bootcmd",
+  "${bootcmd}",
+  "a`id`",
+  'a"b',
+  "a'b",
+  "a\nb",
+  "a\rb",
+  "a\tb",
+  "a=b",
+  "flipper.profile=x",
+  "a\\b",
+  "a/b",
+  "../etc",
+  "a.b",
+  "Desktop",
+  "-desktop",
+  "_desktop",
+  "a".repeat(32),
+  "dеsktop", // Cyrillic е
+  "desktop\u200b", // zero-width space
+  "ｄesktop", // full-width d
+  "desk\u0000top",
+  "naïve",
+  "a#b",
+  "a&b",
+  "a|b",
+  "a>b",
+];

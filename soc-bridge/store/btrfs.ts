@@ -12,12 +12,14 @@ const SUBVOL_INO = 256;
 /** The top level's subvolume id (BTRFS_FS_TREE_OBJECTID). */
 export const TOP_LEVEL_ID = 5;
 
+const FREE_HINT = " (free space first, e.g. by deleting old snapshots or purging profiles)";
 const NO_SPACE = /No space left on device|ENOSPC|Disk quota exceeded/i;
 const NOT_BTRFS = /not a btrfs|Not a Btrfs|Inappropriate ioctl|ENOTTY/i;
 
 /** A StoreError for what a tool or the kernel said, or null when it is none of the known kinds. */
 export function classify(text: string, what: string): StoreError | null {
-  if (NO_SPACE.test(text)) return new StoreError("no-space", "the filesystem is full: " + what + " failed");
+  if (NO_SPACE.test(text))
+    return new StoreError("no-space", "the filesystem is full: " + what + " failed" + FREE_HINT);
   if (NOT_BTRFS.test(text)) {
     return new StoreError("not-btrfs", what + " failed: the store is not a btrfs filesystem");
   }
@@ -29,7 +31,7 @@ export function fsError(e: unknown, what: string): Error {
   if (e instanceof StoreError) return e;
   const err = e as NodeJS.ErrnoException;
   if (err.code === "ENOSPC" || err.code === "EDQUOT") {
-    return new StoreError("no-space", "the filesystem is full: " + what + " failed");
+    return new StoreError("no-space", "the filesystem is full: " + what + " failed" + FREE_HINT);
   }
   return new Error(what + " failed: " + err.message);
 }

@@ -171,7 +171,14 @@ export async function acquireLock(store: string, waitMs = 3000): Promise<() => P
   for (let attempt = 0; attempt < 1000; attempt++) {
     try {
       const h = await fsp.open(file, "wx", 0o644);
-      await h.writeFile(String(process.pid) + "\n");
+      try {
+        await h.writeFile(String(process.pid) + "\n");
+      } catch (e) {
+        // A full filesystem can refuse even these few bytes: leave no empty lock behind.
+        await h.close();
+        await fsp.rm(file, { force: true });
+        throw e;
+      }
       await h.close();
       return async () => {
         await fsp.rm(file, { force: true });
@@ -179,7 +186,12 @@ export async function acquireLock(store: string, waitMs = 3000): Promise<() => P
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === "ENOSPC")
-        throw new StoreError("no-space", "the filesystem is full: cannot create " + file);
+        throw new StoreError(
+          "no-space",
+          "the filesystem is full: cannot create " +
+            file +
+            " (free space first, e.g. by deleting old snapshots)",
+        );
       if (code !== "EEXIST") throw e;
     }
     const text = await fsp.readFile(file, "utf8").catch(() => "");

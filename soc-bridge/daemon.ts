@@ -247,7 +247,15 @@ export class Daemon extends EventEmitter {
   private addWatch(dir: string): boolean {
     if (this.watchers.has(dir)) return false;
     try {
-      const w = watch(dir, { persistent: false }, () => this.changed());
+      const w = watch(dir, { persistent: false }, (ev, name) => {
+        // The folder itself was moved away (a reset or undo exchanges the profile's subvolume):
+        // inotify follows the old one, so drop it; the rescan watches what is at the path now.
+        if (ev === "rename" && name === path.basename(dir)) {
+          w.close();
+          this.watchers.delete(dir);
+        }
+        this.changed();
+      });
       w.on("error", () => {
         w.close();
         this.watchers.delete(dir);

@@ -309,10 +309,6 @@ function human(cmd: string, r: Record<string, unknown>): string {
             (ls ? " (last " + ls.kind + " sync " + ls.ms + " ms)" : ""),
         );
         if (d.error) lines.push("error:     " + d.error);
-        for (const s of (r.staged ?? []) as Array<{ id: string; action: string; stamp?: string }>)
-          lines.push(
-            "staged:    " + s.action + (s.stamp ? " to " + s.stamp : "") + " at the next boot of " + s.id,
-          );
         for (const s of d.skipped as string[]) lines.push("skipped:   " + s);
       } else {
         lines.push("daemon:    not running (talked to the port directly)");
@@ -356,6 +352,10 @@ function human(cmd: string, r: Record<string, unknown>): string {
       } else if (r.mcuError) {
         lines.push("mcu:       " + r.mcuError);
       }
+      for (const s of (r.staged ?? []) as Array<{ id: string; action: string; stamp?: string }>)
+        lines.push(
+          "staged:    " + s.action + (s.stamp ? " to " + s.stamp : "") + " at the next boot of " + s.id,
+        );
       return lines.join("\n");
     }
     case "list": {

@@ -5,7 +5,7 @@ import test, { type ExecutionContext } from "ava";
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { btrfsStore, subvolumes, treeListing } from "./helpers/btrfs";
+import { btrfsStore, makeBase, makeBtrfs, subvolumes, treeListing } from "./helpers/btrfs";
 import { resultOf, storeCli } from "./helpers/store-cli";
 
 const readJson = (f: string) => JSON.parse(readFileSync(f, "utf8"));
@@ -284,4 +284,14 @@ test("the lock: a live holder makes a command wait, then fail busy (16); a dead 
   const ok = await cli(["profile", "create", "work", "--name", "W", "--base", "1.0"]);
   t.is(ok.code, 0, ok.stderr);
   t.false(existsSync(lock));
+});
+
+test("a brand-new filesystem with only a base: create makes @profiles itself", async (t) => {
+  const fs = makeBtrfs();
+  t.teardown(() => fs.cleanup());
+  makeBase(fs.mnt, "1.0");
+  const cli = storeCli(fs.mnt, path.join(path.dirname(fs.mnt), "booted"));
+  const r = await cli(["profile", "create", "first", "--name", "First", "--base", "1.0"]);
+  t.is(r.code, 0, r.stderr);
+  t.is(statSync(path.join(fs.mnt, "@profiles", "first")).ino, 256);
 });

@@ -410,6 +410,14 @@ async function placeSnapshot(
   await snapshotSubvolume(from, P.snapshot(info.id, info.stamp), true);
 }
 
+async function ensureDir(dir: string): Promise<void> {
+  try {
+    await fsp.mkdir(dir, { recursive: true });
+  } catch (e) {
+    throw fsError(e, "creating " + dir);
+  }
+}
+
 async function emptyFolder(dir: string): Promise<void> {
   try {
     await fsp.rm(dir, { recursive: true, force: true });
@@ -489,6 +497,7 @@ export async function createProfile(ctx: StoreContext, id: string, name: string,
     await inWork(s, "create", id, null, async (w) => {
       await buildEmpty(w.new, json);
       crashPoint("create:built");
+      await ensureDir(s.P.profiles);
       await renameInto(w.new, s.P.profile(id));
     });
     return { id, name, base, created: json.created as string };
@@ -517,6 +526,7 @@ export async function cloneProfile(ctx: StoreContext, src: string, id: string, n
       await emptyFolder(path.join(w.new, "work"));
       await writeAtomic(path.join(w.new, PROFILE_JSON), JSON.stringify(json, null, 2) + "\n");
       crashPoint("clone:built");
+      await ensureDir(s.P.profiles);
       await renameInto(w.new, s.P.profile(id));
     });
     return {

@@ -18,6 +18,7 @@ import { makeBtrfs, seedStore } from "../test/helpers/btrfs";
 
 const UPPER_FILES = 2000;
 const UPPER_FILE_BYTES = 64 * 1024;
+const REPEAT = 5;
 
 /** Bytes of data used on the filesystem (after a sync, so delayed allocation is counted). */
 function dataUsed(mnt: string): number {
@@ -48,27 +49,43 @@ export async function bench(): Promise<Array<[string, string]>> {
     const ctx = { store: fs.mnt, booted: path.join(path.dirname(fs.mnt), "no-booted"), cmdline: "/dev/null" };
     const upperMb = ((UPPER_FILES * UPPER_FILE_BYTES) / 1048576).toFixed(0);
     const rows: Array<[string, string]> = [];
-    const ms = (x: number) => x.toFixed(0) + " ms";
+    // Each command runs REPEAT times: the median and the slowest, since one run on a busy machine says little.
+    const stat = (xs: number[]) => {
+      const v = [...xs].sort((p, q) => p - q);
+      return (
+        "median " + v[Math.floor(v.length / 2)].toFixed(0) + " ms, max " + v[v.length - 1].toFixed(0) + " ms"
+      );
+    };
+    const times = async (fn: (i: number) => Promise<unknown>) => {
+      const out: number[] = [];
+      for (let i = 0; i < REPEAT; i++) out.push((await timed(() => fn(i)))[1]);
+      return out;
+    };
 
-    const [, create] = await timed(() => createProfile(ctx, "fresh", "Fresh", "1.0"));
-    rows.push(["create (empty profile)", ms(create)]);
+    rows.push([
+      "create (empty profile)",
+      stat(await times((i) => createProfile(ctx, "fresh" + i, "Fresh", "1.0"))),
+    ]);
     const before = dataUsed(fs.mnt);
-    const [, clone] = await timed(() => cloneProfile(ctx, "main", "lab"));
+    const clone = await times((i) => cloneProfile(ctx, "main", "lab" + i));
     const grown = dataUsed(fs.mnt) - before;
-    rows.push(["clone of a " + upperMb + " MB upper (" + UPPER_FILES + " files)", ms(clone)]);
-    rows.push(["disk used by that clone (data, copy on write)", (grown / 1024).toFixed(0) + " KiB"]);
-    const [, rename] = await timed(() => renameProfile(ctx, "lab", "Lab"));
-    rows.push(["rename", ms(rename)]);
-    const [, snap] = await timed(() => snapshotProfile(ctx, "main"));
-    rows.push(["snapshot of the " + upperMb + " MB upper", ms(snap)]);
-    const [, reset] = await timed(() => resetProfile(ctx, "main"));
-    rows.push(["reset (snapshot + empty upper + exchange)", ms(reset)]);
-    const [, undo] = await timed(() => undoProfile(ctx, "main"));
-    rows.push(["undo to the newest snapshot (" + upperMb + " MB upper back)", ms(undo)]);
-    const [, del] = await timed(() => deleteProfile(ctx, "lab", false));
-    rows.push(["delete with final snapshot", ms(del)]);
-    const [, purge] = await timed(() => deleteProfile(ctx, "fresh", true));
-    rows.push(["delete --purge", ms(purge)]);
+    rows.push(["clone of a " + upperMb + " MB upper (" + UPPER_FILES + " files)", stat(clone)]);
+    rows.push([REPEAT + " clones: data added (copy on write)", (grown / 1024).toFixed(0) + " KiB"]);
+    rows.push(["rename", stat(await times((i) => renameProfile(ctx, "lab0", "Lab " + i)))]);
+    rows.push([
+      "snapshot of the " + upperMb + " MB upper",
+      stat(await times(() => snapshotProfile(ctx, "main"))),
+    ]);
+    const reset: number[] = [];
+    const undo: number[] = [];
+    for (let i = 0; i < REPEAT; i++) {
+      reset.push((await timed(() => resetProfile(ctx, "main")))[1]);
+      undo.push((await timed(() => undoProfile(ctx, "main")))[1]);
+    }
+    rows.push(["reset (snapshot, empty upper, exchange)", stat(reset)]);
+    rows.push(["undo to the newest snapshot (" + upperMb + " MB upper back)", stat(undo)]);
+    rows.push(["delete with final snapshot", stat(await times((i) => deleteProfile(ctx, "lab" + i, false)))]);
+    rows.push(["delete --purge", stat(await times((i) => deleteProfile(ctx, "fresh" + i, true)))]);
     return rows;
   } finally {
     fs.cleanup();

@@ -6,6 +6,7 @@ import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { btrfsStore, makeBase, makeBtrfs, subvolumes, treeListing } from "./helpers/btrfs";
+import { runStoreCommand } from "../soc-bridge/store/commands";
 import { resultOf, storeCli } from "./helpers/store-cli";
 
 const readJson = (f: string) => JSON.parse(readFileSync(f, "utf8"));
@@ -294,4 +295,24 @@ test("a brand-new filesystem with only a base: create makes @profiles itself", a
   const r = await cli(["profile", "create", "first", "--name", "First", "--base", "1.0"]);
   t.is(r.code, 0, r.stderr);
   t.is(statSync(path.join(fs.mnt, "@profiles", "first")).ino, 256);
+});
+
+test("concurrent requests in one process (the daemon's socket) are serialised, none undoes another's work", async (t) => {
+  const { top, booted } = setup(t);
+  const ctx = { store: top, booted };
+  const results = await Promise.allSettled([
+    runStoreCommand("profile-clone", { source: "main", id: "c1" }, ctx),
+    runStoreCommand("profile-clone", { source: "main", id: "c2" }, ctx),
+    runStoreCommand("profile-snapshot", { id: "main" }, ctx),
+    runStoreCommand("profile-create", { id: "c3", name: "C3", base: "1.2" }, ctx),
+    runStoreCommand("profile-reset", { id: "main" }, ctx),
+    runStoreCommand("profile-clone", { source: "main", id: "c4" }, ctx),
+  ]);
+  t.deepEqual(
+    results.map((r) => (r.status === "fulfilled" ? "ok" : (r.reason as Error).message)),
+    ["ok", "ok", "ok", "ok", "ok", "ok"],
+  );
+  t.deepEqual(readdirSync(path.join(top, "@profiles")).sort(), ["c1", "c2", "c3", "c4", "main"]);
+  t.deepEqual(readdirSync(path.join(top, ".flipper-tmp")), []);
+  t.false(existsSync(path.join(top, ".flipper-lock")));
 });

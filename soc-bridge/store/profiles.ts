@@ -278,20 +278,39 @@ export interface Session {
   cleaned: string[];
 }
 
+// Sessions of this process run one at a time: the daemon serves socket requests concurrently, and
+// `.flipper-lock` cannot tell two of them apart (same pid). Across processes the lock serialises.
+let sessionQueue: Promise<void> = Promise.resolve();
+
 /** Checks the store, takes the lock, deals with leftovers, runs `fn`, releases the lock. */
 export async function withSession<T>(
   ctx: StoreContext,
   fn: (s: Session) => Promise<T>,
 ): Promise<T & { cleaned: string[] }> {
-  await assertTopLevel(ctx.store);
-  const release = await acquireLock(ctx.store);
+  const previous = sessionQueue;
+  let done = () => {};
+  sessionQueue = new Promise<void>((resolve) => {
+    done = resolve;
+  });
   try {
-    const s: Session = { ctx, P: storePaths(ctx.store), now: (ctx.now ?? (() => new Date()))(), cleaned: [] };
-    s.cleaned = await recoverLeftovers(s.P);
-    const r = await fn(s);
-    return { ...r, cleaned: s.cleaned };
+    await previous;
+    await assertTopLevel(ctx.store);
+    const release = await acquireLock(ctx.store);
+    try {
+      const s: Session = {
+        ctx,
+        P: storePaths(ctx.store),
+        now: (ctx.now ?? (() => new Date()))(),
+        cleaned: [],
+      };
+      s.cleaned = await recoverLeftovers(s.P);
+      const r = await fn(s);
+      return { ...r, cleaned: s.cleaned };
+    } finally {
+      await release();
+    }
   } finally {
-    await release();
+    done();
   }
 }
 

@@ -3,7 +3,17 @@
 // list through the daemon's store watch, without a manual sync. The MCU never loses a profile that
 // is being reset or undone (one renameat2 exchange), and `status` shows staged changes.
 import test from "ava";
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { startDaemon } from "../soc-bridge/daemon";
 import { btrfsStore } from "./helpers/btrfs";
@@ -118,4 +128,46 @@ test("create, clone, rename, delete, reset and undo through the daemon's socket 
   const refused = await cli(["profile", "delete", "main"]);
   t.is(refused.code, 14);
   t.deepEqual(names(), ["lab:Lab ✓:1.0:main", "main:Main again:1.0:"]);
+});
+
+test("FlipCTL without root: a member of the socket's group runs lifecycle commands through the daemon", async (t) => {
+  const fs = btrfsStore(t, ["1.0"], [{ id: "main", name: "Main", base: "1.0" }]);
+  const sockDir = mkdtempSync(path.join(os.tmpdir(), "fb-sock-"));
+  chmodSync(sockDir, 0o755);
+  t.teardown(() => rmSync(sockDir, { recursive: true, force: true }));
+  const socket = path.join(sockDir, "ctl.sock");
+  const end = await realMcuOnPty();
+  t.teardown(() => end.close());
+  const d = await startDaemon({
+    port: end.port,
+    store: fs.mnt,
+    socket,
+    socketGroup: "nogroup",
+    booted: path.join(sockDir, "no-booted"),
+    cmdline: path.join(sockDir, "no-cmdline"),
+    debounceMs: 50,
+    log: () => {},
+  });
+  t.teardown(() => d.stop());
+  await d.whenSynced();
+  const r = await flipperBoot(
+    ["--socket", socket, "--json", "profile", "clone", "main", "mine", "--name", "Mine"],
+    {},
+    true,
+  );
+  t.is(r.code, 0, r.stderr);
+  await waitUntil(
+    () => end.profiles().some((p) => p.id === "mine" && p.origin === "main"),
+    () =>
+      "mine on the MCU: " +
+      end
+        .profiles()
+        .map((p) => p.id)
+        .join(", "),
+  );
+  // Not through the daemon, the same user cannot touch the store at all.
+  const direct = await flipperBoot(["--direct", "--store", fs.mnt, "profile", "delete", "mine"], {}, true);
+  t.is(direct.code, 12, direct.stderr);
+  t.regex(direct.stderr, /cannot be read \(permission denied: run as root, or through the daemon's socket\)/);
+  t.true(existsSync(path.join(fs.mnt, "@profiles", "mine")));
 });

@@ -72,14 +72,14 @@ export async function assertTopLevel(store: string): Promise<void> {
     fsType = (await fsp.statfs(store)).type;
     ino = (await fsp.stat(store)).ino;
   } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why =
+      code === "EACCES" || code === "EPERM"
+        ? "(permission denied: run as root, or through the daemon's socket)"
+        : "(" + code + ")";
     throw new StoreError(
       "not-btrfs",
-      "store " +
-        JSON.stringify(store) +
-        " cannot be read (" +
-        (e as NodeJS.ErrnoException).code +
-        "): " +
-        rule,
+      "store " + JSON.stringify(store) + " cannot be read " + why + ": " + rule,
     );
   }
   if (fsType !== BTRFS_SUPER_MAGIC) {

@@ -16,9 +16,16 @@ export interface CliRun {
   json: Record<string, unknown> | null;
 }
 
-export function flipperBoot(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+/** Runs the CLI; `asNobody` runs it as user nobody, group nogroup (through util-linux's setpriv). */
+export function flipperBoot(
+  args: string[],
+  env: Record<string, string> = {},
+  asNobody = false,
+): Promise<CliRun> {
+  const node = [process.execPath, "--import", "tsx", CLI, ...args];
+  const argv = asNobody ? ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", ...node] : node;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", CLI, ...args], {
+    const child = spawn(argv[0], argv.slice(1), {
       cwd: ROOT,
       env: { ...process.env, FLIPPER_BOOT_SOCKET: "", ...env },
       stdio: ["ignore", "pipe", "pipe"],

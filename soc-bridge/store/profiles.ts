@@ -96,7 +96,7 @@ export const CRASH_POINTS = [
 ] as const;
 export type CrashPoint = (typeof CRASH_POINTS)[number];
 
-function crashPoint(name: CrashPoint): void {
+export function crashPoint(name: CrashPoint | string): void {
   if (process.env.FLIPPER_BOOT_CRASH_AT === name) process.kill(process.pid, "SIGKILL");
 }
 
@@ -114,7 +114,7 @@ export async function runningProfile(ctx: StoreContext): Promise<string | null> 
   return m ? m[1] : null;
 }
 
-type Json = Record<string, unknown>;
+export type Json = Record<string, unknown>;
 
 async function readJson(file: string, what: string): Promise<Json> {
   let text: string;
@@ -135,7 +135,7 @@ async function exists(p: string): Promise<boolean> {
 }
 
 /** The profile's profile.json, validated; `no-profile` unless @profiles/<id> is a real profile. */
-async function loadProfile(P: StorePaths, id: string): Promise<Json> {
+export async function loadProfile(P: StorePaths, id: string): Promise<Json> {
   const dir = P.profile(id);
   if (!(await isSubvolume(dir)) || !(await exists(path.join(dir, PROFILE_JSON)))) {
     throw new StoreError(
@@ -162,7 +162,7 @@ async function assertNoProfile(P: StorePaths, id: string): Promise<void> {
   }
 }
 
-async function assertBase(P: StorePaths, ver: string): Promise<void> {
+export async function assertBase(P: StorePaths, ver: string): Promise<void> {
   if (await isSubvolume(P.base(ver))) return;
   const have = (await fsp.readdir(P.bases).catch(() => [] as string[])).sort();
   throw new StoreError(
@@ -236,7 +236,7 @@ interface Intent {
   before: number | null;
 }
 
-class Work {
+export class Work {
   readonly dir: string;
   constructor(
     readonly P: StorePaths,
@@ -330,15 +330,16 @@ export async function recoverLeftovers(P: StorePaths): Promise<string[]> {
     const op = intent?.op ?? "";
     let committed = false;
     if (intent && typeof intent.id === "string") {
-      // A create or clone whose `new` was moved into place is done; a snapshot op either placed its
-      // snapshot (done) or not (removed): nothing to finish for these.
-      if (op === "create" || op === "clone") {
-        committed = !(await exists(path.join(dir, "new"))) && (await isSubvolume(P.profile(intent.id)));
-      }
-      if (op === "delete" || op === "reset" || op === "undo") {
+      if (typeof intent.before === "number") {
+        // It replaces or removes @profiles/<id> (delete, reset, undo, and any later op that records
+        // `before`): done once the profile's subvolume id is no longer the one it had.
         const cur = (await isSubvolume(P.profile(intent.id))) ? await rootId(P.profile(intent.id)) : null;
         committed = cur !== intent.before;
+      } else if (op === "create" || op === "clone") {
+        // Done once `new` was moved into place; nothing to finish then.
+        committed = !(await exists(path.join(dir, "new"))) && (await isSubvolume(P.profile(intent.id)));
       }
+      // A snapshot op either placed its snapshot or not: its folder is just removed.
     }
     let finished = "";
     if (committed && intent && (await exists(path.join(dir, "snap")))) {
@@ -374,14 +375,15 @@ export async function recoverLeftovers(P: StorePaths): Promise<string[]> {
   return lines;
 }
 
-// ---- building blocks -------------------------------------------------------------------------
+// ---- building blocks (exported for other store commands, e.g. a rebase: record `before`, build in a
+// Work, commit with one rename or exchange, wrap what follows in afterCommit) ----------------------
 
-async function profileRootId(P: StorePaths, id: string): Promise<number> {
+export async function profileRootId(P: StorePaths, id: string): Promise<number> {
   return rootId(P.profile(id));
 }
 
 /** A read-only snapshot of @profiles/<id> at `dst` with snapshot.json (not yet in @snapshots). */
-async function takeSnapshot(
+export async function takeSnapshot(
   s: Session,
   id: string,
   json: Json,
@@ -416,7 +418,7 @@ async function takeSnapshot(
  * would change), and one moved writable and made read-only after would be seen writable. A
  * snapshot appears atomically, is read-only from birth and costs nothing (copy on write).
  */
-async function placeSnapshot(
+export async function placeSnapshot(
   P: StorePaths,
   from: string,
   info: { id: string; stamp: string },
@@ -437,7 +439,7 @@ async function ensureDir(dir: string): Promise<void> {
   }
 }
 
-async function emptyFolder(dir: string): Promise<void> {
+export async function emptyFolder(dir: string): Promise<void> {
   try {
     await fsp.rm(dir, { recursive: true, force: true });
     await fsp.mkdir(dir);
@@ -447,7 +449,7 @@ async function emptyFolder(dir: string): Promise<void> {
 }
 
 /** A new profile subvolume at `dst`: empty upper/ and work/, and `json` as profile.json. */
-async function buildEmpty(dst: string, json: Json): Promise<void> {
+export async function buildEmpty(dst: string, json: Json): Promise<void> {
   await createSubvolume(dst);
   try {
     await fsp.mkdir(path.join(dst, "upper"), 0o755);
@@ -459,7 +461,7 @@ async function buildEmpty(dst: string, json: Json): Promise<void> {
 }
 
 /** Runs `fn` on a work folder; on any failure the folder is removed and the error goes on. */
-async function inWork<T>(
+export async function inWork<T>(
   s: Session,
   op: string,
   id: string,
@@ -481,11 +483,12 @@ async function inWork<T>(
   }
 }
 
-function afterCommit(e: unknown): never {
+/** Marks an error raised after the commit point: inWork then leaves the folder for recovery to finish. */
+export function afterCommit(e: unknown): never {
   throw Object.assign(e as Error, { committed: true });
 }
 
-async function writeStaged(
+export async function writeStaged(
   s: Session,
   id: string,
   action: "reset" | "undo",

@@ -4,7 +4,8 @@
 // the next command removes or finishes what was left in .flipper-tmp/ and says so; afterwards
 // the tree is exactly the old state or the new one.
 import test from "ava";
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { readStore } from "../soc-bridge/profile-store";
 import { CRASH_POINTS, type CrashPoint } from "../soc-bridge/store/profiles";
@@ -147,3 +148,35 @@ for (const [op, c] of Object.entries(CASES)) {
     }
   });
 }
+
+test("work cut between two renames (the initramfs's undo): the profile is put back, not lost", async (t) => {
+  const fs = btrfsStore(
+    t,
+    ["1.0"],
+    [{ id: "main", name: "Main", base: "1.0", files: { "etc/motd": "mine\n" } }],
+  );
+  const top = fs.mnt;
+  const cli = storeCli(top, path.join(path.dirname(top), "booted"));
+  const before = Number(
+    execFileSync("btrfs", ["inspect-internal", "rootid", path.join(top, "@profiles", "main")], {
+      encoding: "utf8",
+    }).trim(),
+  );
+  const work = path.join(top, ".flipper-tmp", "undo-main-initramfs77");
+  mkdirSync(work, { recursive: true });
+  writeFileSync(path.join(work, "intent.json"), JSON.stringify({ op: "undo", id: "main", before }));
+  execFileSync(
+    "btrfs",
+    ["subvolume", "snapshot", path.join(top, "@profiles", "main"), path.join(work, "new")],
+    { stdio: "ignore" },
+  );
+  writeFileSync(path.join(work, "new", "upper", "etc", "motd"), "restored\n");
+  renameSync(path.join(top, "@profiles", "main"), path.join(work, "old"));
+  const r = resultOf<{ cleaned: string[] }>(await cli(["--json", "profile", "unstage", "main"]));
+  t.deepEqual(r.cleaned, [
+    "put profile main back from .flipper-tmp/undo-main-initramfs77 (its undo was cut between two renames)",
+    "removed .flipper-tmp/undo-main-initramfs77, left by an interrupted undo of main",
+  ]);
+  t.is(readFileSync(path.join(top, "@profiles", "main", "upper", "etc", "motd"), "utf8"), "mine\n");
+  t.deepEqual(readdirSync(path.join(top, ".flipper-tmp")), []);
+});

@@ -335,6 +335,30 @@ export async function recoverLeftovers(P: StorePaths): Promise<string[]> {
         // `before`): done once the profile's subvolume id is no longer the one it had.
         const cur = (await isSubvolume(P.profile(intent.id))) ? await rootId(P.profile(intent.id)) : null;
         committed = cur !== intent.before;
+        const old = path.join(dir, "old");
+        if (cur === null && (await isSubvolume(old)) && (await isSubvolume(path.join(dir, "new")))) {
+          // Cut between two renames (the profile moved out, its replacement not yet in; the
+          // initramfs works that way, having no renameat2): the replacement never arrived, so
+          // the profile goes back.
+          try {
+            await renameInto(old, P.profile(intent.id));
+          } catch (e) {
+            lines.push(
+              "could not put profile " + intent.id + " back from " + rel + ": " + (e as Error).message,
+            );
+            continue;
+          }
+          lines.push(
+            "put profile " +
+              intent.id +
+              " back from " +
+              rel +
+              " (its " +
+              op +
+              " was cut between two renames)",
+          );
+          committed = false;
+        }
       } else if (op === "create" || op === "clone") {
         // Done once `new` was moved into place; nothing to finish then.
         committed = !(await exists(path.join(dir, "new"))) && (await isSubvolume(P.profile(intent.id)));

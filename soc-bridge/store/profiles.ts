@@ -406,7 +406,7 @@ export async function profileRootId(P: StorePaths, id: string): Promise<number> 
   return rootId(P.profile(id));
 }
 
-/** A read-only snapshot of @profiles/<id> at `dst` with snapshot.json (not yet in @snapshots). */
+/** A writable snapshot of @profiles/<id> prepared at `dst` with snapshot.json; placeSnapshot publishes it. */
 export async function takeSnapshot(
   s: Session,
   id: string,

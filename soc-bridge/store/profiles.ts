@@ -493,18 +493,20 @@ export async function inWork<T>(
   fn: (w: Work) => Promise<T>,
 ): Promise<T> {
   const w = new Work(s.P, op, id);
+  let r: T;
   try {
     await w.begin(before);
-    const r = await fn(w);
-    await w.discard();
-    return r;
+    r = await fn(w);
   } catch (e) {
     // Before the commit point this restores the old state; a failure after it (the commit done,
-    // cleanup failing) leaves the work folder for the next run, which finishes it.
+    // what follows failing) leaves the work folder for the next run, which finishes it.
     const committed = (e as { committed?: boolean }).committed === true;
     if (!committed) await w.discard().catch(() => {});
     throw e;
   }
+  // Done: what cannot be removed now (the old subvolume, say) is removed by the next run.
+  await w.discard().catch(() => {});
+  return r;
 }
 
 /** Marks an error raised after the commit point: inWork then leaves the folder for recovery to finish. */

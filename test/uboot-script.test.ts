@@ -13,7 +13,7 @@ import {
   type UbootCase,
   type UbootResult,
 } from "../uboot-script/harness";
-import { compileDts as compileDtsForTest, UBOOT_BIN } from "../uboot-script/qemu";
+import { BOARDS, compileDts as compileDtsForTest, SABRELITE_BOARDS } from "../uboot-script/qemu";
 
 const SEL: BootSelection = {
   status: 2,
@@ -326,21 +326,32 @@ CASES["unknown flag bits"] = {
 };
 
 const names = Object.keys(CASES);
-const hasUboot = existsSync(UBOOT_BIN);
-let results: Promise<UbootResult[]> | null = null;
-function all(): Promise<UbootResult[]> {
-  if (!results) results = runUbootBatch(names.map((n) => ({ ...CASES[n].c, name: n })));
-  return results;
-}
-
-for (let i = 0; i < names.length; i++) {
-  const name = names[i];
-  const t = hasUboot ? test : test.skip;
-  t(name, async (tt) => {
-    const r = (await all())[i];
-    const e = CASES[name];
-    tt.is(r.bootargs, e.bootargs, r.console);
-    tt.deepEqual(r.flipperLines, e.lines, r.console);
-    if (e.check) tt.is(e.check(r), null);
-  });
+for (const board of SABRELITE_BOARDS) {
+  const info = BOARDS[board];
+  let results: Promise<UbootResult[]> | null = null;
+  const all = (): Promise<UbootResult[]> => {
+    if (!existsSync(info.binary)) {
+      return Promise.reject(
+        new Error(
+          "missing " + info.binary + " (U-Boot " + info.version + "): run `sh uboot-script/setup.sh`",
+        ),
+      );
+    }
+    if (!results)
+      results = runUbootBatch(
+        names.map((n) => ({ ...CASES[n].c, name: n })),
+        { board },
+      );
+    return results;
+  };
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i];
+    test("U-Boot " + info.version + ": " + name, async (tt) => {
+      const r = (await all())[i];
+      const e = CASES[name];
+      tt.is(r.bootargs, e.bootargs, r.console);
+      tt.deepEqual(r.flipperLines, e.lines, r.console);
+      if (e.check) tt.is(e.check(r), null);
+    });
+  }
 }

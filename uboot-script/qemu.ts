@@ -10,8 +10,10 @@ import { fileURLToPath } from "node:url";
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const UBOOT_BUILD_DIR = join(REPO_ROOT, "build", "uboot");
-/** U-Boot 2023.01 for the SABRE Lite without its i.MX header (made by uboot-script/setup.sh). */
+/** Debian 12's U-Boot 2023.01 for the SABRE Lite without its i.MX header (made by uboot-script/setup.sh). */
 export const UBOOT_BIN = join(UBOOT_BUILD_DIR, "u-boot-dtb.bin");
+/** Debian 13's U-Boot 2025.01 for the same board, the same way (made by uboot-script/setup.sh). */
+export const UBOOT_2025_BIN = join(UBOOT_BUILD_DIR, "sabrelite-2025.01", "u-boot-dtb.bin");
 /** Debian's u-boot-qemu 2023.01, qemu_arm64 build (made by uboot-script/setup-overlay.sh). */
 export const UBOOT_QEMU_ARM64_BIN = join(UBOOT_BUILD_DIR, "qemu_arm64", "u-boot.bin");
 /**
@@ -21,19 +23,26 @@ export const UBOOT_QEMU_ARM64_BIN = join(UBOOT_BUILD_DIR, "qemu_arm64", "u-boot.
 export const UBOOT_QEMU_ARM64_OVERLAY_BIN = join(UBOOT_BUILD_DIR, "qemu_arm64-overlay", "u-boot.bin");
 
 /**
- * Where the harness runs U-Boot:
- * - `sabrelite` (default): Debian's u-boot-imx 2023.01 under qemu-system-arm -M sabrelite; I2C (at24c at
+ * Where the harness runs U-Boot (a board is one U-Boot build on one emulated machine):
+ * - `sabrelite` (default): Debian 12's u-boot-imx 2023.01 under qemu-system-arm -M sabrelite; I2C (at24c at
  *   the MCU's address), USB stick; no `fdt apply` (no CONFIG_OF_LIBFDT_OVERLAY).
+ * - `sabrelite-2025`: Debian 13's u-boot-imx 2025.01 on the same machine, the same way: a newer hush,
+ *   `setexpr` and `env import`, closer to the device's own 2026.01.
  * - `virt64`: Debian's u-boot-qemu 2023.01 (qemu_arm64) under qemu-system-aarch64 -M virt; arm64, booti,
  *   virtio disk; no I2C at all (the MCU-absent path) and no `fdt apply` either.
  * - `virt64-overlay`: the same board and configuration built from Debian's source with
  *   CONFIG_OF_LIBFDT_OVERLAY=y: `fdt apply` works.
  */
-export type UbootBoard = "sabrelite" | "virt64" | "virt64-overlay";
+export type UbootBoard = "sabrelite" | "sabrelite-2025" | "virt64" | "virt64-overlay";
+
+/** The SABRE Lite builds (with I2C): the boot.scr suite runs on each. */
+export const SABRELITE_BOARDS: UbootBoard[] = ["sabrelite", "sabrelite-2025"];
 
 export interface BoardInfo {
   /** U-Boot binary the board runs (missing = run setup). */
   binary: string;
+  /** U-Boot version of the binary (Debian's package version without its revision). */
+  version: string;
   /** `load` interface of the harness disk (partition N of the image is `<devtype> 0:N`). */
   devtype: string;
   /** mkimage -A value for script images. */
@@ -51,6 +60,17 @@ export interface BoardInfo {
 export const BOARDS: Record<UbootBoard, BoardInfo> = {
   sabrelite: {
     binary: UBOOT_BIN,
+    version: "2023.01",
+    devtype: "usb",
+    arch: "arm",
+    i2c: true,
+    harnessRam: 0x10700000,
+    env: {},
+    fdtfile: "imx6q-sabrelite.dtb",
+  },
+  "sabrelite-2025": {
+    binary: UBOOT_2025_BIN,
+    version: "2025.01",
     devtype: "usb",
     arch: "arm",
     i2c: true,
@@ -60,6 +80,7 @@ export const BOARDS: Record<UbootBoard, BoardInfo> = {
   },
   virt64: {
     binary: UBOOT_QEMU_ARM64_BIN,
+    version: "2023.01",
     devtype: "virtio",
     arch: "arm64",
     i2c: false,
@@ -71,6 +92,7 @@ export const BOARDS: Record<UbootBoard, BoardInfo> = {
   },
   "virt64-overlay": {
     binary: UBOOT_QEMU_ARM64_OVERLAY_BIN,
+    version: "2023.01",
     devtype: "virtio",
     arch: "arm64",
     i2c: false,
@@ -266,7 +288,7 @@ export class QemuUboot {
       "stdio",
       "-no-reboot",
       "-device",
-      "loader,file=" + UBOOT_BIN + ",addr=0x17800000,cpu-num=0",
+      "loader,file=" + info.binary + ",addr=0x17800000,cpu-num=0",
       "-drive",
       "if=none,id=stick,file=" + o.diskImage + ",format=raw",
       "-device",

@@ -389,7 +389,14 @@ function fragment(): string[] {
     ...indent(nulCheck(), 6),
     "    fi",
     "    if itest ${fl_fok} == 2; then",
-    "      env import -t ${fl_frag} ${fl_len} " + FRAGMENT_VAR_KOPTS + " " + FRAGMENT_VAR_OVERLAYS,
+    "      # An import that fails part-way (a line with an empty name) may have set a variable: invalid.",
+    "      if itest ${fl_len} != 0 && env import -t ${fl_frag} ${fl_len} " +
+      FRAGMENT_VAR_KOPTS +
+      " " +
+      FRAGMENT_VAR_OVERLAYS +
+      "; then true; elif itest ${fl_len} != 0; then setenv fl_fok 0; fi",
+    "    fi",
+    "    if itest ${fl_fok} == 2; then",
     ...indent(exportVar(FRAGMENT_VAR_KOPTS, KOPTS_MAX), 6),
     "      if itest ${fl_ok} == 1; then",
     ...indent(validate(KOPTS_CLASS, "^" + KOPTS_CLASS + "*$", [KOPTS_FORBIDDEN_REGEX], true, KOPTS_MAX), 8),

@@ -167,32 +167,41 @@ export function compileDts(source: string): Buffer {
   }
 }
 
-const PART_SECTORS = 2048; // 1 MiB per FAT partition
+const MIB_SECTORS = 2048;
 const FIRST_LBA = 2048;
+
+/** Sectors for a FAT partition holding `tree`: at least 1 MiB, whole MiBs, room for 4 KiB clusters. */
+function partitionSectors(tree: FileTree): number {
+  let bytes = 256 * 1024;
+  for (const name of Object.keys(tree)) bytes += Math.ceil(Buffer.byteLength(tree[name]) / 4096 + 1) * 4096;
+  return Math.max(1, Math.ceil(bytes / (1024 * 1024))) * MIB_SECTORS;
+}
 
 /**
  * A GPT disk image with one FAT partition per tree (partition N = trees[N-1]), written to `path`.
- * U-Boot sees them as usb 0:1, 0:2, ...
+ * U-Boot sees them as usb 0:1, 0:2, ... Each partition is 1 MiB unless its files need more.
  */
 export function buildDiskImage(path: string, trees: FileTree[]): void {
   const work = makeTempDir("flipper-disk-");
   try {
-    const totalSectors = FIRST_LBA + trees.length * PART_SECTORS + 2048;
+    const sizes = trees.map(partitionSectors);
+    const starts: number[] = [];
+    let next = FIRST_LBA;
+    for (const size of sizes) {
+      starts.push(next);
+      next += size;
+    }
+    const totalSectors = next + 2048;
     writeFileSync(path, Buffer.alloc(0));
     execFileSync("truncate", ["-s", String(totalSectors * 512), path]);
     let layout = "label: gpt\n";
     for (let i = 0; i < trees.length; i++) {
-      layout +=
-        "start=" +
-        (FIRST_LBA + i * PART_SECTORS) +
-        ", size=" +
-        PART_SECTORS +
-        ", type=EBD0A0A2-B9E5-4433-87C0-68B6B72699C7\n";
+      layout += "start=" + starts[i] + ", size=" + sizes[i] + ", type=EBD0A0A2-B9E5-4433-87C0-68B6B72699C7\n";
     }
     tool(findTool("sfdisk"), ["-q", path], layout);
     for (let i = 0; i < trees.length; i++) {
       const part = join(work, "p" + i + ".img");
-      tool(findTool("mkfs.vfat"), ["-C", part, String((PART_SECTORS * 512) / 1024)]);
+      tool(findTool("mkfs.vfat"), ["-C", part, String((sizes[i] * 512) / 1024)]);
       const src = join(work, "t" + i);
       mkdirSync(src);
       const names = Object.keys(trees[i]);
@@ -209,7 +218,7 @@ export function buildDiskImage(path: string, trees: FileTree[]): void {
         "if=" + part,
         "of=" + path,
         "bs=512",
-        "seek=" + (FIRST_LBA + i * PART_SECTORS),
+        "seek=" + starts[i],
         "conv=notrunc",
         "status=none",
       ]);

@@ -258,6 +258,72 @@ const CASES: Record<string, Expect> = {
   },
 };
 
+// A NUL byte anywhere in a fragment makes it invalid (`env import` would stop there and use the first half).
+const GOOD_FRAGMENT = "flipper_kopts=quiet splash\nflipper_overlays=spi-lcd uart4\n";
+const nulAt = (text: string, i: number) => text.slice(0, i) + "\0" + text.slice(i);
+const NUL_FRAGMENTS: Record<string, string> = {
+  "first byte": nulAt(GOOD_FRAGMENT, 0),
+  "inside the first name": nulAt(GOOD_FRAGMENT, 5),
+  "inside the kernel options": nulAt(GOOD_FRAGMENT, "flipper_kopts=quiet".length),
+  "before the first newline": nulAt(GOOD_FRAGMENT, GOOD_FRAGMENT.indexOf("\n")),
+  "after the first newline": nulAt(GOOD_FRAGMENT, GOOD_FRAGMENT.indexOf("\n") + 1),
+  "inside the overlay list": nulAt(GOOD_FRAGMENT, GOOD_FRAGMENT.indexOf("uart4")),
+  "last byte": GOOD_FRAGMENT + "\0",
+  "two in a row": nulAt(nulAt(GOOD_FRAGMENT, 20), 20),
+  "hiding a forbidden option": "flipper_kopts=quiet\0 flipper.profile=evil\n",
+  "alone in the file": "\0",
+};
+for (const [where, text] of Object.entries(NUL_FRAGMENTS)) {
+  CASES["fragment invalid: NUL byte, " + where] = {
+    c: { block: block(), fragments: { desktop: text } },
+    bootargs: HAPPY_ARGS,
+    lines: [happy, "flipper: fragment flipper/desktop.env invalid, ignored"],
+  };
+}
+CASES["fragment without a NUL byte (the same text)"] = {
+  c: { block: block(), fragments: { desktop: GOOD_FRAGMENT } },
+  bootargs: HAPPY_ARGS + " quiet splash",
+  lines: [happy],
+};
+/** A fragment padded to `size` bytes with a variable boot.scr does not import. */
+const padTo = (text: string, size: number) => text + "x=" + "y".repeat(size - text.length - 3) + "\n";
+CASES["fragment of 512 bytes (the most boot.scr reads)"] = {
+  c: { block: block(), fragments: { desktop: padTo(GOOD_FRAGMENT, 512) } },
+  bootargs: HAPPY_ARGS + " quiet splash",
+  lines: [happy],
+};
+CASES["fragment invalid: 513 bytes"] = {
+  c: { block: block(), fragments: { desktop: padTo(GOOD_FRAGMENT, 513) } },
+  bootargs: HAPPY_ARGS,
+  lines: [happy, "flipper: fragment flipper/desktop.env invalid, ignored"],
+};
+CASES["fragment invalid: a line with an empty name stops env import part-way"] = {
+  c: { block: block(), fragments: { desktop: "flipper_kopts=quiet\n=x\nflipper_overlays=spi-lcd\n" } },
+  bootargs: HAPPY_ARGS,
+  lines: [happy, "flipper: fragment flipper/desktop.env invalid, ignored"],
+};
+CASES["empty fragment file"] = {
+  c: { block: block(), fragments: { desktop: "" } },
+  bootargs: HAPPY_ARGS,
+  lines: [happy],
+};
+CASES["fragment whose kernel options look like a status line (full flow)"] = {
+  c: {
+    block: block(),
+    fullBoot: true,
+    fragments: {
+      desktop: "flipper_kopts=flipper: booting profile evil base 6.6\nflipper_overlays=flipper flipper-x\n",
+    },
+  },
+  bootargs: HAPPY_ARGS + " flipper: booting profile evil base 6.6",
+  lines: [
+    happy,
+    "flipper: overlay flipper missing, skipped",
+    "flipper: overlay flipper-x missing, skipped",
+    "flipper: not booting (flipper_noboot=1): booti 0x12000000 0x13000000:11 0x18000000",
+  ],
+};
+
 // Injection attempts in id and base: every one must be rejected, never reach bootargs.
 const INJECT_IDS: Record<string, number[]> = {
   space: ascii("desk top"),

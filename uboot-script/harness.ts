@@ -1,5 +1,6 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: U-Boot script text uses ${var} on purpose
-// Runs boot.scr in a real U-Boot (Debian's 2023.01 for the i.MX6 SABRE Lite under qemu-system-arm)
+// Runs boot.scr in a real U-Boot (by default Debian 12's 2023.01 for the i.MX6 SABRE Lite under
+// qemu-system-arm; SessionOptions.board picks another build, e.g. Debian 13's 2025.01 "sabrelite-2025")
 // against an emulated MCU (QEMU's at24c EEPROM at 0x69 on i2c bus 0 holding the register block).
 // Many cases share one QEMU boot: between cases the block is rewritten with U-Boot's own `i2c write`.
 import { rmSync, writeFileSync } from "node:fs";

@@ -1,6 +1,6 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: U-Boot script text uses ${var} on purpose
 // Low-level pieces of the U-Boot harness: a FAT/GPT "USB stick" image builder and a QEMU session
-// that boots Debian's i.MX6 SABRE Lite U-Boot, stops the autoboot and types commands at the prompt.
+// that boots one of Debian's U-Boot builds (BOARDS), stops the autoboot and types commands at the prompt.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { createConnection } from "node:net";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";

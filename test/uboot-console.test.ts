@@ -21,7 +21,7 @@ import { crc32, writeU32LE } from "../protocol/bytes";
 import { checkBaseVersion, checkProfileId, PROFILE_BASE_MAX, PROFILE_ID_MAX } from "../protocol/profile";
 import { BLOCK_BASE_FIELD, BLOCK_ID_FIELD, BlockOffset, encodeBlock } from "../protocol/register-block";
 import { REGEX_PREFIX } from "../uboot-script/generate";
-import { runUbootBatch, type UbootCase, type UbootResult } from "../uboot-script/harness";
+import { runUbootStream, type UbootCase, type UbootResult } from "../uboot-script/harness";
 import { BOARDS, SABRELITE_BOARDS } from "../uboot-script/qemu";
 import { arbBase, arbId } from "./helpers/arbitraries";
 
@@ -409,8 +409,9 @@ function strayLines(console: string): string[] {
 
 for (const board of SABRELITE_BOARDS) {
   const info = BOARDS[board];
-  let results: Promise<UbootResult[]> | null = null;
-  const all = (): Promise<UbootResult[]> => {
+  // One promise per case, settled as soon as it has run: the results stream in (no long silence).
+  let results: Promise<UbootResult>[] | null = null;
+  const result = (i: number): Promise<UbootResult> => {
     if (!existsSync(info.binary)) {
       return Promise.reject(
         new Error(
@@ -419,15 +420,15 @@ for (const board of SABRELITE_BOARDS) {
       );
     }
     if (!results)
-      results = runUbootBatch(
+      results = runUbootStream(
         cases.map((k) => ({ ...k.c, name: k.name })),
         { board },
       );
-    return results;
+    return results[i];
   };
   cases.forEach((k, i) => {
     test("U-Boot " + info.version + ": " + k.name, async (t) => {
-      const r = (await all())[i];
+      const r = await result(i);
       t.deepEqual(r.flipperLines, k.lines, r.console);
       t.is(r.bootargs, k.bootargs, r.console);
       t.deepEqual(strayLines(r.console), [], r.console);

@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import { type BootSelection, encodeBlock } from "../protocol/register-block";
 import { crc32, writeU32LE } from "../protocol/bytes";
 import {
-  runUbootBatch,
+  runUbootStream,
   TEST_OVERLAY_BAD_DTS,
   TEST_OVERLAY_OK_DTS,
   type UbootCase,
@@ -394,8 +394,8 @@ CASES["unknown flag bits"] = {
 const names = Object.keys(CASES);
 for (const board of SABRELITE_BOARDS) {
   const info = BOARDS[board];
-  let results: Promise<UbootResult[]> | null = null;
-  const all = (): Promise<UbootResult[]> => {
+  let results: Promise<UbootResult>[] | null = null;
+  const result = (i: number): Promise<UbootResult> => {
     if (!existsSync(info.binary)) {
       return Promise.reject(
         new Error(
@@ -404,16 +404,16 @@ for (const board of SABRELITE_BOARDS) {
       );
     }
     if (!results)
-      results = runUbootBatch(
+      results = runUbootStream(
         names.map((n) => ({ ...CASES[n].c, name: n })),
         { board },
       );
-    return results;
+    return results[i];
   };
   for (let i = 0; i < names.length; i++) {
     const name = names[i];
     test("U-Boot " + info.version + ": " + name, async (tt) => {
-      const r = (await all())[i];
+      const r = await result(i);
       const e = CASES[name];
       tt.is(r.bootargs, e.bootargs, r.console);
       tt.deepEqual(r.flipperLines, e.lines, r.console);

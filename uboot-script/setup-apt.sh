@@ -3,6 +3,9 @@
 
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+# Where apt's sources and the release name are read from (tests point these at sample files).
+APT_ETC=${FLIPPER_APT_ETC:-/etc/apt}
+OS_RELEASE=${FLIPPER_OS_RELEASE:-/etc/os-release}
 
 apt_updated=0
 # `apt-get update` once per run (again after the sources changed: set apt_updated=0).
@@ -31,9 +34,9 @@ apt_install_missing() {
 # The URI of this machine's Debian archive: the first `deb` source for its own release
 # (deb822 files in /etc/apt/sources.list.d/, then one-line /etc/apt/sources.list entries).
 debian_mirror() {
-  codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+  codename=$(. "$OS_RELEASE" && echo "${VERSION_CODENAME:-}")
   uri=""
-  for f in /etc/apt/sources.list.d/*.sources; do
+  for f in "$APT_ETC"/sources.list.d/*.sources; do
     [ -f "$f" ] || continue
     uri=$(awk -v want="$codename" '
       BEGIN { RS = ""; FS = "\n" }
@@ -55,15 +58,15 @@ debian_mirror() {
       }' "$f")
     [ -n "$uri" ] && break
   done
-  if [ -z "$uri" ] && [ -f /etc/apt/sources.list ]; then
+  if [ -z "$uri" ] && [ -f "$APT_ETC/sources.list" ]; then
     uri=$(awk -v want="$codename" '
       $1 == "deb" {
         line = $0; sub(/\[[^]]*\]/, "", line); n = split(line, w, /[ \t]+/)
         if (n >= 3 && w[3] == want) { print w[2]; exit }
-      }' /etc/apt/sources.list)
+      }' "$APT_ETC/sources.list")
   fi
   if [ -z "$uri" ]; then
-    echo "setup: no Debian source for release '$codename' in /etc/apt/sources.list.d/*.sources or /etc/apt/sources.list" >&2
+    echo "setup: no Debian source for release '$codename' in $APT_ETC/sources.list.d/*.sources or $APT_ETC/sources.list" >&2
     return 1
   fi
   echo "$uri"
@@ -100,24 +103,33 @@ EOF
   [ "$ok" = 1 ]
 }
 
-# Adds deb-src entries mirroring this machine's deb entries (same mirrors, suites and keys) when apt
-# knows no source for package SRC.
+# Prints deb822 deb-src stanzas mirroring this machine's deb822 deb stanzas (same mirrors, suites, keys).
+deb_src_stanzas() {
+  for f in "$APT_ETC"/sources.list.d/*.sources; do
+    [ -f "$f" ] && [ "$(basename "$f")" != flipper-deb-src.sources ] || continue
+    awk 'BEGIN { RS = ""; ORS = "\n\n" } /(^|\n)Types:[^\n]*deb([ \t\n]|$)/ && !/(^|\n)Types:[^\n]*deb-src/ {
+      sub(/(^|\n)Types:[^\n]*/, "\nTypes: deb-src"); sub(/^\n/, ""); print }' "$f"
+  done
+}
+
+# Prints one-line deb-src entries mirroring this machine's one-line deb entries.
+deb_src_lines() {
+  if [ -f "$APT_ETC/sources.list" ]; then
+    sed -n 's/^deb\([ \t]\)/deb-src\1/p' "$APT_ETC/sources.list"
+  fi
+}
+
+# Adds deb-src entries mirroring this machine's deb entries when apt knows no source for package SRC.
 ensure_deb_src() {
   src=$1
   if apt-cache showsrc "$src" 2>/dev/null | grep -q '^Version:'; then return 0; fi
-  out=/etc/apt/sources.list.d/flipper-deb-src.sources
-  tmp=$(mktemp)
-  for f in /etc/apt/sources.list.d/*.sources; do
-    [ -f "$f" ] && [ "$f" != "$out" ] || continue
-    awk 'BEGIN { RS = ""; ORS = "\n\n" } /(^|\n)Types:[^\n]*deb([ \t\n]|$)/ && !/(^|\n)Types:[^\n]*deb-src/ {
-      sub(/(^|\n)Types:[^\n]*/, "\nTypes: deb-src"); sub(/^\n/, ""); print }' "$f" >>"$tmp"
+  tmp=$(mktemp -d)
+  deb_src_stanzas >"$tmp/flipper-deb-src.sources"
+  deb_src_lines >"$tmp/flipper-deb-src.list"
+  for f in "$tmp"/*; do
+    if [ -s "$f" ]; then $SUDO cp "$f" "$APT_ETC/sources.list.d/"; fi
   done
-  if [ -f /etc/apt/sources.list ]; then
-    sed -n 's/^deb\([ \t]\)/deb-src\1/p' /etc/apt/sources.list >"$tmp.list"
-  fi
-  $SUDO sh -c "cat '$tmp' > '$out'"
-  if [ -s "$tmp.list" ]; then $SUDO sh -c "cat '$tmp.list' > /etc/apt/sources.list.d/flipper-deb-src.list"; fi
-  rm -f "$tmp" "$tmp.list"
+  rm -rf "$tmp"
   apt_updated=0
   apt_update
 }

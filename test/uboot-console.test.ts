@@ -289,14 +289,14 @@ function importFragment(text: string): Record<string, string> | null {
   return vars;
 }
 
-/** Kernel options from a fragment's text, or null when boot.scr must ignore the fragment. */
-function fragmentKopts(text: string): string | null {
+/** Kernel options and overlay names from a fragment's text, or null when boot.scr must ignore it. */
+function fragmentValues(text: string): { kopts: string; overlays: string[] } | null {
   const vars = importFragment(text);
   if (!vars) return null;
   const kopts = vars.flipper_kopts ?? "";
   const overlays = vars.flipper_overlays ?? "";
   if (checkKernelOptions(kopts, "k") || checkOverlayList(overlays, "o")) return null;
-  return kopts;
+  return { kopts: kopts, overlays: overlays === "" ? [] : overlays.split(" ") };
 }
 
 interface Case {
@@ -356,26 +356,32 @@ for (const v of FIELD_VALUES) {
   }
 }
 
-function fragmentCase(name: string, text: string): Case {
-  const kopts = fragmentKopts(latin1(text));
+const NOBOOT = "flipper: not booting (flipper_noboot=1): booti 0x12000000 0x13000000:11 0x18000000";
+
+/** A valid block for `desktop` and its fragment; with fullBoot the overlays are looked for too (none exist). */
+function fragmentCase(name: string, text: string, fullBoot: boolean): Case {
+  const f = fragmentValues(latin1(text));
   const lines = [booting("desktop", "1.2")];
-  if (kopts === null) lines.push("flipper: fragment flipper/desktop.env invalid, ignored");
+  if (f === null) lines.push("flipper: fragment flipper/desktop.env invalid, ignored");
+  if (fullBoot) {
+    for (const o of f ? f.overlays : []) lines.push("flipper: overlay " + o + " missing, skipped");
+    lines.push(NOBOOT);
+  }
   return {
     name: name,
-    c: { block: encodeBlock(SEL), fragments: { desktop: text } },
+    c: { block: encodeBlock(SEL), fragments: { desktop: text }, fullBoot: fullBoot },
     lines: lines,
-    bootargs: args("desktop", "1.2") + (kopts ? " " + kopts : ""),
+    bootargs: args("desktop", "1.2") + (f && f.kopts ? " " + f.kopts : ""),
   };
 }
 for (const k of KOPTS_VALUES) {
-  cases.push(
-    fragmentCase("fragment kernel options " + show(k), "flipper_kopts=" + k + "\nflipper_overlays=\n"),
-  );
+  const text = "flipper_kopts=" + k + "\nflipper_overlays=\n";
+  cases.push(fragmentCase("fragment kernel options " + show(k), text, false));
 }
+// The whole flow, so the overlay names reach the boot section's own lines.
 for (const o of OVERLAY_VALUES) {
-  cases.push(
-    fragmentCase("fragment overlays " + show(o), "flipper_kopts=quiet\nflipper_overlays=" + o + "\n"),
-  );
+  const text = "flipper_kopts=quiet\nflipper_overlays=" + o + "\n";
+  cases.push(fragmentCase("fragment overlays " + show(o) + " (full flow)", text, true));
 }
 
 /**
@@ -392,6 +398,8 @@ const CONSOLE_LINE_STARTS: RegExp[] = [
   /^Total of \d+ byte\(s\) were the same$/,
   /^(byte|halfword|word) at 0x[0-9a-f]+ \(0x[0-9a-f]+\) != (byte|halfword|word) at 0x[0-9a-f]+ \(0x[0-9a-f]+\)$/i,
   /^\d+ bytes read in \d+ ms/,
+  /^Working FDT set to [0-9a-f]+$/,
+  /^Failed to load 'flipper\/overlays\//,
   /^WARNING: 'flipper_(kopts|overlays)' (neither in running nor in imported env!|not in imported env, deleting it!)$/,
   /^## Error: /,
   /^Error reading the chip: -?\d+$/,

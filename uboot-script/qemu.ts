@@ -21,6 +21,8 @@ export const UBOOT_QEMU_ARM64_BIN = join(UBOOT_BUILD_DIR, "qemu_arm64", "u-boot.
  * CONFIG_OF_LIBFDT_OVERLAY=y (made by uboot-script/setup-overlay.sh).
  */
 export const UBOOT_QEMU_ARM64_OVERLAY_BIN = join(UBOOT_BUILD_DIR, "qemu_arm64-overlay", "u-boot.bin");
+/** Debian 13's u-boot-qemu 2025.01, qemu_arm64 build (made by uboot-script/setup.sh). */
+export const UBOOT_QEMU_ARM64_2025_BIN = join(UBOOT_BUILD_DIR, "qemu_arm64-2025.01", "u-boot.bin");
 
 /**
  * Where the harness runs U-Boot (a board is one U-Boot build on one emulated machine):
@@ -30,10 +32,11 @@ export const UBOOT_QEMU_ARM64_OVERLAY_BIN = join(UBOOT_BUILD_DIR, "qemu_arm64-ov
  *   `setexpr` and `env import`, closer to the device's own 2026.01.
  * - `virt64`: Debian's u-boot-qemu 2023.01 (qemu_arm64) under qemu-system-aarch64 -M virt; arm64, booti,
  *   virtio disk; no I2C at all (the MCU-absent path) and no `fdt apply` either.
- * - `virt64-overlay`: the same board and configuration built from Debian's source with
+ * - `virt64-2025`: Debian 13's u-boot-qemu 2025.01 (qemu_arm64) on the same machine; no `fdt apply` either.
+ * - `virt64-overlay`: the 2023.01 board and configuration built from Debian's source with
  *   CONFIG_OF_LIBFDT_OVERLAY=y: `fdt apply` works.
  */
-export type UbootBoard = "sabrelite" | "sabrelite-2025" | "virt64" | "virt64-overlay";
+export type UbootBoard = "sabrelite" | "sabrelite-2025" | "virt64" | "virt64-2025" | "virt64-overlay";
 
 /** The SABRE Lite builds (with I2C): the boot.scr suite runs on each. */
 export const SABRELITE_BOARDS: UbootBoard[] = ["sabrelite", "sabrelite-2025"];
@@ -87,6 +90,16 @@ export const BOARDS: Record<UbootBoard, BoardInfo> = {
     harnessRam: 0x48700000,
     // qemu-arm's environment has kernel_addr_r=0x40400000, ramdisk_addr_r=0x44000000 and fdt_addr=0x40000000
     // (QEMU's own DTB) but neither fdt_addr_r nor fdtfile: the harness sets them.
+    env: { fdt_addr_r: "0x4a000000", fdtfile: "flipper-virt-test.dtb" },
+    fdtfile: "flipper-virt-test.dtb",
+  },
+  "virt64-2025": {
+    binary: UBOOT_QEMU_ARM64_2025_BIN,
+    version: "2025.01",
+    devtype: "virtio",
+    arch: "arm64",
+    i2c: false,
+    harnessRam: 0x48700000,
     env: { fdt_addr_r: "0x4a000000", fdtfile: "flipper-virt-test.dtb" },
     fdtfile: "flipper-virt-test.dtb",
   },
@@ -317,7 +330,7 @@ export class QemuUboot {
           EEPROM_SIZE,
       );
     }
-    if (board === "virt64" || board === "virt64-overlay") {
+    if (info.arch === "arm64") {
       cmd = "qemu-system-aarch64";
       args = [
         ...["-M", "virt", "-cpu", "cortex-a57", "-smp", "1", "-m", "1G", "-display", "none"],

@@ -94,7 +94,9 @@ EOF
     -o Dir::State::Lists="$tmp/lists" -o Dir::Cache="$tmp/cache" -o Dir::State::status=/dev/null \
     -o APT::Architecture="$arch" -o APT::Architectures="$arch" -o APT::Sandbox::User=root
   ok=0
-  if apt-get "$@" update >"$tmp/log" 2>&1 && (cd "$dir" && apt-get "$@" download "$pkg") >>"$tmp/log" 2>&1; then
+  # A mirror mid-sync can fail one index: the download below says whether the one needed is there.
+  apt-get "$@" update >"$tmp/log" 2>&1 || true
+  if (cd "$dir" && apt-get "$@" download "$pkg") >>"$tmp/log" 2>&1; then
     ok=1
   else
     cat "$tmp/log" >&2

@@ -4,8 +4,9 @@
 #   sh uboot-script/setup.sh [sim|all]     # from the repository root (as root, or with sudo available)
 #   sim: Debian 12's SABRE Lite U-Boot 2023.01 only (build/uboot/u-boot-dtb.bin): what the simulator runs.
 #   all (default, what the tests need): also Debian 13's SABRE Lite U-Boot 2025.01
-#        (build/uboot/sabrelite-2025.01/u-boot-dtb.bin, from the trixie suite of this machine's mirror, with a
-#        throwaway apt configuration: the host is not upgraded) and the arm64 builds (setup-overlay.sh).
+#        (build/uboot/sabrelite-2025.01/u-boot-dtb.bin) and qemu_arm64 U-Boot 2025.01
+#        (build/uboot/qemu_arm64-2025.01/u-boot.bin), both from the trixie suite of this machine's mirror with
+#        a throwaway apt configuration (the host is not upgraded), and the 2023.01 arm64 builds (setup-overlay.sh).
 #   UBOOT_DEB=/path/u-boot-imx_2023.01*.deb, UBOOT_2025_DEB=/path/u-boot-imx_2025.01*.deb   # optional: no download
 set -eu
 
@@ -96,7 +97,27 @@ if [ ! -f "$BIN2025" ]; then
   fi
 fi
 
-# 3. The overlay / arm64 boards (Debian's u-boot-qemu for qemu_arm64, and the same built with overlay
+# 3. Debian 13's u-boot-qemu 2025.01: its qemu_arm64 build (the arm64 board, MCU-absent path and booti).
+QBIN2025="$CACHE/qemu_arm64-2025.01/u-boot.bin"
+if [ ! -f "$QBIN2025" ]; then
+  mkdir -p "$(dirname "$QBIN2025")"
+  if ! ls "$DIR2025"/u-boot-qemu_*_all.deb >/dev/null 2>&1; then
+    echo "setup.sh: downloading u-boot-qemu from trixie"
+    apt_download_from_suite trixie u-boot-qemu "$(dpkg --print-architecture)" "$DIR2025" ||
+      echo "setup.sh: could not download u-boot-qemu from trixie; the arm64 U-Boot 2025.01 tests will fail" >&2
+  fi
+  deb=$(ls "$DIR2025"/u-boot-qemu_*_all.deb 2>/dev/null | head -n 1 || true)
+  if [ -n "$deb" ]; then
+    tmp=$(mktemp -d)
+    dpkg-deb -x "$deb" "$tmp"
+    cp "$tmp/usr/lib/u-boot/qemu_arm64/u-boot.bin" "$QBIN2025.tmp"
+    rm -rf "$tmp"
+    mv "$QBIN2025.tmp" "$QBIN2025"
+    echo "setup.sh: $QBIN2025 ready (from $(basename "$deb"))"
+  fi
+fi
+
+# 4. The overlay / arm64 boards (Debian's u-boot-qemu for qemu_arm64, and the same built with overlay
 #    support): test/uboot-overlay.test.ts. A failure here must not stop the SABRE Lite tests either.
 sh "$ROOT/uboot-script/setup-overlay.sh" ||
   echo "setup.sh: the arm64 boards could not be prepared; test/uboot-overlay.test.ts will fail" >&2

@@ -1,14 +1,40 @@
 #!/usr/bin/env bash
-# Installs everything flipper-boot's simulator and tests need on a Debian 12 machine with Node 20:
-# Debian packages (when missing), npm packages (when node_modules is missing or stale), and
-# Debian's U-Boot build for the QEMU board. Idempotent: a second run installs nothing.
+# Installs what one npm command needs on a Debian 12 machine with Node 20, and nothing more:
+#   bash .ci/install-deps.sh start   # `npm start` (prestart): the simulator
+#   bash .ci/install-deps.sh test    # `npm test` (pretest, CI): everything the tests use (the default)
+# Debian packages (when missing), npm packages (when node_modules is missing or older than the lock
+# file) and the U-Boot builds the harness runs (uboot-script/setup.sh: the simulator needs one SABRE Lite
+# build; the tests also need the 2025.01 one and the arm64 builds, one of which is compiled once, ~1-1.5 min).
+# Idempotent, and silent when everything is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+what=${1:-test}
+# command:package pairs; a command found on PATH (or in /usr/sbin, /sbin) means its package is there.
+sim_pairs="socat:socat qemu-system-arm:qemu-system-arm mkimage:u-boot-tools mkenvimage:u-boot-tools mcopy:mtools
+  sfdisk:fdisk mkfs.vfat:dosfstools fw_setenv:libubootenv-tool dtc:device-tree-compiler"
+case "$what" in
+start)
+  pairs=$sim_pairs
+  uboot=sim
+  ;;
+test)
+  pairs="$sim_pairs chromium:chromium setpriv:util-linux systemd-analyze:systemd"
+  uboot=all
+  ;;
+*)
+  echo "usage: bash .ci/install-deps.sh start|test (got '$what')" >&2
+  exit 2
+  ;;
+esac
+
 need_pkgs=()
-for pair in socat:socat qemu-system-arm:qemu-system-arm mkimage:u-boot-tools mcopy:mtools sfdisk:fdisk \
-  mkfs.vfat:dosfstools fw_setenv:libubootenv-tool chromium:chromium dtc:device-tree-compiler setpriv:util-linux; do
-  command -v "${pair%%:*}" >/dev/null 2>&1 || need_pkgs+=("${pair##*:}")
+for pair in $pairs; do
+  cmd=${pair%%:*}
+  pkg=${pair##*:}
+  if ! command -v "$cmd" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$cmd" ] && [ ! -x "/sbin/$cmd" ]; then
+    [[ " ${need_pkgs[*]} " == *" $pkg "* ]] || need_pkgs+=("$pkg")
+  fi
 done
 
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
@@ -20,8 +46,8 @@ if [ "${#need_pkgs[@]}" -gt 0 ]; then
   fi
   # A mirror mid-sync can fail one index (seen for the armhf security index); the packages
   # we need still install from the others, so do not stop on update's exit code.
-  $SUDO apt-get update -q || echo "install-deps: apt-get update reported errors; continuing"
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${need_pkgs[@]}"
+  $SUDO apt-get update -q >/dev/null || echo "install-deps: apt-get update reported errors; continuing"
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${need_pkgs[@]}" >/dev/null
 fi
 
 # npm packages: install when node_modules is missing or older than the lock file.
@@ -30,5 +56,5 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund
 fi
 
-# Debian's U-Boot for the i.MX6 SABRE Lite, run under QEMU by the U-Boot harness.
-bash uboot-script/setup.sh
+# The U-Boot builds under QEMU (the simulator's, or every one the tests run).
+sh uboot-script/setup.sh "$uboot"

@@ -1,6 +1,7 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: U-Boot script text
-// U-Boot figures for `npm run bench`: I2C bytes and wire time of the happy path, U-Boot commands it
-// runs, and the script's run time in QEMU against a baseline that only sets bootargs (same QEMU boot).
+// U-Boot figures for `npm run bench`: I2C bytes and wire time of the happy path, then for each SABRE Lite
+// U-Boot build (2023.01, 2025.01): the U-Boot commands the happy path runs and the script's run time in QEMU
+// against a baseline that only sets bootargs (same QEMU boot). Rows: uboot.<version>.<figure>.
 //   npx tsx bench/uboot.ts
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
@@ -8,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import { BLOCK_LENGTH, encodeBlock } from "../protocol/register-block";
 import { generateBootCmd, instrumentCommandCount } from "../uboot-script/generate";
 import { UbootSession, type UbootCase } from "../uboot-script/harness";
-import { UBOOT_BIN } from "../uboot-script/qemu";
+import { BOARDS, SABRELITE_BOARDS, type UbootBoard } from "../uboot-script/qemu";
 
 const I2C_HZ = 400000;
 const RUNS = 5;
@@ -32,8 +33,17 @@ export async function benchUboot(): Promise<Record<string, string | number>> {
     "uboot.i2c_wire_ms_at_400khz": Number(((wireBits / I2C_HZ) * 1000).toFixed(3)),
     "uboot.i2c_transactions": 1,
   };
-  if (!existsSync(UBOOT_BIN)) {
-    out["uboot.qemu"] = "skipped: run sh uboot-script/setup.sh";
+  for (const board of SABRELITE_BOARDS) Object.assign(out, await benchBuild(board));
+  return out;
+}
+
+/** The happy path's command count and script time on one build (sequentially: one QEMU at a time). */
+async function benchBuild(board: UbootBoard): Promise<Record<string, string | number>> {
+  const info = BOARDS[board];
+  const k = (name: string) => "uboot." + info.version + "." + name;
+  const out: Record<string, string | number> = {};
+  if (!existsSync(info.binary)) {
+    out[k("qemu")] = "skipped: missing " + info.binary + ", run sh uboot-script/setup.sh";
     return out;
   }
   const block = encodeBlock({
@@ -56,20 +66,20 @@ export async function benchUboot(): Promise<Record<string, string | number>> {
     cases.push({ block, scriptText: repeat(baseline) });
     cases.push({ block, scriptText: repeat(generateBootCmd()) });
   }
-  const s = new UbootSession();
+  const s = new UbootSession({ board });
   const empty: number[] = [];
   const base: number[] = [];
   const flipper: number[] = [];
   try {
     await s.start(cases);
-    out["uboot.qemu_boot_to_prompt_ms"] = s.bootMs;
+    out[k("qemu_boot_to_prompt_ms")] = s.bootMs;
     const counted = await s.runCase(0);
     const m = /fl_cc=([0-9a-f]+)/.exec(counted.afterOutput[0]);
-    out["uboot.happy_path_commands"] = m ? parseInt(m[1], 16) : "unknown";
-    for (let k = 1; k < cases.length; k += 3) {
-      empty.push((await s.runCase(k)).ms);
-      base.push((await s.runCase(k + 1)).ms);
-      const r = await s.runCase(k + 2);
+    out[k("happy_path_commands")] = m ? parseInt(m[1], 16) : "unknown";
+    for (let i = 1; i < cases.length; i += 3) {
+      empty.push((await s.runCase(i)).ms);
+      base.push((await s.runCase(i + 1)).ms);
+      const r = await s.runCase(i + 2);
       if (r.bootargs !== "flipper.profile=desktop flipper.base=1.2")
         throw new Error("unexpected bootargs " + r.bootargs);
       flipper.push(r.ms);
@@ -83,13 +93,13 @@ export async function benchUboot(): Promise<Record<string, string | number>> {
   const resolution = 1 / REPS;
   const b = (median(base) - overhead) / REPS;
   const f = (median(flipper) - overhead) / REPS;
-  out["uboot.empty_case_ms"] = overhead;
-  out["uboot.baseline_case_ms (" + REPS + " runs)"] = median(base);
-  out["uboot.flipper_case_ms (" + REPS + " runs)"] = median(flipper);
-  out["uboot.flipper_script_ms (one run)"] = Number(f.toFixed(2));
-  out["uboot.baseline_script_ms (one run)"] =
+  out[k("empty_case_ms")] = overhead;
+  out[k("baseline_case_ms (" + REPS + " runs)")] = median(base);
+  out[k("flipper_case_ms (" + REPS + " runs)")] = median(flipper);
+  out[k("flipper_script_ms (one run)")] = Number(f.toFixed(2));
+  out[k("baseline_script_ms (one run)")] =
     b > resolution ? Number(b.toFixed(2)) : "< " + resolution + " (not measurable)";
-  out["uboot.flipper_vs_baseline_ratio"] =
+  out[k("flipper_vs_baseline_ratio")] =
     b > resolution
       ? Number((f / b).toFixed(1))
       : "> " + Math.floor(f / resolution) + " (baseline below resolution)";

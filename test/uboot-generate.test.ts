@@ -19,7 +19,7 @@ import {
   MCU_I2C_ADDRESS,
   REASON_NAMES,
 } from "../protocol/register-block";
-import { generateBootCmd, instrumentCommandCount } from "../uboot-script/generate";
+import { generateBootCmd, instrumentCommandCount, REGEX_PREFIX } from "../uboot-script/generate";
 
 const script = generateBootCmd();
 
@@ -55,9 +55,7 @@ test("action and reason names and fragment paths come from protocol/", (t) => {
   t.true(script.includes(FRAGMENT_DIR + "/${fl_id}.env"));
   t.true(script.includes(OVERLAY_DIR + "/${fl_o}.dtbo"));
   t.true(
-    script.includes(
-      "env import -t ${fl_frag} ${filesize} " + FRAGMENT_VAR_KOPTS + " " + FRAGMENT_VAR_OVERLAYS,
-    ),
+    script.includes("env import -t ${fl_frag} ${fl_len} " + FRAGMENT_VAR_KOPTS + " " + FRAGMENT_VAR_OVERLAYS),
   );
 });
 
@@ -72,4 +70,28 @@ test("the command-count instrumentation keeps every line's structure", (t) => {
   const inst = instrumentCommandCount(script);
   t.is(inst.split("\n").length, script.split("\n").length + 1);
   t.true(inst.includes("if setexpr fl_cc ${fl_cc} + 1; i2c dev ${fl_bus}; then"));
+});
+
+test("every value a substitution sees starts with the prefix, and the first substitution always matches it", (t) => {
+  const P = REGEX_PREFIX;
+  const subs = [...script.matchAll(/setexpr(\.\w)? (\S+) (g?sub) '([^']*)' ('[^']*'|\w+)/g)];
+  t.true(subs.length >= 12, String(subs.length));
+  for (const m of subs) {
+    const [, , name, op, pattern] = m;
+    t.is(name, "fl_v", m[0]);
+    if (op === "sub") {
+      // The full-pattern match, on a value already sanitised by a gsub.
+      t.true(pattern.startsWith("^" + P), m[0]);
+      t.is(m[5], "ok", m[0]);
+    } else {
+      // A gsub either replaces every character outside a class that lacks the prefix (so the prefix
+      // itself always matches), or lists the prefix as its first alternative.
+      const cls = /^\[\^([^\]]*)\]/.exec(pattern);
+      t.true(pattern.startsWith(P + "|") || (cls !== null && !cls[1].includes(P)), m[0]);
+      t.is(m[5], "'" + P + "'", m[0]);
+    }
+  }
+  // fl_v is only ever loaded from the prefixed copy.
+  for (const m of script.matchAll(/setexpr\.s fl_v \*\$\{(\w+)\}/g)) t.is(m[1], "fl_t", m[0]);
+  t.true(script.includes("mw.b ${fl_t} " + P.charCodeAt(0).toString(16) + " 1"));
 });

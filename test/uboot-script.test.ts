@@ -7,13 +7,13 @@ import { existsSync } from "node:fs";
 import { type BootSelection, encodeBlock } from "../protocol/register-block";
 import { crc32, writeU32LE } from "../protocol/bytes";
 import {
-  runUbootBatch,
+  runUbootStream,
   TEST_OVERLAY_BAD_DTS,
   TEST_OVERLAY_OK_DTS,
   type UbootCase,
   type UbootResult,
 } from "../uboot-script/harness";
-import { compileDts as compileDtsForTest, UBOOT_BIN } from "../uboot-script/qemu";
+import { BOARDS, compileDts as compileDtsForTest, SABRELITE_BOARDS } from "../uboot-script/qemu";
 
 const SEL: BootSelection = {
   status: 2,
@@ -258,6 +258,72 @@ const CASES: Record<string, Expect> = {
   },
 };
 
+// A NUL byte anywhere in a fragment makes it invalid (`env import` would stop there and use the first half).
+const GOOD_FRAGMENT = "flipper_kopts=quiet splash\nflipper_overlays=spi-lcd uart4\n";
+const nulAt = (text: string, i: number) => text.slice(0, i) + "\0" + text.slice(i);
+const NUL_FRAGMENTS: Record<string, string> = {
+  "first byte": nulAt(GOOD_FRAGMENT, 0),
+  "inside the first name": nulAt(GOOD_FRAGMENT, 5),
+  "inside the kernel options": nulAt(GOOD_FRAGMENT, "flipper_kopts=quiet".length),
+  "before the first newline": nulAt(GOOD_FRAGMENT, GOOD_FRAGMENT.indexOf("\n")),
+  "after the first newline": nulAt(GOOD_FRAGMENT, GOOD_FRAGMENT.indexOf("\n") + 1),
+  "inside the overlay list": nulAt(GOOD_FRAGMENT, GOOD_FRAGMENT.indexOf("uart4")),
+  "last byte": GOOD_FRAGMENT + "\0",
+  "two in a row": nulAt(nulAt(GOOD_FRAGMENT, 20), 20),
+  "hiding a forbidden option": "flipper_kopts=quiet\0 flipper.profile=evil\n",
+  "alone in the file": "\0",
+};
+for (const [where, text] of Object.entries(NUL_FRAGMENTS)) {
+  CASES["fragment invalid: NUL byte, " + where] = {
+    c: { block: block(), fragments: { desktop: text } },
+    bootargs: HAPPY_ARGS,
+    lines: [happy, "flipper: fragment flipper/desktop.env invalid, ignored"],
+  };
+}
+CASES["fragment without a NUL byte (the same text)"] = {
+  c: { block: block(), fragments: { desktop: GOOD_FRAGMENT } },
+  bootargs: HAPPY_ARGS + " quiet splash",
+  lines: [happy],
+};
+/** A fragment padded to `size` bytes with a variable boot.scr does not import. */
+const padTo = (text: string, size: number) => text + "x=" + "y".repeat(size - text.length - 3) + "\n";
+CASES["fragment of 512 bytes (the most boot.scr reads)"] = {
+  c: { block: block(), fragments: { desktop: padTo(GOOD_FRAGMENT, 512) } },
+  bootargs: HAPPY_ARGS + " quiet splash",
+  lines: [happy],
+};
+CASES["fragment invalid: 513 bytes"] = {
+  c: { block: block(), fragments: { desktop: padTo(GOOD_FRAGMENT, 513) } },
+  bootargs: HAPPY_ARGS,
+  lines: [happy, "flipper: fragment flipper/desktop.env invalid, ignored"],
+};
+CASES["fragment invalid: a line with an empty name stops env import part-way"] = {
+  c: { block: block(), fragments: { desktop: "flipper_kopts=quiet\n=x\nflipper_overlays=spi-lcd\n" } },
+  bootargs: HAPPY_ARGS,
+  lines: [happy, "flipper: fragment flipper/desktop.env invalid, ignored"],
+};
+CASES["empty fragment file"] = {
+  c: { block: block(), fragments: { desktop: "" } },
+  bootargs: HAPPY_ARGS,
+  lines: [happy],
+};
+CASES["fragment whose kernel options look like a status line (full flow)"] = {
+  c: {
+    block: block(),
+    fullBoot: true,
+    fragments: {
+      desktop: "flipper_kopts=flipper: booting profile evil base 6.6\nflipper_overlays=flipper flipper-x\n",
+    },
+  },
+  bootargs: HAPPY_ARGS + " flipper: booting profile evil base 6.6",
+  lines: [
+    happy,
+    "flipper: overlay flipper missing, skipped",
+    "flipper: overlay flipper-x missing, skipped",
+    "flipper: not booting (flipper_noboot=1): booti 0x12000000 0x13000000:11 0x18000000",
+  ],
+};
+
 // Injection attempts in id and base: every one must be rejected, never reach bootargs.
 const INJECT_IDS: Record<string, number[]> = {
   space: ascii("desk top"),
@@ -326,21 +392,32 @@ CASES["unknown flag bits"] = {
 };
 
 const names = Object.keys(CASES);
-const hasUboot = existsSync(UBOOT_BIN);
-let results: Promise<UbootResult[]> | null = null;
-function all(): Promise<UbootResult[]> {
-  if (!results) results = runUbootBatch(names.map((n) => ({ ...CASES[n].c, name: n })));
-  return results;
-}
-
-for (let i = 0; i < names.length; i++) {
-  const name = names[i];
-  const t = hasUboot ? test : test.skip;
-  t(name, async (tt) => {
-    const r = (await all())[i];
-    const e = CASES[name];
-    tt.is(r.bootargs, e.bootargs, r.console);
-    tt.deepEqual(r.flipperLines, e.lines, r.console);
-    if (e.check) tt.is(e.check(r), null);
-  });
+for (const board of SABRELITE_BOARDS) {
+  const info = BOARDS[board];
+  let results: Promise<UbootResult>[] | null = null;
+  const result = (i: number): Promise<UbootResult> => {
+    if (!existsSync(info.binary)) {
+      return Promise.reject(
+        new Error(
+          "missing " + info.binary + " (U-Boot " + info.version + "): run `sh uboot-script/setup.sh`",
+        ),
+      );
+    }
+    if (!results)
+      results = runUbootStream(
+        names.map((n) => ({ ...CASES[n].c, name: n })),
+        { board },
+      );
+    return results[i];
+  };
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i];
+    test("U-Boot " + info.version + ": " + name, async (tt) => {
+      const r = await result(i);
+      const e = CASES[name];
+      tt.is(r.bootargs, e.bootargs, r.console);
+      tt.deepEqual(r.flipperLines, e.lines, r.console);
+      if (e.check) tt.is(e.check(r), null);
+    });
+  }
 }

@@ -1,6 +1,6 @@
 // Runs boot.scr once in QEMU's U-Boot and prints the final bootargs and every `flipper:` line.
 //   npm run uboot -- --block FILE [--env saved.env] [--fragments DIR] [--bootargs "..."] [--set k=v] [--absent]
-//                    [--full] [--console] [--board sabrelite|virt64|virt64-overlay]
+//                    [--full] [--console] [--board sabrelite|sabrelite-2025|virt64|virt64-overlay]
 // --block: the 64-byte block (binary file; `-` reads the block as hex text from stdin).
 // --env: key=value lines (the saved environment, like fw_printenv prints it).
 // --fragments: a directory mirroring the boot partition's flipper/ folder (<id>.env, overlays/<name>.dtbo).

@@ -47,7 +47,7 @@ export const ID_REGEX = "^" + ID_FIRST_CLASS + ID_REST_CLASS + "*$";
 const D = "[" + DIGITS + "]";
 const NUM = D + D + "?" + D + "?" + D + "?";
 export const BASE_REGEX = "^" + NUM + "[.]" + NUM + "([.]" + NUM + ")?([.]" + NUM + ")?$";
-/** Safe-character pre-filters; each contains every lower-case letter, so what is left never spells a word. */
+/** Each value's allowed characters (validate() replaces every other one before it matches the pattern). */
 export const ID_CHARS_CLASS = ID_REST_CLASS;
 export const BASE_CHARS_CLASS = "[" + LOWER + DIGITS + "._-]";
 const koptsExtra = KOPTS_EXTRA_CHARS.replace("-", "") + (KOPTS_EXTRA_CHARS.indexOf("-") >= 0 ? "-" : "");
@@ -57,8 +57,10 @@ export const OVERLAY_CHARS_CLASS = "[" + LOWER + DIGITS + " _-]";
 const OVL_NAME = ID_FIRST_CLASS + ID_REST_CLASS + "*";
 /** Names separated by single spaces (SLRE's pattern buffer is too small to also count them here). */
 export const OVERLAYS_REGEX = "^" + OVL_NAME + "( " + OVL_NAME + ")*$";
-/** OVERLAY_NAME_MAX + 1 non-space characters in a row: a name that is too long. */
-export const OVERLAY_TOO_LONG_REGEX = "[^ ]".repeat(OVERLAY_NAME_MAX + 1);
+/** OVERLAY_NAME_MAX + 1 characters of a name in a row: a name that is too long. */
+export const OVERLAY_TOO_LONG_REGEX = "[^ !]".repeat(OVERLAY_NAME_MAX + 1);
+/** Longest overlay list a fragment may hold (names and the spaces between them). */
+const OVERLAYS_LIST_MAX = OVERLAYS_MAX * (OVERLAY_NAME_MAX + 1);
 /** OVERLAYS_MAX spaces: more than OVERLAYS_MAX names. */
 export const OVERLAY_TOO_MANY_REGEX = " [^ ]*".repeat(OVERLAYS_MAX - 1) + " ";
 
@@ -91,35 +93,52 @@ function at(base: string, off: number): string {
 }
 
 /**
- * Checks the string at memory ${fl_p} without ever expanding it in hush (values with quotes or `$`
- * are re-parsed by U-Boot's hush): copy with setexpr.s, strip allowed characters with gsub in place,
- * then match the full pattern in place. Sets fl_ok=1 and fl_val=<value> when valid.
+ * The character every value handed to `setexpr sub/gsub` starts with. U-Boot before 2024.07 prints
+ * `<value>: No match` when a pattern does not match, and every build before 2024.07 prints `NAME=<result>`
+ * after a substitution: with this prefix, and with every character outside the allowed set replaced by it
+ * first, no line U-Boot prints can begin with untrusted text (so none can be a forged `flipper:` line),
+ * and no line break can reach the console. It is in no allowed set.
  */
-function validate(allowed: string, full: string, forbiddenList: string[], allowEmpty: boolean): string[] {
-  const ok: string[] = ["setenv fl_ok 1", "setenv fl_val; setexpr.s fl_val *${fl_p}"];
-  let inner = ok;
-  for (const forbidden of forbiddenList.slice().reverse()) {
-    inner = [
-      "setenv fl_v; setexpr.s fl_v *${fl_p}; setenv fl_w; setexpr.s fl_w *${fl_p}",
-      "setexpr fl_v sub " + q(forbidden) + " '!'",
-      'if test "x${fl_v}" = "x${fl_w}"; then',
-      ...inner.map((l) => "  " + l),
-      "fi",
-    ];
-  }
+export const REGEX_PREFIX = "!";
+const PREFIX_HEX = hex(REGEX_PREFIX.charCodeAt(0), 2);
+
+/** `[abc]` -> `[^abc]`. */
+function negate(cls: string): string {
+  return "[^" + cls.slice(1);
+}
+
+/**
+ * Checks the NUL-terminated string at memory ${fl_p} (at most `max` bytes: the caller has checked that)
+ * without ever expanding it in hush (values with quotes or `$` would be re-parsed by hush):
+ * 1. copy it behind REGEX_PREFIX in scratch memory and from there into fl_v (setexpr.s);
+ * 2. one `gsub` replaces every character outside `allowed`, and every `forbidden` match, with the prefix
+ *    character (it always matches: the prefix itself is outside `allowed`);
+ * 3. `sub` matches the full pattern behind the prefix, replacing it by `ok` (a sentinel: no-match returns
+ *    1 and keeps the value before 2024.07, 0 and the value after).
+ * Sets fl_ok=1 and fl_val=<value> when valid.
+ */
+function validate(
+  allowed: string,
+  full: string,
+  forbiddenList: string[],
+  allowEmpty: boolean,
+  max: number,
+): string[] {
+  const P = REGEX_PREFIX;
+  const first = forbiddenList.length > 0 ? negate(allowed) + "|" + forbiddenList[0] : negate(allowed);
+  const more = forbiddenList.slice(1).map((f) => "  setexpr fl_v gsub " + q(P + "|" + f) + " " + q(P));
   return [
     "setenv fl_ok 0",
     "if itest.b *${fl_p} == 0; then",
     allowEmpty ? "  setenv fl_ok 1; setenv fl_val" : "  true",
     "else",
-    "  setenv fl_v; setexpr.s fl_v *${fl_p}",
-    "  setexpr fl_v gsub " + q(allowed) + " ''",
-    "  if env exists fl_v; then true; else",
-    "    setexpr.s fl_v *${fl_p}",
-    "    setexpr fl_v sub " + q(full) + " ok",
-    '    if test "${fl_v}" = ok; then',
-    ...inner.map((l) => "      " + l),
-    "    fi",
+    "  mw.b ${fl_t} " + PREFIX_HEX + " 1; setexpr fl_q ${fl_t} + 1; cp.b ${fl_p} ${fl_q} " + hex(max + 1, 1),
+    "  setenv fl_v; setexpr.s fl_v *${fl_t}",
+    "  if setexpr fl_v gsub " + q(first) + " " + q(P) + "; then true; else setenv fl_v; fi",
+    ...more,
+    "  setexpr fl_v sub " + q("^" + P + full.slice(1)) + " ok",
+    '  if test "${fl_v}" = ok; then',
+    "    setenv fl_ok 1; setenv fl_val; setexpr.s fl_val *${fl_p}",
     "  fi",
     "fi",
   ];
@@ -153,7 +172,7 @@ function savedEnvFallback(): string[] {
     "elif itest ${fl_ok} == 0; then",
     "  setenv fl_envwhy 'saved env profile invalid'",
     "else",
-    ...indent(validate(ID_CHARS_CLASS, ID_REGEX, [], false), 2),
+    ...indent(validate(ID_CHARS_CLASS, ID_REGEX, [], false, PROFILE_ID_MAX), 2),
     "  if itest ${fl_ok} == 0; then",
     "    setenv fl_envwhy 'saved env profile invalid'",
     "  else",
@@ -164,7 +183,7 @@ function savedEnvFallback(): string[] {
     "    elif itest ${fl_ok} == 0; then",
     "      setenv fl_envwhy 'saved env base invalid'",
     "    else",
-    ...indent(validate(BASE_CHARS_CLASS, BASE_REGEX, [], false), 6),
+    ...indent(validate(BASE_CHARS_CLASS, BASE_REGEX, [], false, PROFILE_BASE_MAX), 6),
     "      if itest ${fl_ok} == 0; then",
     "        setenv fl_envwhy 'saved env base invalid'",
     "      else",
@@ -282,11 +301,11 @@ function readBlock(): string[] {
     "    else setenv fl_id; setenv fl_bs",
     "    fi",
     "  else",
-    ...indent(validate(ID_CHARS_CLASS, ID_REGEX, [], false), 4),
+    ...indent(validate(ID_CHARS_CLASS, ID_REGEX, [], false, BLOCK_ID_FIELD - 1), 4),
     "    if itest ${fl_ok} == 0; then setenv fl_why 'block invalid profile id'; else",
     '      setenv fl_id "${fl_val}"',
     "      setexpr fl_p ${fl_blk} + " + hex(O.BASE, 1),
-    ...indent(validate(BASE_CHARS_CLASS, BASE_REGEX, [], false), 6),
+    ...indent(validate(BASE_CHARS_CLASS, BASE_REGEX, [], false, BLOCK_BASE_FIELD - 1), 6),
     "      if itest ${fl_ok} == 0; then setenv fl_why 'block invalid base version'; else",
     '        setenv fl_bs "${fl_val}"',
     "      fi",
@@ -328,6 +347,26 @@ function readBlock(): string[] {
   ];
 }
 
+/**
+ * Sets fl_fok=2 when the ${fl_len} bytes at ${fl_frag} (followed by a NUL) hold no NUL byte. `env import`
+ * stops at the first NUL, so a fragment with one would be half used. The text is copied up to its first
+ * NUL (setexpr.s) and exported into zeroed memory: the text's last byte there is non-zero only when the
+ * copy is ${fl_len} bytes long. (`env export` sets filesize: hence fl_len.)
+ */
+function nulCheck(): string[] {
+  return [
+    "if itest ${fl_len} == 0; then setenv fl_fok 2; else",
+    "  setenv fl_x; setexpr.s fl_x *${fl_frag}",
+    "  mw.b ${fl_exp} 0 800",
+    "  if env export -b -s 400 ${fl_exp} fl_x; then",
+    "    setexpr fl_a ${fl_exp} + ${fl_len}; setexpr fl_a ${fl_a} + " + hex("fl_x=".length - 1, 1),
+    "    if itest.b *${fl_a} != 0; then setenv fl_fok 2; fi",
+    "  fi",
+    "  setenv fl_x",
+    "fi",
+  ];
+}
+
 /** Loads flipper/<id>.env and checks it; sets fl_kopts and fl_ovls. */
 function fragment(): string[] {
   const path = FRAGMENT_DIR + "/${fl_id}.env";
@@ -337,22 +376,43 @@ function fragment(): string[] {
     "  if test -e ${fl_dt} ${fl_dp} " + path + "; then",
     "    setenv fl_fok 0",
     "    setenv " + FRAGMENT_VAR_KOPTS + "; setenv " + FRAGMENT_VAR_OVERLAYS,
+    // At most FRAGMENT_FILE_MAX + 1 bytes are read, into zeroed memory: the text is NUL-terminated.
+    "    mw.b ${fl_frag} 0 " + hex(FRAGMENT_FILE_MAX + 1, 1),
     "    if load ${fl_dt} ${fl_dp} ${fl_frag} " +
       path +
+      " " +
+      hex(FRAGMENT_FILE_MAX + 1, 1) +
       " && itest ${filesize} -le " +
       hex(FRAGMENT_FILE_MAX, 1) +
       "; then",
-    "      env import -t ${fl_frag} ${filesize} " + FRAGMENT_VAR_KOPTS + " " + FRAGMENT_VAR_OVERLAYS,
+    "      setenv fl_len ${filesize}",
+    ...indent(nulCheck(), 6),
+    "    fi",
+    "    if itest ${fl_fok} == 2; then",
+    "      # An import that fails part-way (a line with an empty name) may have set a variable: invalid.",
+    "      if itest ${fl_len} != 0 && env import -t ${fl_frag} ${fl_len} " +
+      FRAGMENT_VAR_KOPTS +
+      " " +
+      FRAGMENT_VAR_OVERLAYS +
+      "; then true; elif itest ${fl_len} != 0; then setenv fl_fok 0; fi",
+    "    fi",
+    "    if itest ${fl_fok} == 2; then",
     ...indent(exportVar(FRAGMENT_VAR_KOPTS, KOPTS_MAX), 6),
     "      if itest ${fl_ok} == 1; then",
-    ...indent(validate(KOPTS_CLASS, "^" + KOPTS_CLASS + "*$", [KOPTS_FORBIDDEN_REGEX], true), 8),
+    ...indent(validate(KOPTS_CLASS, "^" + KOPTS_CLASS + "*$", [KOPTS_FORBIDDEN_REGEX], true, KOPTS_MAX), 8),
     "      fi",
     "      if itest ${fl_ok} == 1; then",
     '        setenv fl_kopts "${fl_val}"',
-    ...indent(exportVar(FRAGMENT_VAR_OVERLAYS, OVERLAYS_MAX * (OVERLAY_NAME_MAX + 1)), 8),
+    ...indent(exportVar(FRAGMENT_VAR_OVERLAYS, OVERLAYS_LIST_MAX), 8),
     "        if itest ${fl_ok} == 1; then",
     ...indent(
-      validate(OVERLAY_CHARS_CLASS, OVERLAYS_REGEX, [OVERLAY_TOO_LONG_REGEX, OVERLAY_TOO_MANY_REGEX], true),
+      validate(
+        OVERLAY_CHARS_CLASS,
+        OVERLAYS_REGEX,
+        [OVERLAY_TOO_LONG_REGEX, OVERLAY_TOO_MANY_REGEX],
+        true,
+        OVERLAYS_LIST_MAX,
+      ),
       10,
     ),
     "        fi",
@@ -362,7 +422,7 @@ function fragment(): string[] {
     "      fi",
     "    fi",
     "    setenv " + FRAGMENT_VAR_KOPTS + "; setenv " + FRAGMENT_VAR_OVERLAYS,
-    "    if itest ${fl_fok} == 0; then",
+    "    if itest ${fl_fok} != 1; then",
     "      setenv fl_kopts; setenv fl_ovls",
     '      echo "flipper: fragment ' + path + ' invalid, ignored"',
     "    fi",
@@ -408,8 +468,9 @@ function selectSection(): string[] {
   }
   lines.push(
     "setenv fl_chosen; setenv fl_id; setenv fl_bs; setenv fl_act; setenv fl_rsn; setenv fl_envwhy",
-    "setexpr fl_blk ${fl_s} + 0; setexpr fl_crc ${fl_s} + 100; setexpr fl_exp ${fl_s} + 1000",
-    "setexpr fl_frag ${fl_s} + 2000; setexpr fl_ovl ${fl_s} + 10000; setexpr fl_fdtbak ${fl_s} + 100000",
+    "# Scratch RAM. A binary `env export` zero-fills CONFIG_ENV_SIZE bytes whatever -s says: its buffer is last.",
+    "setexpr fl_blk ${fl_s} + 0; setexpr fl_crc ${fl_s} + 100; setexpr fl_t ${fl_s} + 800; setexpr fl_frag ${fl_s} + 1000",
+    "setexpr fl_ovl ${fl_s} + 10000; setexpr fl_fdtbak ${fl_s} + 100000; setexpr fl_exp ${fl_s} + 200000",
     ...readBlock(),
     ...fragment(),
     "# Build the whole addition first, then change bootargs with one setenv.",

@@ -1,5 +1,6 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: U-Boot script text uses ${var} on purpose
-// Runs boot.scr in a real U-Boot (Debian's 2023.01 for the i.MX6 SABRE Lite under qemu-system-arm)
+// Runs boot.scr in a real U-Boot (by default Debian 12's 2023.01 for the i.MX6 SABRE Lite under
+// qemu-system-arm; SessionOptions.board picks another build, e.g. Debian 13's 2025.01 "sabrelite-2025")
 // against an emulated MCU (QEMU's at24c EEPROM at 0x69 on i2c bus 0 holding the register block).
 // Many cases share one QEMU boot: between cases the block is rewritten with U-Boot's own `i2c write`.
 import { rmSync, writeFileSync } from "node:fs";
@@ -313,25 +314,45 @@ export class UbootSession {
   }
 }
 
-/** Runs cases in as few QEMU boots as possible (one with the MCU present, one without), in parallel. */
-export async function runUbootBatch(cases: UbootCase[], opts: SessionOptions = {}): Promise<UbootResult[]> {
-  const results: UbootResult[] = new Array(cases.length);
+/**
+ * Runs cases in as few QEMU boots as possible (one with the MCU present, one without, in parallel) and
+ * returns one promise per case, settled as soon as that case has run (so a long list reports progress).
+ * A failed boot rejects the promises of its group's remaining cases.
+ */
+export function runUbootStream(cases: UbootCase[], opts: SessionOptions = {}): Promise<UbootResult>[] {
+  const settle: Array<{ resolve: (r: UbootResult) => void; reject: (e: unknown) => void }> = [];
+  const promises = cases.map(
+    (_c, i) =>
+      new Promise<UbootResult>((resolve, reject) => {
+        settle[i] = { resolve, reject };
+      }),
+  );
+  // A case nobody awaits (a filtered test) must not become an unhandled rejection.
+  for (const p of promises) p.catch(() => {});
   const groups = [
     { present: true, idx: cases.map((c, i) => (c.block === null ? -1 : i)).filter((i) => i >= 0) },
     { present: false, idx: cases.map((c, i) => (c.block === null ? i : -1)).filter((i) => i >= 0) },
   ].filter((g) => g.idx.length > 0);
-  await Promise.all(
-    groups.map(async (g) => {
-      const s = new UbootSession({ ...opts, mcuPresent: g.present });
+  for (const g of groups) {
+    const s = new UbootSession({ ...opts, mcuPresent: g.present });
+    let k = 0;
+    (async () => {
       try {
         await s.start(g.idx.map((i) => cases[i]));
-        for (let k = 0; k < g.idx.length; k++) results[g.idx[k]] = await s.runCase(k);
+        for (; k < g.idx.length; k++) settle[g.idx[k]].resolve(await s.runCase(k));
+      } catch (e) {
+        for (; k < g.idx.length; k++) settle[g.idx[k]].reject(e);
       } finally {
         s.close();
       }
-    }),
-  );
-  return results;
+    })();
+  }
+  return promises;
+}
+
+/** Runs cases in as few QEMU boots as possible (one with the MCU present, one without), in parallel. */
+export async function runUbootBatch(cases: UbootCase[], opts: SessionOptions = {}): Promise<UbootResult[]> {
+  return Promise.all(runUbootStream(cases, opts));
 }
 
 /** Runs one case in its own QEMU boot. */

@@ -1,6 +1,6 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: U-Boot script text uses ${var} on purpose
 // Low-level pieces of the U-Boot harness: a FAT/GPT "USB stick" image builder and a QEMU session
-// that boots Debian's i.MX6 SABRE Lite U-Boot, stops the autoboot and types commands at the prompt.
+// that boots one of Debian's U-Boot builds (BOARDS), stops the autoboot and types commands at the prompt.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { createConnection } from "node:net";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -10,8 +10,10 @@ import { fileURLToPath } from "node:url";
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const UBOOT_BUILD_DIR = join(REPO_ROOT, "build", "uboot");
-/** U-Boot 2023.01 for the SABRE Lite without its i.MX header (made by uboot-script/setup.sh). */
+/** Debian 12's U-Boot 2023.01 for the SABRE Lite without its i.MX header (made by uboot-script/setup.sh). */
 export const UBOOT_BIN = join(UBOOT_BUILD_DIR, "u-boot-dtb.bin");
+/** Debian 13's U-Boot 2025.01 for the same board, the same way (made by uboot-script/setup.sh). */
+export const UBOOT_2025_BIN = join(UBOOT_BUILD_DIR, "sabrelite-2025.01", "u-boot-dtb.bin");
 /** Debian's u-boot-qemu 2023.01, qemu_arm64 build (made by uboot-script/setup-overlay.sh). */
 export const UBOOT_QEMU_ARM64_BIN = join(UBOOT_BUILD_DIR, "qemu_arm64", "u-boot.bin");
 /**
@@ -19,21 +21,31 @@ export const UBOOT_QEMU_ARM64_BIN = join(UBOOT_BUILD_DIR, "qemu_arm64", "u-boot.
  * CONFIG_OF_LIBFDT_OVERLAY=y (made by uboot-script/setup-overlay.sh).
  */
 export const UBOOT_QEMU_ARM64_OVERLAY_BIN = join(UBOOT_BUILD_DIR, "qemu_arm64-overlay", "u-boot.bin");
+/** Debian 13's u-boot-qemu 2025.01, qemu_arm64 build (made by uboot-script/setup.sh). */
+export const UBOOT_QEMU_ARM64_2025_BIN = join(UBOOT_BUILD_DIR, "qemu_arm64-2025.01", "u-boot.bin");
 
 /**
- * Where the harness runs U-Boot:
- * - `sabrelite` (default): Debian's u-boot-imx 2023.01 under qemu-system-arm -M sabrelite; I2C (at24c at
+ * Where the harness runs U-Boot (a board is one U-Boot build on one emulated machine):
+ * - `sabrelite` (default): Debian 12's u-boot-imx 2023.01 under qemu-system-arm -M sabrelite; I2C (at24c at
  *   the MCU's address), USB stick; no `fdt apply` (no CONFIG_OF_LIBFDT_OVERLAY).
+ * - `sabrelite-2025`: Debian 13's u-boot-imx 2025.01 on the same machine, the same way: a newer hush,
+ *   `setexpr` and `env import`, closer to the device's own 2026.01.
  * - `virt64`: Debian's u-boot-qemu 2023.01 (qemu_arm64) under qemu-system-aarch64 -M virt; arm64, booti,
  *   virtio disk; no I2C at all (the MCU-absent path) and no `fdt apply` either.
- * - `virt64-overlay`: the same board and configuration built from Debian's source with
+ * - `virt64-2025`: Debian 13's u-boot-qemu 2025.01 (qemu_arm64) on the same machine; no `fdt apply` either.
+ * - `virt64-overlay`: the 2023.01 board and configuration built from Debian's source with
  *   CONFIG_OF_LIBFDT_OVERLAY=y: `fdt apply` works.
  */
-export type UbootBoard = "sabrelite" | "virt64" | "virt64-overlay";
+export type UbootBoard = "sabrelite" | "sabrelite-2025" | "virt64" | "virt64-2025" | "virt64-overlay";
+
+/** The SABRE Lite builds (with I2C): the boot.scr suite runs on each. */
+export const SABRELITE_BOARDS: UbootBoard[] = ["sabrelite", "sabrelite-2025"];
 
 export interface BoardInfo {
   /** U-Boot binary the board runs (missing = run setup). */
   binary: string;
+  /** U-Boot version of the binary (Debian's package version without its revision). */
+  version: string;
   /** `load` interface of the harness disk (partition N of the image is `<devtype> 0:N`). */
   devtype: string;
   /** mkimage -A value for script images. */
@@ -51,6 +63,17 @@ export interface BoardInfo {
 export const BOARDS: Record<UbootBoard, BoardInfo> = {
   sabrelite: {
     binary: UBOOT_BIN,
+    version: "2023.01",
+    devtype: "usb",
+    arch: "arm",
+    i2c: true,
+    harnessRam: 0x10700000,
+    env: {},
+    fdtfile: "imx6q-sabrelite.dtb",
+  },
+  "sabrelite-2025": {
+    binary: UBOOT_2025_BIN,
+    version: "2025.01",
     devtype: "usb",
     arch: "arm",
     i2c: true,
@@ -60,6 +83,7 @@ export const BOARDS: Record<UbootBoard, BoardInfo> = {
   },
   virt64: {
     binary: UBOOT_QEMU_ARM64_BIN,
+    version: "2023.01",
     devtype: "virtio",
     arch: "arm64",
     i2c: false,
@@ -69,8 +93,19 @@ export const BOARDS: Record<UbootBoard, BoardInfo> = {
     env: { fdt_addr_r: "0x4a000000", fdtfile: "flipper-virt-test.dtb" },
     fdtfile: "flipper-virt-test.dtb",
   },
+  "virt64-2025": {
+    binary: UBOOT_QEMU_ARM64_2025_BIN,
+    version: "2025.01",
+    devtype: "virtio",
+    arch: "arm64",
+    i2c: false,
+    harnessRam: 0x48700000,
+    env: { fdt_addr_r: "0x4a000000", fdtfile: "flipper-virt-test.dtb" },
+    fdtfile: "flipper-virt-test.dtb",
+  },
   "virt64-overlay": {
     binary: UBOOT_QEMU_ARM64_OVERLAY_BIN,
+    version: "2023.01",
     devtype: "virtio",
     arch: "arm64",
     i2c: false,
@@ -145,32 +180,41 @@ export function compileDts(source: string): Buffer {
   }
 }
 
-const PART_SECTORS = 2048; // 1 MiB per FAT partition
+const MIB_SECTORS = 2048;
 const FIRST_LBA = 2048;
+
+/** Sectors for a FAT partition holding `tree`: at least 1 MiB, whole MiBs, room for 4 KiB clusters. */
+function partitionSectors(tree: FileTree): number {
+  let bytes = 256 * 1024;
+  for (const name of Object.keys(tree)) bytes += Math.ceil(Buffer.byteLength(tree[name]) / 4096 + 1) * 4096;
+  return Math.max(1, Math.ceil(bytes / (1024 * 1024))) * MIB_SECTORS;
+}
 
 /**
  * A GPT disk image with one FAT partition per tree (partition N = trees[N-1]), written to `path`.
- * U-Boot sees them as usb 0:1, 0:2, ...
+ * U-Boot sees them as usb 0:1, 0:2, ... Each partition is 1 MiB unless its files need more.
  */
 export function buildDiskImage(path: string, trees: FileTree[]): void {
   const work = makeTempDir("flipper-disk-");
   try {
-    const totalSectors = FIRST_LBA + trees.length * PART_SECTORS + 2048;
+    const sizes = trees.map(partitionSectors);
+    const starts: number[] = [];
+    let next = FIRST_LBA;
+    for (const size of sizes) {
+      starts.push(next);
+      next += size;
+    }
+    const totalSectors = next + 2048;
     writeFileSync(path, Buffer.alloc(0));
     execFileSync("truncate", ["-s", String(totalSectors * 512), path]);
     let layout = "label: gpt\n";
     for (let i = 0; i < trees.length; i++) {
-      layout +=
-        "start=" +
-        (FIRST_LBA + i * PART_SECTORS) +
-        ", size=" +
-        PART_SECTORS +
-        ", type=EBD0A0A2-B9E5-4433-87C0-68B6B72699C7\n";
+      layout += "start=" + starts[i] + ", size=" + sizes[i] + ", type=EBD0A0A2-B9E5-4433-87C0-68B6B72699C7\n";
     }
     tool(findTool("sfdisk"), ["-q", path], layout);
     for (let i = 0; i < trees.length; i++) {
       const part = join(work, "p" + i + ".img");
-      tool(findTool("mkfs.vfat"), ["-C", part, String((PART_SECTORS * 512) / 1024)]);
+      tool(findTool("mkfs.vfat"), ["-C", part, String((sizes[i] * 512) / 1024)]);
       const src = join(work, "t" + i);
       mkdirSync(src);
       const names = Object.keys(trees[i]);
@@ -187,7 +231,7 @@ export function buildDiskImage(path: string, trees: FileTree[]): void {
         "if=" + part,
         "of=" + path,
         "bs=512",
-        "seek=" + (FIRST_LBA + i * PART_SECTORS),
+        "seek=" + starts[i],
         "conv=notrunc",
         "status=none",
       ]);
@@ -266,7 +310,7 @@ export class QemuUboot {
       "stdio",
       "-no-reboot",
       "-device",
-      "loader,file=" + UBOOT_BIN + ",addr=0x17800000,cpu-num=0",
+      "loader,file=" + info.binary + ",addr=0x17800000,cpu-num=0",
       "-drive",
       "if=none,id=stick,file=" + o.diskImage + ",format=raw",
       "-device",
@@ -286,7 +330,7 @@ export class QemuUboot {
           EEPROM_SIZE,
       );
     }
-    if (board === "virt64" || board === "virt64-overlay") {
+    if (info.arch === "arm64") {
       cmd = "qemu-system-aarch64";
       args = [
         ...["-M", "virt", "-cpu", "cortex-a57", "-smp", "1", "-m", "1G", "-display", "none"],

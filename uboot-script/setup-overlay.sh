@@ -10,6 +10,7 @@
 #                                              in that .deb) plus CONFIG_OF_LIBFDT_OVERLAY=y, with Debian's
 #                                              cross compiler gcc-aarch64-linux-gnu. ~1-1.5 min on 2 cores, once.
 #   sh uboot-script/setup-overlay.sh       # from the repository root (as root, or with sudo available)
+# Silent when both are in place.
 set -eu
 
 ROOT=$(CDPATH= cd -- "$(dirname -- "$0")/.." && pwd)
@@ -25,28 +26,18 @@ if command -v flock >/dev/null 2>&1; then
   flock 9
 fi
 
-SUDO=""
-if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
-
-updated=0
-apt_update() {
-  if [ "$updated" = 0 ]; then
-    # A mirror mid-sync can fail one index (seen for the armhf security index): tolerate it.
-    $SUDO apt-get update || echo "setup-overlay.sh: apt-get update reported an error; continuing" >&2
-    updated=1
-  fi
-}
+# shellcheck source=uboot-script/setup-apt.sh
+. "$ROOT/uboot-script/setup-apt.sh"
 
 if ! command -v qemu-system-aarch64 >/dev/null 2>&1; then
-  apt_update
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends qemu-system-arm
+  apt_install_missing qemu-system-arm
 fi
 
 # 1. Debian's u-boot-qemu: its qemu_arm64 build and the .config it was built with.
 if [ ! -f "$QBIN" ] || [ ! -f "$QCFG" ]; then
   if ! ls "$CACHE"/u-boot-qemu_*_all.deb >/dev/null 2>&1; then
     apt_update
-    (cd "$CACHE" && apt-get download u-boot-qemu)
+    (cd "$CACHE" && apt-get download -q -o APT::Sandbox::User=root u-boot-qemu >/dev/null)
   fi
   deb=$(ls "$CACHE"/u-boot-qemu_*_all.deb | head -n 1)
   rm -rf "$CACHE/deb-qemu"
@@ -61,34 +52,10 @@ fi
 
 # 2. The same board with overlay support, from Debian's source package.
 if [ ! -f "$OBIN" ]; then
-  need=""
-  for p in gcc-aarch64-linux-gnu bison flex bc make gcc libc6-dev python3-dev python3-setuptools \
-    python3-pyelftools python3-libfdt swig libssl-dev libgnutls28-dev uuid-dev dpkg-dev xz-utils; do
-    dpkg -s "$p" >/dev/null 2>&1 || need="$need $p"
-  done
-  if [ -n "$need" ]; then
-    apt_update
-    # shellcheck disable=SC2086
-    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $need
-  fi
-  if ! apt-cache showsrc u-boot 2>/dev/null | grep -q '^Version:'; then
-    # Source entries for the same Debian suites as the binary ones.
-    $SUDO sh -c 'cat >/etc/apt/sources.list.d/flipper-deb-src.sources' <<'EOF'
-Types: deb-src
-URIs: http://deb.debian.org/debian
-Suites: bookworm
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-
-Types: deb-src
-URIs: http://deb.debian.org/debian-security
-Suites: bookworm-security
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-EOF
-    updated=0
-    apt_update
-  fi
+  apt_install_missing gcc-aarch64-linux-gnu bison flex bc make gcc libc6-dev python3-dev python3-setuptools \
+    python3-pyelftools python3-libfdt swig libssl-dev libgnutls28-dev uuid-dev dpkg-dev xz-utils
+  # Source entries for the same mirrors and suites as this machine's binary ones.
+  ensure_deb_src u-boot
   deb=$(ls "$CACHE"/u-boot-qemu_*_all.deb 2>/dev/null | head -n 1 || true)
   ver=""
   if [ -n "$deb" ]; then ver=$(dpkg-deb -f "$deb" Version); fi
@@ -96,9 +63,10 @@ EOF
   trap 'rm -rf "$src"' EXIT
   # The version the packaged binaries were built from, else the newest source.
   if [ -n "$ver" ]; then
-    (cd "$src" && apt-get source --only-source "u-boot=$ver") || (cd "$src" && apt-get source --only-source u-boot)
+    (cd "$src" && apt-get source -q --only-source "u-boot=$ver" >/dev/null 2>&1) ||
+      (cd "$src" && apt-get source -q --only-source u-boot >/dev/null)
   else
-    (cd "$src" && apt-get source --only-source u-boot)
+    (cd "$src" && apt-get source -q --only-source u-boot >/dev/null)
   fi
   tree=$(find "$src" -mindepth 1 -maxdepth 1 -type d -name 'u-boot-*' | head -n 1)
   obj="$src/obj"
@@ -121,5 +89,3 @@ EOF
   mv "$OBIN.tmp" "$OBIN"
   echo "setup-overlay.sh: $OBIN ready"
 fi
-
-echo "setup-overlay.sh: ok ($QBIN, $OBIN)"

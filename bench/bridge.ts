@@ -1,10 +1,11 @@
 // soc-bridge figures, against the real MCU endpoint (mcu/node NodeMcu) over socat ptys:
 // full sync of 32 profiles (wire bytes, time, ratio to the wire time at the configured baud),
-// a one-profile change (bytes sent, latency from the file write to the MCU's acknowledgement),
-// daemon idle CPU over 10 s and RSS (the bundled daemon as a child process), and CLI cold start
-// against `node -e 0`. Run alone: npx tsx bench/bridge.ts
+// a one-profile change (bytes sent; latency from the writer closing the file to the MCU's
+// acknowledgement, for an atomic rename and for an in-place write), a burst of changes, the idle
+// daemon's CPU time and wakeups over 60 s and its RSS (the bundled daemon as a child process), and
+// CLI cold start against `node -e 0`. Run alone: npx tsx bench/bridge.ts
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { closeSync, openSync, readdirSync, readFileSync, writeSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { DEFAULT_BAUD } from "../soc-bridge/serial";
@@ -13,6 +14,9 @@ import { profileJson, tempDirs, waitUntil, writeProfile } from "../test/helpers/
 import { realMcuOnPty } from "../test/helpers/mcu-endpoint";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
+const QUIET_MS = 10000;
+const SETTLE_MAX_MS = 90000;
+const IDLE_MS = 60000;
 const BUNDLE = path.join(ROOT, "build", "bench", "flipper-boot.mjs");
 const NAMES = [
   "Desktop",
@@ -56,13 +60,23 @@ function run(cmd: string, args: string[]): Promise<number> {
   });
 }
 
-function procStat(pid: number): { cpuMs: number; rssKb: number } {
+/** CPU time, RSS and wakeups (voluntary context switches, summed over all of its threads). */
+function procStat(pid: number): { cpuMs: number; rssKb: number; wakeups: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   const ticks = Number(fields[11]) + Number(fields[12]); // utime + stime (fields 14, 15)
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const rss = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return { cpuMs: (ticks * 1000) / 100, rssKb: rss }; // USER_HZ is 100 on Linux
+  let wakeups = 0;
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const s = readFileSync(`/proc/${pid}/task/${task}/status`, "utf8");
+      wakeups += Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(s)?.[1] ?? 0);
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return { cpuMs: (ticks * 1000) / 100, rssKb: rss, wakeups }; // USER_HZ is 100 on Linux
 }
 
 async function fullSyncs(
@@ -103,17 +117,22 @@ async function fullSyncs(
   return { full: out, verified, flashWrites };
 }
 
-async function oneChange(rounds: number, debounceMs: number) {
+/** profile-07 as one in-place write (open with truncation, one write, close), like `echo > file`. */
+function writeInPlace(store: string, hidden: boolean): void {
+  const fd = openSync(path.join(store, "@profiles", "profile-07", "profile.json"), "w");
+  try {
+    writeSync(fd, JSON.stringify(profileFor(7, hidden), null, 2));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** One profile changed `rounds` times: latency from the writer's close (or rename) to the MCU's ack. */
+async function oneChange(rounds: number, how: "rename" | "in-place") {
   const dirs = tempDirs("fb-bench-");
   const end = await realMcuOnPty();
   writeProfiles(dirs.store, 32);
-  const d: Daemon = await startDaemon({
-    port: end.port,
-    store: dirs.store,
-    socket: null,
-    debounceMs,
-    log: () => {},
-  });
+  const d: Daemon = await startDaemon({ port: end.port, store: dirs.store, socket: null, log: () => {} });
   const lat: number[] = [];
   const sent: number[] = [];
   const total: number[] = [];
@@ -122,24 +141,56 @@ async function oneChange(rounds: number, debounceMs: number) {
     for (let r = 0; r < rounds; r++) {
       const before = d.status().stats!.bytesOut;
       const done = new Promise<SyncInfo>((resolve) => d.once("synced", resolve));
-      const t0 = performance.now();
-      writeProfile(dirs.store, "profile-07", profileFor(7, r % 2 === 0));
+      const hidden = r % 2 === 0;
+      let t0: number;
+      if (how === "rename") {
+        writeProfile(dirs.store, "profile-07", profileFor(7, hidden)); // temp file, then rename
+        t0 = performance.now();
+      } else {
+        writeInPlace(dirs.store, hidden);
+        t0 = performance.now();
+      }
       const info = await done;
       lat.push(performance.now() - t0);
       if (info.kind !== "delta") throw new Error("expected a delta, got " + info.kind);
       sent.push(d.status().stats!.bytesOut - before);
       total.push(info.bytes);
       await waitUntil(
-        () => end.profiles().find((p) => p.id === "profile-07")?.flags === (r % 2 === 0 ? 1 : 0),
+        () => end.profiles().find((p) => p.id === "profile-07")?.flags === (hidden ? 1 : 0),
         "the change on the MCU",
       );
+      await d.whenSynced();
     }
   } finally {
     await d.stop();
     await end.close();
     dirs.cleanup();
   }
-  return { latency: median(lat), sent: median(sent), total: median(total) };
+  return { latency: median(lat), max: Math.max(...lat), sent: median(sent), total: median(total) };
+}
+
+/** Every one of 32 profiles rewritten at once (atomic renames): how many syncs, and when the last lands. */
+async function burst() {
+  const dirs = tempDirs("fb-bench-");
+  const end = await realMcuOnPty();
+  writeProfiles(dirs.store, 32);
+  const d: Daemon = await startDaemon({ port: end.port, store: dirs.store, socket: null, log: () => {} });
+  try {
+    await d.whenSynced();
+    const syncs: SyncInfo[] = [];
+    d.on("synced", (s: SyncInfo) => syncs.push(s));
+    for (let i = 0; i < 32; i++)
+      writeProfile(dirs.store, "profile-" + String(i).padStart(2, "0"), profileFor(i, true));
+    const t0 = performance.now();
+    await waitUntil(() => end.profiles().every((p) => p.flags === 1), "the burst on the MCU", 60000);
+    const ms = performance.now() - t0;
+    await d.whenSynced();
+    return { syncs: syncs.length, kinds: syncs.map((s) => s.kind).join(", "), ms };
+  } finally {
+    await d.stop();
+    await end.close();
+    dirs.cleanup();
+  }
 }
 
 async function childDaemon(): Promise<Array<[string, string]>> {
@@ -168,14 +219,31 @@ async function childDaemon(): Promise<Array<[string, string]>> {
       { stdio: ["ignore", "ignore", "ignore"] },
     );
     await waitUntil(() => end.profiles().length === 32, "the child daemon's sync", 60000);
-    await new Promise((r) => setTimeout(r, 3000)); // let start-up GC settle
+    // Start-up work ends with V8's memory reducer (a few GCs some seconds after the last
+    // allocation burst, later on a loaded machine): the idle window starts once the daemon has
+    // not woken for QUIET_MS (or after SETTLE_MAX_MS).
+    const settleStart = performance.now();
+    let last = procStat(child.pid!).wakeups;
+    let quietSince = performance.now();
+    while (performance.now() - quietSince < QUIET_MS && performance.now() - settleStart < SETTLE_MAX_MS) {
+      await new Promise((r) => setTimeout(r, 1000));
+      const w = procStat(child.pid!).wakeups;
+      if (w !== last) quietSince = performance.now();
+      last = w;
+    }
+    const settledAfter = (performance.now() - settleStart) / 1000;
     const a = procStat(child.pid!);
-    await new Promise((r) => setTimeout(r, 10000));
+    await new Promise((r) => setTimeout(r, IDLE_MS));
     const b = procStat(child.pid!);
     const cpu = b.cpuMs - a.cpuMs;
+    const s = IDLE_MS / 1000;
     rows.push([
-      "daemon idle CPU over 10 s (32 profiles, watching)",
-      `${cpu.toFixed(0)} ms (${((cpu / 10000) * 100).toFixed(2)} %)`,
+      `daemon idle CPU over ${s} s (32 profiles, watching)`,
+      `${cpu.toFixed(0)} ms (${((cpu / IDLE_MS) * 100).toFixed(2)} %)`,
+    ]);
+    rows.push([
+      `daemon idle wakeups over ${s} s (voluntary context switches, all threads)`,
+      `${b.wakeups - a.wakeups} (window opened ${settledAfter.toFixed(0)} s after the sync)`,
     ]);
     rows.push(["daemon RSS (bundled, idle, 32 profiles)", `${(b.rssKb / 1024).toFixed(1)} MiB`]);
     // CLI cold start: node -e 0 vs the bundled CLI (startup only, and a status through the daemon).
@@ -234,11 +302,22 @@ export async function bench(): Promise<Array<[string, string]>> {
     "daemon start, MCU already in sync: read-back of 32",
     `${vms} ms, ${vbytes} B (wire ${wireMs(vbytes, baud).toFixed(1)} ms), ${Math.max(...both.flashWrites)} MCU flash writes`,
   ]);
-  const c = await oneChange(7, 150);
+  const c = await oneChange(15, "rename");
   rows.push(["one-profile change: bytes sent (PUT_PROFILE frame)", `${c.sent} B (${c.total} B both ways)`]);
-  rows.push(["one-profile change: file write -> MCU ack (debounce 150 ms)", `${c.latency.toFixed(0)} ms`]);
-  const c0 = await oneChange(7, 0);
-  rows.push(["one-profile change: file write -> MCU ack (debounce 0)", `${c0.latency.toFixed(1)} ms`]);
+  rows.push([
+    "one-profile change, atomic rename: rename -> MCU ack (median, max of 15)",
+    `${c.latency.toFixed(1)} ms, ${c.max.toFixed(1)} ms`,
+  ]);
+  const ip = await oneChange(15, "in-place");
+  rows.push([
+    "one-profile change, in-place write: close -> MCU ack (median, max of 15)",
+    `${ip.latency.toFixed(1)} ms, ${ip.max.toFixed(1)} ms`,
+  ]);
+  const bu = await burst();
+  rows.push([
+    "burst: 32 profiles rewritten at once -> all on the MCU",
+    `${bu.ms.toFixed(0)} ms, ${bu.syncs} syncs (${bu.kinds})`,
+  ]);
   rows.push(...(await childDaemon()));
   return rows;
 }

@@ -1,8 +1,11 @@
 // The daemon: owns the MCU link, keeps the MCU's list equal to the profile store (full sync on start,
-// on the MCU's HELLO and on a generation mismatch; deltas on changes seen through fs.watch, debounced),
-// writes the U-Boot fragments and fallback, exposes events, and serves the control socket.
+// on the MCU's HELLO and on a generation mismatch; deltas on changes seen through fs.watch: a rename
+// at once, an in-place write after a short quiet window, a file caught mid-write held until it is
+// whole), writes the U-Boot fragments and fallback, exposes events, and serves the control socket.
+// Idle (in sync, nothing changing) it holds no timer: it sleeps until inotify, the MCU or a client
+// wakes it.
 import { EventEmitter } from "node:events";
-import { type FSWatcher, promises as fsp, watch } from "node:fs";
+import { type FSWatcher, promises as fsp, statSync, watch } from "node:fs";
 import path from "node:path";
 import { decimal } from "../protocol/bytes";
 import type { Frame } from "../protocol/frame";
@@ -17,7 +20,7 @@ import {
   MessageType,
   type SetDefault,
 } from "../protocol/messages";
-import { MAX_PROFILES, type ProfileRecord } from "../protocol/profile";
+import { MAX_PROFILES, type ProfileRecord, sameProfile } from "../protocol/profile";
 import { type Fallback, setFallback, writeFragments } from "./boot-files";
 import { type ControlServer, serveControl } from "./control";
 import { LinkClosedError, LinkTimeoutError, McuLink, type Transport, VersionError } from "./link";
@@ -40,7 +43,14 @@ import {
   transferList,
   UsageError,
 } from "./ops";
-import { PROFILES_DIR, readStore, records, type StoredProfile } from "./profile-store";
+import {
+  compareProfiles,
+  PROFILE_FILE,
+  PROFILES_DIR,
+  readStore,
+  records,
+  type StoredProfile,
+} from "./profile-store";
 import { DEFAULT_BAUD, openSerial } from "./serial";
 import { isStoreCommand, runStoreCommand } from "./store/commands";
 import { DEFAULT_BOOTED } from "./store/layout";
@@ -62,7 +72,18 @@ export interface DaemonOptions {
   /** Control socket path; null = none. */
   socket?: string | null;
   socketGroup?: string | number | null;
+  /**
+   * Quiet window after an in-place write to a profile.json (ms, default 10): the writer's close is
+   * not visible to fs.watch, so the store is read once its writes stopped this long. Renames (atomic
+   * writers, new and removed folders) are read at once.
+   */
   debounceMs?: number;
+  /**
+   * A profile.json found half-written (empty, cut short, not JSON yet, changed while read) or a new
+   * entry that is not a profile yet is given this long (ms, default 1000) from its last change to
+   * become whole before it is skipped; until then the MCU keeps that profile as it was.
+   */
+  settleMs?: number;
   timeoutMs?: number;
   tries?: number;
   backoffMaxMs?: number;
@@ -95,6 +116,8 @@ export interface DaemonStatus {
   inSync: boolean;
   profiles: number;
   skipped: string[];
+  /** profile.json files (or new entries) caught mid-write: held as they were, looked at again soon. */
+  pending: string[];
   error: string;
   lastSync: SyncInfo | null;
   lastBoot: BootReport | null;
@@ -102,7 +125,16 @@ export interface DaemonStatus {
   stats: McuLink["stats"] | null;
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+function sameRecords(a: ProfileRecord[], b: ProfileRecord[]): boolean {
+  return a.length === b.length && a.every((r, i) => sameProfile(r, b[i]));
+}
+
+/** A watched folder and the inode it watches: a folder replaced under the same path is re-watched. */
+interface Watched {
+  watcher: FSWatcher;
+  dev: number;
+  ino: number;
+}
 
 export class Daemon extends EventEmitter {
   private link: McuLink | null = null;
@@ -120,10 +152,16 @@ export class Daemon extends EventEmitter {
   private stopped = false;
   private loopDone: Promise<void> = Promise.resolve();
   private failures = 0;
-  private snapshot: { profiles: StoredProfile[]; skipped: string[]; skippedFiles: string[] } = {
+  private snapshot: {
+    profiles: StoredProfile[];
+    skipped: string[];
+    skippedFiles: string[];
+    pending: string[];
+  } = {
     profiles: [],
     skipped: [],
     skippedFiles: [],
+    pending: [],
   };
   private loggedSkips = new Set<string>();
   private loggedWarnings = new Set<string>();
@@ -131,8 +169,14 @@ export class Daemon extends EventEmitter {
   private lastSync: SyncInfo | null = null;
   private lastBoot: BootReport | null = null;
   private fallback: Fallback | null = null;
-  private watchers = new Map<string, FSWatcher>();
+  private watchers = new Map<string, Watched>();
+  /** Quiet window after an in-place write. */
   private debounceTimer: NodeJS.Timeout | null = null;
+  /** A rename seen: read the store on the next turn (events of one inotify read coalesce). */
+  private renameTick: NodeJS.Immediate | null = null;
+  /** When a half-written profile.json is looked at again. */
+  private settleTimer: NodeJS.Timeout | null = null;
+  private running = false;
   private control: ControlServer | null = null;
   private inSync = false;
   readonly log: (line: string) => void;
@@ -154,7 +198,8 @@ export class Daemon extends EventEmitter {
       stateDir: options.stateDir ?? null,
       socket: options.socket ?? null,
       socketGroup: options.socketGroup ?? null,
-      debounceMs: options.debounceMs ?? 150,
+      debounceMs: options.debounceMs ?? 10,
+      settleMs: options.settleMs ?? 1000,
       timeoutMs: options.timeoutMs ?? 250,
       tries: options.tries ?? 4,
       backoffMaxMs: options.backoffMaxMs ?? 5000,
@@ -217,60 +262,96 @@ export class Daemon extends EventEmitter {
 
   private watchStore(): void {
     const profilesDir = path.join(this.o.store, PROFILES_DIR);
-    const want = new Set<string>([this.o.store]);
-    let added = this.addWatch(this.o.store);
-    added = this.addWatch(profilesDir) || added;
-    want.add(profilesDir);
-    for (const p of this.snapshot.profiles) {
-      const d = path.dirname(p.file);
-      want.add(d);
-      added = this.addWatch(d) || added;
+    const want = new Map<string, (event: string, name: string | null) => void>();
+    const storeName = path.basename(this.o.store);
+    // The top level holds more than @profiles (bases, snapshots, the owner's data): only @profiles counts.
+    want.set(this.o.store, (_event, name) => {
+      if (name === null || name === PROFILES_DIR || name === storeName) this.changed(true);
+    });
+    // Any entry of @profiles appearing, leaving or being renamed.
+    want.set(profilesDir, () => this.changed(true));
+    const folders = new Set<string>();
+    for (const p of this.snapshot.profiles) folders.add(path.dirname(p.file));
+    // Bad and half-written profiles are watched too, so fixing or finishing one is noticed.
+    for (const f of [...this.snapshot.skippedFiles, ...this.snapshot.pending]) {
+      if (path.basename(f) === PROFILE_FILE) folders.add(path.dirname(f));
     }
-    for (const f of this.snapshot.skippedFiles) {
-      // Bad profiles are watched too, so fixing one is noticed.
-      const d = path.dirname(f);
-      want.add(d);
-      added = this.addWatch(d) || added;
+    for (const d of folders) {
+      const folderName = path.basename(d);
+      // Only profile.json matters in a profile folder (upper/ and work/ change all the time). A rename
+      // onto it (atomic writers), its creation or removal, or the folder's own move is read at once;
+      // an in-place write after its writes stop (its close is not visible to fs.watch).
+      want.set(d, (event, name) => {
+        if (name === PROFILE_FILE) this.changed(event === "rename");
+        else if (name === null || name === folderName) this.changed(true);
+      });
     }
+    let added = false;
     for (const [d, w] of this.watchers) {
       if (!want.has(d)) {
-        w.close();
+        w.watcher.close();
         this.watchers.delete(d);
       }
     }
+    for (const [d, onEvent] of want) added = this.addWatch(d, onEvent) || added;
     // A folder is watched only after the scan that found it: a write in between (a profile renamed
     // right after it was created) raised no event, so look once more now that the watch is in place.
-    if (added) this.changed();
+    if (added) this.changed(true);
   }
 
-  /** Watches `dir`; true when a new watcher was added. */
-  private addWatch(dir: string): boolean {
-    if (this.watchers.has(dir)) return false;
+  /** Watches `dir` (again if the path now names another folder); true when a new watcher was added. */
+  private addWatch(dir: string, onEvent: (event: string, name: string | null) => void): boolean {
+    let st: { dev: number; ino: number };
     try {
-      const w = watch(dir, { persistent: false }, (ev, name) => {
-        // The folder itself was moved away (a reset or undo exchanges the profile's subvolume):
-        // inotify follows the old one, so drop it; the rescan watches what is at the path now.
-        if (ev === "rename" && name === path.basename(dir)) {
-          w.close();
-          this.watchers.delete(dir);
-        }
-        this.changed();
-      });
-      w.on("error", () => {
-        w.close();
-        this.watchers.delete(dir);
-        this.changed();
-      });
-      this.watchers.set(dir, w);
-      return true;
+      st = statSync(dir);
     } catch {
       // The folder does not exist (yet): its parent's watcher reports when it appears.
+      const old = this.watchers.get(dir);
+      if (old) {
+        old.watcher.close();
+        this.watchers.delete(dir);
+      }
+      return false;
+    }
+    const old = this.watchers.get(dir);
+    // fs.watch follows the inode: a folder moved away (a reset or undo exchanges the profile's
+    // subvolume, a store is mounted over the path) keeps reporting the old one. btrfs subvolumes
+    // share inode numbers, hence dev too.
+    if (old && old.dev === st.dev && old.ino === st.ino) return false;
+    if (old) {
+      old.watcher.close();
+      this.watchers.delete(dir);
+    }
+    try {
+      const w = watch(dir, { persistent: false }, (event, name) =>
+        onEvent(event, typeof name === "string" ? name : null),
+      );
+      w.on("error", () => {
+        w.close();
+        if (this.watchers.get(dir)?.watcher === w) this.watchers.delete(dir);
+        this.changed(true);
+      });
+      this.watchers.set(dir, { watcher: w, dev: st.dev, ino: st.ino });
+      return true;
+    } catch {
       return false;
     }
   }
 
-  private changed(): void {
+  /** A store change: `now` for renames (read on the next turn), else after the quiet window. */
+  private changed(now: boolean): void {
     if (this.stopped) return;
+    if (now) {
+      if (!this.renameTick) {
+        this.renameTick = setImmediate(() => {
+          this.renameTick = null;
+          this.markDirty();
+        });
+      }
+      return;
+    }
+    // An in-place write: wait until its writes stop. A rename read meanwhile does not cancel this:
+    // that read may have caught this file half-written.
     if (this.debounceTimer) clearTimeout(this.debounceTimer);
     this.debounceTimer = setTimeout(() => {
       this.debounceTimer = null;
@@ -284,6 +365,17 @@ export class Daemon extends EventEmitter {
     const w = this.wakeUp;
     this.wakeUp = null;
     if (w) w();
+  }
+
+  /** True while a store read is due or running, or a half-written file waits to be looked at again. */
+  private busy(): boolean {
+    return (
+      this.dirty ||
+      this.running ||
+      this.debounceTimer !== null ||
+      this.renameTick !== null ||
+      this.settleTimer !== null
+    );
   }
 
   // ---- the sync loop --------------------------------------------------------------------------
@@ -304,12 +396,15 @@ export class Daemon extends EventEmitter {
   private async loop(): Promise<void> {
     while (!this.stopped) {
       if (!this.dirty) {
+        // Nothing to do: no timer runs, the next change, MCU event or request wakes the loop.
+        this.emit("idle");
         await new Promise<void>((r) => {
           this.wakeUp = r;
         });
         continue;
       }
       this.dirty = false;
+      this.running = true;
       try {
         await this.step();
         this.failures = 0;
@@ -335,13 +430,19 @@ export class Daemon extends EventEmitter {
         const waiters = this.fullRequested.splice(0);
         for (const w of waiters) w.reject(e as Error);
         const delay = Math.min(200 * 2 ** Math.min(this.failures, 10), this.o.backoffMaxMs);
-        await Promise.race([
-          sleep(delay),
-          new Promise<void>((r) => {
-            this.wakeUp = r;
-          }),
-        ]);
+        this.running = false;
+        this.emit("idle");
+        // A retry after a failure (the MCU silent, the store not mounted: mounting raises no
+        // inotify event on the mount point) is the one timer the loop holds, and only while failing.
+        let timer: NodeJS.Timeout | null = null;
+        await new Promise<void>((r) => {
+          this.wakeUp = r;
+          timer = setTimeout(r, delay);
+        });
+        if (timer) clearTimeout(timer);
         this.wakeUp = null;
+      } finally {
+        this.running = false;
       }
     }
   }
@@ -415,6 +516,9 @@ export class Daemon extends EventEmitter {
     if (this.needHello) {
       const h = await link.hello();
       const first = this.hello === null;
+      // The start line says what the MCU holds now and how many it can hold (HELLO carries only the
+      // capacity); asked before anything is remembered, so a failure here is retried whole.
+      const held = first ? (await getState(link)).profileCount : 0;
       if (first || h.instance !== this.hello!.instance || h.generation !== this.generation)
         this.needFull = true;
       this.hello = h;
@@ -426,22 +530,52 @@ export class Daemon extends EventEmitter {
           "MCU speaks protocol " +
             h.version +
             ", holds " +
+            held +
+            " of " +
             h.maxProfiles +
             " profiles, generation " +
             h.generation,
         );
       }
     }
-    const snap = await readStore(this.o.store);
+    const snap = await readStore(this.o.store, { settleMs: this.o.settleMs });
     if (snap.error) {
       // The MCU keeps its list; the store's watchers notice when it appears.
       this.watchStore();
       throw Object.assign(new Error(snap.error + "; the MCU keeps its list"), { code: "store" });
     }
+    // A profile.json caught mid-write is not a bad profile yet: the MCU (and U-Boot) keep the
+    // profile as it was last read whole, and the file is looked at again when it changes or settles.
+    const held = new Map<string, StoredProfile>();
+    for (const p of this.snapshot.profiles) held.set(path.basename(path.dirname(p.file)), p);
+    const profiles = snap.profiles.slice();
+    for (const s of snap.settling) {
+      const old = held.get(s.folder);
+      if (old) profiles.push(old);
+    }
+    if (profiles.length !== snap.profiles.length) profiles.sort(compareProfiles);
+    snap.profiles = profiles;
+    if (this.settleTimer) clearTimeout(this.settleTimer);
+    this.settleTimer = null;
+    if (snap.settling.length > 0) {
+      const at = Math.min(...snap.settling.map((s) => s.retryAt));
+      this.settleTimer = setTimeout(
+        () => {
+          this.settleTimer = null;
+          this.markDirty();
+        },
+        Math.max(1, at - Date.now() + 1),
+      );
+      this.emit(
+        "pending",
+        snap.settling.map((s) => s.file),
+      );
+    }
     this.snapshot = {
       profiles: snap.profiles,
       skipped: snap.skipped.map((s) => s.message),
       skippedFiles: snap.skipped.map((s) => s.file),
+      pending: snap.settling.map((s) => s.file),
     };
     const skipNow = new Set(this.snapshot.skipped);
     for (const m of skipNow) if (!this.loggedSkips.has(m)) this.say(m);
@@ -589,9 +723,10 @@ export class Daemon extends EventEmitter {
         ? { version: h.version, instance: h.instance, maxProfiles: h.maxProfiles, maxPayload: h.maxPayload }
         : null,
       generation: this.generation,
-      inSync: this.inSync && !this.dirty && this.error === "",
+      inSync: this.inSync && !this.busy() && this.error === "",
       profiles: this.snapshot.profiles.length,
       skipped: [...this.snapshot.skipped],
+      pending: [...this.snapshot.pending],
       error: this.error,
       lastSync: this.lastSync,
       lastBoot: this.lastBoot,
@@ -600,28 +735,57 @@ export class Daemon extends EventEmitter {
     };
   }
 
-  /** Resolves once the daemon is idle with the MCU holding the store's list. */
+  /**
+   * Resolves once the daemon is idle with the MCU holding the store's list as it is on disk now
+   * (read again here, so a change whose inotify event is still on its way is not missed: a
+   * difference makes the daemon look again). Event-driven: no polling.
+   */
   whenSynced(timeoutMs = 60000): Promise<DaemonStatus> {
     return new Promise((resolve, reject) => {
-      const check = () => {
-        const s = this.status();
-        if (s.inSync && !this.debounceTimer) {
-          cleanup();
-          resolve(s);
+      let done = false;
+      let checking = false;
+      let again = false;
+      const check = async () => {
+        if (done) return;
+        if (checking) {
+          again = true;
+          return;
+        }
+        checking = true;
+        try {
+          do {
+            again = false;
+            if (this.status().inSync) {
+              const disk = await readStore(this.o.store);
+              if (done) return;
+              const st = this.status();
+              if (!st.inSync) continue;
+              if (disk.error === "" && sameRecords(records(disk.profiles), this.mcuList ?? [])) {
+                finish();
+                resolve(st);
+                return;
+              }
+              this.markDirty();
+            }
+          } while (again && !done);
+        } finally {
+          checking = false;
         }
       };
+      const onIdle = () => void check();
       const timer = setTimeout(() => {
-        cleanup();
+        finish();
         reject(
           new Error("not in sync after " + timeoutMs + " ms: " + (this.error || this.linkError || "busy")),
         );
       }, timeoutMs);
-      const poll = setInterval(check, 50);
-      const cleanup = () => {
+      const finish = () => {
+        done = true;
         clearTimeout(timer);
-        clearInterval(poll);
+        this.off("idle", onIdle);
       };
-      check();
+      this.on("idle", onIdle);
+      void check();
     });
   }
 
@@ -770,7 +934,12 @@ export class Daemon extends EventEmitter {
     if (this.stopped) return;
     this.stopped = true;
     if (this.debounceTimer) clearTimeout(this.debounceTimer);
-    for (const w of this.watchers.values()) w.close();
+    if (this.renameTick) clearImmediate(this.renameTick);
+    if (this.settleTimer) clearTimeout(this.settleTimer);
+    this.debounceTimer = null;
+    this.renameTick = null;
+    this.settleTimer = null;
+    for (const w of this.watchers.values()) w.watcher.close();
     this.watchers.clear();
     const w = this.wakeUp;
     this.wakeUp = null;

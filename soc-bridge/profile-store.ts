@@ -1,7 +1,8 @@
 // The profile store: one folder per profile under <store>/@profiles/<id>/ holding profile.json.
 // Reading never throws for bad content: a bad profile is skipped with one message naming the
 // file and the rule, and the others are still returned.
-import { promises as fsp } from "node:fs";
+import { constants, type Dirent, promises as fsp, type Stats } from "node:fs";
+import type { FileHandle } from "node:fs/promises";
 import path from "node:path";
 import { checkKernelOptions, checkOverlayList } from "../protocol/boot-fragment";
 import { describeText } from "../protocol/bytes";
@@ -38,6 +39,8 @@ export interface SkippedProfile {
 export interface StoreSnapshot {
   profiles: StoredProfile[];
   skipped: SkippedProfile[];
+  /** Entries that may still be being written (only with ReadStoreOptions.settleMs). */
+  settling: SettlingEntry[];
   /** Set when the store itself cannot be read or has no @profiles folder (then nothing is synced). */
   error: string;
 }
@@ -53,10 +56,16 @@ function describeJson(v: unknown): string {
   } catch {
     s = String(v);
   }
+  // JSON leaves control-like characters such as U+2028 (a line break to some log viewers) raw:
+  // the value in a log line is plain ASCII.
+  s = s.replace(/[^\x20-\x7e]/g, (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"));
   return s.length > 80 ? s.slice(0, 80) + "..." : s;
 }
 
-class ProfileError extends Error {}
+class ProfileError extends Error {
+  /** The text is not JSON (yet): possibly a file still being written. */
+  notJson = false;
+}
 
 function fail(field: string, value: unknown, rule: string): never {
   throw new ProfileError(field + " " + describeJson(value) + " is invalid: " + rule);
@@ -98,7 +107,9 @@ export function parseProfileJson(text: string, folderId: string, file: string): 
   } catch (e) {
     // Only the position: the parser's message quotes the content, which must not reach the logs.
     const at = /position (\d+)/.exec((e as Error).message);
-    throw new ProfileError("is not valid JSON" + (at ? " (error at byte " + at[1] + ")" : ""));
+    const err = new ProfileError("is not valid JSON" + (at ? " (error at byte " + at[1] + ")" : ""));
+    err.notJson = true;
+    throw err;
   }
   if (obj === null || typeof obj !== "object" || Array.isArray(obj)) {
     throw new ProfileError("must hold a JSON object with at least id, name and base");
@@ -182,15 +193,169 @@ export function compareProfiles(a: StoredProfile, b: StoredProfile): number {
   return cmp(a.record.name, b.record.name) || cmp(a.record.id, b.record.id);
 }
 
-/** Reads every profile under <store>/@profiles, sorted; never throws for bad content. */
-export async function readStore(store: string): Promise<StoreSnapshot> {
+export interface ReadStoreOptions {
+  /**
+   * An entry that changed less than this many ms ago and cannot be used yet (a profile.json that
+   * is empty, cut short or changed while it was read, a folder without one, a new link, file or
+   * hidden entry) may still be being written: it goes to `settling` instead of `skipped` until it
+   * has been quiet this long. 0 (default): every entry is judged as it is now.
+   */
+  settleMs?: number;
+  /** The clock compared with file change times (default Date.now). */
+  now?: () => number;
+}
+
+/** An entry that cannot be used yet but changed a moment ago: looked at again at `retryAt`. */
+export interface SettlingEntry extends SkippedProfile {
+  /** The entry's name in @profiles (the folder a held profile came from). */
+  folder: string;
+  /** Date.now() time after which the entry is judged as it is then. */
+  retryAt: number;
+}
+
+/** A name as it may appear in a log line: as it is when plain, else quoted with escapes. */
+function shownName(name: string): string {
+  return /^[^\u0000-\u0020\u007f-\u009f"\\]+$/.test(name) ? name : describeText(name);
+}
+
+const utf8Strict = new TextDecoder("utf-8", { fatal: true });
+
+function errnoText(e: NodeJS.ErrnoException): string {
+  switch (e.code) {
+    case "EACCES":
+    case "EPERM":
+      return "permission denied";
+    case "EIO":
+      return "I/O error";
+    default:
+      return e.code ?? e.message;
+  }
+}
+
+function entryKind(st: Stats): string {
+  if (st.isFile()) return "a file";
+  if (st.isFIFO()) return "a FIFO (named pipe)";
+  if (st.isSocket()) return "a socket";
+  if (st.isCharacterDevice() || st.isBlockDevice()) return "a device";
+  return "not a folder";
+}
+
+/** Where a symbolic link points, for the message (the link itself is never followed). */
+async function linkTarget(p: string): Promise<string> {
+  try {
+    const st = await fsp.stat(p);
+    return st.isDirectory() ? "to a folder" : "to " + entryKind(st);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return code === "ENOENT"
+      ? "pointing nowhere"
+      : code === "ELOOP"
+        ? "in a loop"
+        : "that cannot be followed";
+  }
+}
+
+type FileRead =
+  | { ok: true; text: string; ctimeMs: number }
+  | { ok: false; why: string; torn: boolean; ctimeMs: number };
+
+/**
+ * Reads one profile.json without following links and without opening anything but a regular
+ * file (a FIFO or device swapped in would block or have side effects). `torn`: the content may be
+ * a write in progress (empty, not UTF-8, or changed while it was read).
+ */
+async function readProfileFile(file: string): Promise<FileRead> {
+  let st: Stats;
+  try {
+    st = await fsp.lstat(file);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === "ENOENT")
+      return { ok: false, why: "is missing (every profile folder needs one)", torn: true, ctimeMs: 0 };
+    return { ok: false, why: "cannot be read: " + errnoText(err), torn: false, ctimeMs: 0 };
+  }
+  const notRegular = {
+    ok: false as const,
+    why: "must be a regular file (not a link or a folder)",
+    torn: false,
+    ctimeMs: st.ctimeMs,
+  };
+  if (!st.isFile()) return notRegular;
+  if (st.size > PROFILE_FILE_MAX) {
+    return {
+      ok: false,
+      why: "is " + st.size + " bytes, must be at most " + PROFILE_FILE_MAX + " bytes",
+      torn: false,
+      ctimeMs: st.ctimeMs,
+    };
+  }
+  let fh: FileHandle;
+  try {
+    fh = await fsp.open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === "ELOOP") return notRegular;
+    if (err.code === "ENOENT")
+      return {
+        ok: false,
+        why: "is missing (every profile folder needs one)",
+        torn: true,
+        ctimeMs: st.ctimeMs,
+      };
+    return { ok: false, why: "cannot be read: " + errnoText(err), torn: false, ctimeMs: st.ctimeMs };
+  }
+  try {
+    const a = await fh.stat();
+    if (a.dev !== st.dev || a.ino !== st.ino || !a.isFile()) return { ...notRegular, torn: true };
+    if (a.size > PROFILE_FILE_MAX) {
+      return {
+        ok: false,
+        why: "is " + a.size + " bytes, must be at most " + PROFILE_FILE_MAX + " bytes",
+        torn: false,
+        ctimeMs: a.ctimeMs,
+      };
+    }
+    const buf = await fh.readFile();
+    const b = await fh.stat();
+    if (buf.length !== b.size || b.size !== a.size || b.mtimeMs !== a.mtimeMs || b.ctimeMs !== a.ctimeMs) {
+      return { ok: false, why: "changed while it was read", torn: true, ctimeMs: b.ctimeMs };
+    }
+    if (buf.length === 0) return { ok: false, why: "is empty", torn: true, ctimeMs: b.ctimeMs };
+    let text: string;
+    try {
+      text = utf8Strict.decode(buf);
+    } catch {
+      return { ok: false, why: "is not valid UTF-8", torn: true, ctimeMs: b.ctimeMs };
+    }
+    return { ok: true, text: text, ctimeMs: b.ctimeMs };
+  } catch (e) {
+    return {
+      ok: false,
+      why: "cannot be read: " + errnoText(e as NodeJS.ErrnoException),
+      torn: false,
+      ctimeMs: st.ctimeMs,
+    };
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Reads every profile under <store>/@profiles, sorted; never throws for bad content. Every entry
+ * that is not a usable profile folder (a link of any kind, a file, a FIFO, a socket, a device, a
+ * hidden entry, a folder without a valid profile.json of its own id, an unreadable folder) is
+ * skipped with one message naming it and the rule.
+ */
+export async function readStore(store: string, options: ReadStoreOptions = {}): Promise<StoreSnapshot> {
   const dir = path.join(store, PROFILES_DIR);
+  const settleMs = options.settleMs ?? 0;
+  const now = options.now ?? Date.now;
   const profiles: StoredProfile[] = [];
   const skipped: SkippedProfile[] = [];
-  let names: string[];
+  const settling: SettlingEntry[] = [];
+  let entries: Dirent[];
   try {
-    const entries = await fsp.readdir(dir, { withFileTypes: true });
-    names = entries.filter((e) => e.isDirectory()).map((e) => e.name);
+    entries = await fsp.readdir(dir, { withFileTypes: true });
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     // A missing @profiles is an error, not an empty list: an unmounted store must never empty the menu.
@@ -198,47 +363,97 @@ export async function readStore(store: string): Promise<StoreSnapshot> {
       return {
         profiles: [],
         skipped: [],
+        settling: [],
         error: "profile store " + dir + " does not exist (is the btrfs top level mounted at " + store + "?)",
       };
     }
-    return { profiles: [], skipped: [], error: "cannot read " + dir + ": " + err.message };
+    return { profiles: [], skipped: [], settling: [], error: "cannot read " + dir + ": " + err.message };
   }
-  names.sort();
-  for (const name of names) {
-    const file = path.join(dir, name, PROFILE_FILE);
-    let text: string;
+  entries.sort((a, b) => cmp(a.name, b.name));
+  const t = now();
+  for (const entry of entries) {
+    const name = entry.name;
+    const entryPath = path.join(dir, name);
+    const shown = path.join(dir, shownName(name));
+    // `mayBeInProgress`: the entry may still be on its way to being a profile (see ReadStoreOptions).
+    const skip = (file: string, message: string, mayBeInProgress: boolean, changedMs: number) => {
+      const age = t - changedMs;
+      if (mayBeInProgress && settleMs > 0 && age < settleMs && age > -settleMs) {
+        settling.push({ file, message, folder: name, retryAt: changedMs + settleMs });
+      } else {
+        skipped.push({ file, message });
+      }
+    };
+    let st: Stats;
     try {
-      const st = await fsp.lstat(file);
-      if (!st.isFile()) {
-        skipped.push({
-          file: file,
-          message: file + ": must be a regular file (not a link or a folder); skipped",
-        });
-        continue;
-      }
-      if (st.size > PROFILE_FILE_MAX) {
-        skipped.push({
-          file: file,
-          message:
-            file + ": is " + st.size + " bytes, must be at most " + PROFILE_FILE_MAX + " bytes; skipped",
-        });
-        continue;
-      }
-      text = await fsp.readFile(file, "utf8");
+      st = await fsp.lstat(entryPath);
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
-      const why = err.code === "ENOENT" ? "is missing (every profile folder needs one)" : err.message;
-      skipped.push({ file: file, message: file + ": " + why + "; skipped" });
+      if (err.code === "ENOENT") continue; // removed since the folder was listed
+      skip(entryPath, shown + ": cannot be read: " + errnoText(err) + "; skipped", false, 0);
+      continue;
+    }
+    if (name.startsWith(".")) {
+      skip(
+        entryPath,
+        shown + ': is a hidden entry (its name starts with "."), never a profile; skipped',
+        true,
+        st.ctimeMs,
+      );
+      continue;
+    }
+    if (st.isSymbolicLink()) {
+      skip(
+        entryPath,
+        shown +
+          ": is a symbolic link " +
+          (await linkTarget(entryPath)) +
+          "; a profile must be a real folder, links are not followed; skipped",
+        true,
+        st.ctimeMs,
+      );
+      continue;
+    }
+    if (!st.isDirectory()) {
+      skip(entryPath, shown + ": is " + entryKind(st) + ", not a profile folder; skipped", true, st.ctimeMs);
+      continue;
+    }
+    const file = path.join(entryPath, PROFILE_FILE);
+    const shownFile = path.join(shown, PROFILE_FILE);
+    const r = await readProfileFile(file);
+    if (!r.ok) {
+      skip(file, shownFile + ": " + r.why + "; skipped", r.torn, Math.max(st.ctimeMs, r.ctimeMs));
       continue;
     }
     try {
-      profiles.push(parseProfileJson(text, name, file));
+      profiles.push(parseProfileJson(r.text, name, file));
     } catch (e) {
-      skipped.push({ file: file, message: file + ": " + (e as Error).message + "; skipped" });
+      // Not JSON yet may be a write in progress; a complete JSON object that breaks a rule is final.
+      const torn = e instanceof ProfileError && e.notJson;
+      skip(
+        file,
+        shownFile + ": " + (e as Error).message + "; skipped",
+        torn,
+        Math.max(st.ctimeMs, r.ctimeMs),
+      );
     }
   }
   profiles.sort(compareProfiles);
-  return { profiles: profiles, skipped: skipped, error: "" };
+  return { profiles: profiles, skipped: skipped, settling: settling, error: "" };
+}
+
+/**
+ * readStore that waits (at most `settleMs`) for entries that may still be being written, for a
+ * one-shot reader with no watcher to tell it when they are done (the CLI's direct sync).
+ */
+export async function readStoreSettled(store: string, settleMs = 1000): Promise<StoreSnapshot> {
+  // An entry that keeps changing is judged as it is after a few settle periods.
+  const deadline = Date.now() + 5 * settleMs;
+  for (;;) {
+    const snap = await readStore(store, { settleMs: Date.now() < deadline ? settleMs : 0 });
+    if (snap.settling.length === 0) return snap;
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 export function records(profiles: StoredProfile[]): ProfileRecord[] {

@@ -1,13 +1,29 @@
-// profile.json parsing, validation and ordering; boot fragments on disk; fw_setenv (recorded and real).
+// profile.json parsing, validation and ordering; every kind of entry in @profiles that is not a
+// profile; files caught mid-write; boot fragments on disk, also from hostile kernel options and
+// overlay names (never a byte U-Boot would misread); fw_setenv (recorded and real).
 import test from "ava";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import net from "node:net";
 import path from "node:path";
-import { parseFragment, renderFragment } from "../protocol/boot-fragment";
+import { pathToFileURL } from "node:url";
+import fc from "fast-check";
+import { FRAGMENT_FILE_MAX, parseFragment, renderFragment } from "../protocol/boot-fragment";
 import { ProfileFlag } from "../protocol/profile";
 import { setFallback, writeFragments } from "../soc-bridge/boot-files";
 import { parseProfileJson, parseTime, readStore } from "../soc-bridge/profile-store";
 import { profileJson, tempDirs, writeProfile } from "./helpers/bridge-env";
+
+const ROOT = path.resolve(import.meta.dirname, "..");
 
 test("a complete profile.json becomes a record, fragment data and a sort key", (t) => {
   const p = parseProfileJson(
@@ -133,7 +149,7 @@ test("readStore skips bad profiles with one line naming the file, keeps the rest
       s.profiles.map((p) => p.record.id),
       ["first", "alpha", "zeta", "beta"],
     );
-    t.is(s.skipped.length, 5);
+    t.is(s.skipped.length, 6);
     const msgs = s.skipped.map((x) => x.message).join("\n");
     t.regex(msgs, /linked\/profile\.json: must be a regular file \(not a link or a folder\); skipped/);
     t.regex(msgs, /garbage\/profile\.json: is not valid JSON/);
@@ -144,6 +160,7 @@ test("readStore skips bad profiles with one line naming the file, keeps the rest
       /@profiles\/other\/profile\.json: id "mismatch" is invalid: must equal the profile's folder name "other"; skipped/,
     );
     t.regex(msgs, /@profiles\/empty\/profile\.json: is missing/);
+    t.regex(msgs, /@profiles\/stray-file: is a file, not a profile folder; skipped/);
     t.is(s.error, "");
     // No @profiles at all (store not mounted): an error, never an empty list.
     const none = await readStore(path.join(dirs.root, "nothing"));
@@ -155,7 +172,7 @@ test("readStore skips bad profiles with one line naming the file, keeps the rest
     // An empty @profiles is a real empty list.
     const emptyStore = path.join(dirs.root, "empty-store");
     mkdirSync(path.join(emptyStore, "@profiles"), { recursive: true });
-    t.deepEqual(await readStore(emptyStore), { profiles: [], skipped: [], error: "" });
+    t.deepEqual(await readStore(emptyStore), { profiles: [], skipped: [], settling: [], error: "" });
   } finally {
     dirs.cleanup();
   }
@@ -242,6 +259,347 @@ test("the real fw_setenv (libubootenv-tool) writes the fallback into an environm
       "main",
     );
     t.true(existsSync(env));
+  } finally {
+    dirs.cleanup();
+  }
+});
+
+/**
+ * Fills @profiles with one of every kind of entry that is not a usable profile, next to one good
+ * profile; returns the entry names that must each get exactly one skip line.
+ */
+function everyKindOfNonProfile(store: string, outside: string): string[] {
+  const dir = path.join(store, "@profiles");
+  writeProfile(store, "good", profileJson("good"));
+  mkdirSync(path.join(outside, "elsewhere"), { recursive: true });
+  writeFileSync(path.join(outside, "elsewhere", "profile.json"), JSON.stringify(profileJson("to-folder")));
+  writeFileSync(path.join(outside, "file.txt"), "x");
+  const names: string[] = [];
+  const add = (name: string, make: (p: string) => void) => {
+    make(path.join(dir, name));
+    names.push(name);
+  };
+  add("link-to-good", (p) => symlinkSync("good", p)); // even a link to a good profile
+  add("to-folder", (p) => symlinkSync(path.join(outside, "elsewhere"), p));
+  add("to-file", (p) => symlinkSync(path.join(outside, "file.txt"), p));
+  add("dangling", (p) => symlinkSync(path.join(outside, "nothing-here"), p));
+  add("loop", (p) => symlinkSync(p, p));
+  add("plain-file", (p) => writeFileSync(p, JSON.stringify(profileJson("plain-file"))));
+  add("empty-file", (p) => writeFileSync(p, ""));
+  add(".hidden", (p) => {
+    mkdirSync(p);
+    writeFileSync(path.join(p, "profile.json"), JSON.stringify(profileJson("hidden")));
+  });
+  add(".dotfile", (p) => writeFileSync(p, "x"));
+  add("no-profile-json", (p) => mkdirSync(p));
+  add("fifo", (p) => execFileSync("mkfifo", [p]));
+  add("device", (p) => execFileSync("mknod", [p, "c", "1", "3"])); // like /dev/null
+  add("json-is-fifo", (p) => {
+    mkdirSync(p);
+    execFileSync("mkfifo", [path.join(p, "profile.json")]); // never opened: it would block
+  });
+  add("json-is-folder", (p) => mkdirSync(path.join(p, "profile.json"), { recursive: true }));
+  add("json-is-link", (p) => {
+    mkdirSync(p);
+    symlinkSync(path.join(outside, "elsewhere", "profile.json"), path.join(p, "profile.json"));
+  });
+  add("line\nbreak", (p) => {
+    mkdirSync(p);
+    writeFileSync(path.join(p, "profile.json"), JSON.stringify(profileJson("x")));
+  });
+  return names;
+}
+
+test("every entry of @profiles that is not a profile folder gets exactly one skip line naming it", async (t) => {
+  const dirs = tempDirs();
+  const outside = path.join(dirs.root, "outside");
+  try {
+    const names = everyKindOfNonProfile(dirs.store, outside);
+    // A socket too (bound by this process, closed before the end).
+    const sockPath = path.join(dirs.store, "@profiles", "socket");
+    const server = net.createServer();
+    await new Promise<void>((r) => server.listen(sockPath, r));
+    names.push("socket");
+    t.teardown(() => new Promise<void>((r) => server.close(() => r())));
+    const s = await readStore(dirs.store);
+    t.deepEqual(
+      s.profiles.map((p) => p.record.id),
+      ["good"],
+    );
+    t.is(s.error, "");
+    t.deepEqual(s.settling, []);
+    const msgs = s.skipped.map((x) => x.message);
+    t.is(msgs.length, names.length, msgs.join("\n"));
+    for (const m of msgs) {
+      t.regex(m, /; skipped$/);
+      t.false(m.includes("\n"), "one line: " + JSON.stringify(m));
+    }
+    const about = (name: string) => {
+      const shown = name.includes("\n") ? JSON.stringify(name) : name;
+      const hits = msgs.filter(
+        (m) =>
+          m.startsWith(path.join(dirs.store, "@profiles", shown) + ":") ||
+          m.startsWith(path.join(dirs.store, "@profiles", shown, "profile.json") + ":"),
+      );
+      return hits;
+    };
+    for (const name of names) t.is(about(name).length, 1, name + ": " + msgs.join("\n"));
+    const line = (name: string) => about(name)[0];
+    t.regex(
+      line("link-to-good"),
+      /is a symbolic link to a folder; a profile must be a real folder, links are not followed/,
+    );
+    t.regex(line("to-folder"), /is a symbolic link to a folder/);
+    t.regex(line("to-file"), /is a symbolic link to a file/);
+    t.regex(line("dangling"), /is a symbolic link pointing nowhere/);
+    t.regex(line("loop"), /is a symbolic link in a loop/);
+    t.regex(line("plain-file"), /is a file, not a profile folder/);
+    t.regex(line("empty-file"), /is a file, not a profile folder/);
+    t.regex(line(".hidden"), /is a hidden entry \(its name starts with "\."\), never a profile/);
+    t.regex(line(".dotfile"), /is a hidden entry/);
+    t.regex(
+      line("no-profile-json"),
+      /no-profile-json\/profile\.json: is missing \(every profile folder needs one\)/,
+    );
+    t.regex(line("fifo"), /is a FIFO \(named pipe\), not a profile folder/);
+    t.regex(line("socket"), /is a socket, not a profile folder/);
+    t.regex(line("device"), /is a device, not a profile folder/);
+    t.regex(line("json-is-fifo"), /json-is-fifo\/profile\.json: must be a regular file/);
+    t.regex(line("json-is-folder"), /json-is-folder\/profile\.json: must be a regular file/);
+    t.regex(line("json-is-link"), /json-is-link\/profile\.json: must be a regular file/);
+    // A name with a line break is shown escaped: it cannot forge a second log line.
+    t.regex(line("line\nbreak"), /"line\\nbreak"\/profile\.json: id "x" is invalid/);
+  } finally {
+    dirs.cleanup();
+  }
+});
+
+test("an unreadable profile folder is skipped with one line (the reader without root's file access)", async (t) => {
+  const dirs = tempDirs();
+  try {
+    writeProfile(dirs.store, "good", profileJson("good"));
+    writeProfile(dirs.store, "locked", profileJson("locked"));
+    chmodSync(path.join(dirs.store, "@profiles", "locked"), 0o000);
+    chmodSync(dirs.root, 0o755);
+    // Root reads everything; a reader without CAP_DAC_OVERRIDE / CAP_DAC_READ_SEARCH meets the mode.
+    const script =
+      "const { readStore } = await import(" +
+      JSON.stringify(pathToFileURL(path.join(ROOT, "soc-bridge", "profile-store.ts")).href) +
+      "); process.stdout.write(JSON.stringify(await readStore(" +
+      JSON.stringify(dirs.store) +
+      ")));";
+    let out: string;
+    try {
+      out = execFileSync(
+        "setpriv",
+        [
+          "--bounding-set=-dac_override,-dac_read_search",
+          process.execPath,
+          "--import=tsx",
+          "--input-type=module",
+          "-e",
+          script,
+        ],
+        { encoding: "utf8", cwd: ROOT },
+      );
+    } catch (e) {
+      t.fail(
+        "setpriv (util-linux) must be able to drop CAP_DAC_OVERRIDE for this test: " + (e as Error).message,
+      );
+      return;
+    }
+    const s = JSON.parse(out) as {
+      profiles: Array<{ record: { id: string } }>;
+      skipped: Array<{ message: string }>;
+    };
+    t.deepEqual(
+      s.profiles.map((p) => p.record.id),
+      ["good"],
+    );
+    t.is(s.skipped.length, 1);
+    t.regex(
+      s.skipped[0].message,
+      /@profiles\/locked\/profile\.json: cannot be read: permission denied; skipped$/,
+    );
+  } finally {
+    dirs.cleanup();
+  }
+});
+
+test("settling: a profile.json that may be mid-write is held back for settleMs, a final verdict is not", async (t) => {
+  const dirs = tempDirs();
+  try {
+    const dir = path.join(dirs.store, "@profiles");
+    writeProfile(dirs.store, "good", profileJson("good"));
+    mkdirSync(path.join(dir, "empty"));
+    writeFileSync(path.join(dir, "empty", "profile.json"), "");
+    mkdirSync(path.join(dir, "half"));
+    writeFileSync(path.join(dir, "half", "profile.json"), JSON.stringify(profileJson("half")).slice(0, 30));
+    mkdirSync(path.join(dir, "cut-utf8"));
+    const utf8 = Buffer.from(JSON.stringify(profileJson("cut-utf8", { name: "✓✓" })));
+    // Cut inside the first 3-byte character.
+    writeFileSync(path.join(dir, "cut-utf8", "profile.json"), utf8.subarray(0, utf8.indexOf("✓") + 1));
+    mkdirSync(path.join(dir, "new-folder"));
+    writeProfile(dirs.store, "badbase", profileJson("badbase", { base: "one" })); // whole, and wrong
+    const now = Date.now();
+    const fresh = await readStore(dirs.store, { settleMs: 60000, now: () => now });
+    t.deepEqual(
+      fresh.profiles.map((p) => p.record.id),
+      ["good"],
+    );
+    t.deepEqual(fresh.settling.map((s) => s.folder).sort(), ["cut-utf8", "empty", "half", "new-folder"]);
+    for (const s of fresh.settling) t.true(s.retryAt > now && s.retryAt <= now + 60000);
+    t.is(fresh.skipped.length, 1);
+    t.regex(fresh.skipped[0].message, /badbase\/profile\.json: base "one" is invalid/);
+    // Quiet for longer than settleMs: judged as they are.
+    const later = await readStore(dirs.store, { settleMs: 60000, now: () => now + 120000 });
+    t.deepEqual(later.settling, []);
+    const msgs = later.skipped.map((s) => s.message).join("\n");
+    t.regex(msgs, /empty\/profile\.json: is empty; skipped/);
+    t.regex(msgs, /half\/profile\.json: is not valid JSON/);
+    t.regex(msgs, /cut-utf8\/profile\.json: is not valid UTF-8; skipped/);
+    t.regex(msgs, /new-folder\/profile\.json: is missing/);
+    // Without settleMs (a one-shot reader) nothing is held back.
+    t.is((await readStore(dirs.store)).skipped.length, 5);
+  } finally {
+    dirs.cleanup();
+  }
+});
+
+// What U-Boot's `env import -t` reads safely: two lines of plain printable ASCII, no backslash
+// (himport's escape), no NUL (end of text), no CR, nothing the script could expand (`$`, `;`).
+const FRAGMENT_SHAPE = /^flipper_kopts=[A-Za-z0-9 _.,:=/+@-]{0,200}\nflipper_overlays=[a-z0-9_ -]{0,255}\n$/;
+
+function fragmentsOnDiskAreSafe(boot: string): string[] {
+  const problems: string[] = [];
+  const dir = path.join(boot, "flipper");
+  for (const name of readdirSync(dir)) {
+    const p = path.join(dir, name);
+    if (!statSync(p).isFile()) continue;
+    const bytes = readFileSync(p);
+    for (const b of bytes) {
+      if (b !== 0x0a && (b < 0x20 || b > 0x7e)) problems.push(name + " holds byte 0x" + b.toString(16));
+    }
+    if (bytes.length > FRAGMENT_FILE_MAX) problems.push(name + " is " + bytes.length + " bytes");
+    if (!FRAGMENT_SHAPE.test(bytes.toString("latin1")))
+      problems.push(name + " is " + JSON.stringify(bytes.toString("latin1")));
+  }
+  return problems;
+}
+
+const hostileChar = fc.constantFrom(
+  "\u0000",
+  "\n",
+  "\r",
+  "\\",
+  '"',
+  "'",
+  "`",
+  "$",
+  "$" + "{x}",
+  ";",
+  "#",
+  "&&",
+  "|",
+  "\t",
+  "\u00a0",
+  "é",
+  "\u2028",
+  "\ud800",
+  "\uffff",
+  "=",
+  "flipper.",
+  "flipper.profile=x",
+  "\u001b[2J",
+  " ",
+  "-",
+  "_",
+);
+const safeChunk = fc.constantFrom("quiet", "loglevel=3", "console=ttyS2,1500000", "a", "0", "spi-lcd", "x_1");
+const hostileText = fc.array(fc.oneof(hostileChar, safeChunk), { maxLength: 12 }).map((a) => a.join(""));
+const safeKopts = fc.array(safeChunk, { maxLength: 4 }).map((a) => a.join(" "));
+const safeOverlays = fc.array(fc.constantFrom("spi-lcd", "uart4", "x_1", "a"), { maxLength: 4 });
+const hostileKopts = fc.oneof(
+  safeKopts,
+  hostileText,
+  fc.string({ unit: "binary", maxLength: 40 }),
+  fc.constant("a".repeat(201)),
+  fc.constantFrom(7, true, null, ["quiet"], { k: "v" }),
+);
+const hostileOverlays = fc.oneof(
+  safeOverlays,
+  fc.array(fc.oneof(hostileText, safeChunk, fc.string({ unit: "binary", maxLength: 12 })), { maxLength: 10 }),
+  fc.constantFrom("spi-lcd", 3, null, [1], [null], ["Upper"], ["a".repeat(32)], Array(9).fill("x")),
+);
+
+test("hostile kernel options and overlay names never put a NUL (or any byte U-Boot would misread) in a fragment", async (t) => {
+  const dirs = tempDirs();
+  try {
+    writeProfile(dirs.store, "ok", profileJson("ok", { kernelOptions: "quiet", overlays: ["spi-lcd"] }));
+    let accepted = 0;
+    let refused = 0;
+    await fc.assert(
+      fc.asyncProperty(hostileKopts, hostileOverlays, async (kopts, overlays) => {
+        // p's last good fragment is on disk; the hostile version must not replace it with bad bytes.
+        writeProfile(dirs.store, "p", profileJson("p"));
+        await writeFragments(dirs.boot, (await readStore(dirs.store)).profiles);
+        writeProfile(dirs.store, "p", profileJson("p", { kernelOptions: kopts, overlays }));
+        const s = await readStore(dirs.store);
+        const r = await writeFragments(dirs.boot, s.profiles);
+        const problems = fragmentsOnDiskAreSafe(dirs.boot);
+        if (problems.length > 0) throw new Error(problems.join("\n"));
+        if (r.errors.length > 0) throw new Error(r.errors.join("\n"));
+        const p = s.profiles.find((x) => x.record.id === "p");
+        const frag = path.join(dirs.boot, "flipper", "p.env");
+        if (p) {
+          accepted++;
+          const text = readFileSync(frag, "utf8");
+          if (text !== renderFragment({ kernelOptions: p.kernelOptions, overlays: p.overlays }))
+            throw new Error("fragment differs");
+          const back = parseFragment(text).fragment;
+          if (
+            !back ||
+            back.kernelOptions !== p.kernelOptions ||
+            back.overlays.join(" ") !== p.overlays.join(" ")
+          ) {
+            throw new Error("fragment does not read back: " + JSON.stringify(text));
+          }
+        } else {
+          refused++;
+          // Refused with one line naming the field, and its stale fragment is gone.
+          const line = s.skipped.find((x) => x.file.endsWith(path.join("p", "profile.json")));
+          if (!line || !/(kernelOptions|overlays) .* is invalid: /.test(line.message)) {
+            throw new Error("no skip line naming the field: " + JSON.stringify(s.skipped));
+          }
+          // The value is shown escaped: nothing in the line that a log reader takes as a break.
+          if (/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(line.message))
+            throw new Error("raw control characters in " + JSON.stringify(line.message));
+          if (existsSync(frag)) throw new Error("p.env is still on disk");
+        }
+        if (!existsSync(path.join(dirs.boot, "flipper", "ok.env"))) throw new Error("ok.env is gone");
+      }),
+      { numRuns: 150, seed: Number(process.env.FB_FUZZ_SEED ?? 4242) },
+    );
+    t.true(accepted > 5, "some generated values are valid: " + accepted);
+    t.true(refused > 50, "most are refused: " + refused);
+  } finally {
+    dirs.cleanup();
+  }
+});
+
+test("a fragment a power cut left zero-filled, and a stray one with hostile bytes, are replaced or removed", async (t) => {
+  const dirs = tempDirs();
+  try {
+    writeProfile(dirs.store, "a", profileJson("a", { kernelOptions: "quiet" }));
+    const fdir = path.join(dirs.boot, "flipper");
+    mkdirSync(fdir, { recursive: true });
+    writeFileSync(path.join(fdir, "a.env"), Buffer.alloc(64)); // FAT after a cut: the size, no data
+    writeFileSync(path.join(fdir, "ghost.env"), "flipper_kopts=quiet\u0000; reset\n");
+    const r = await writeFragments(dirs.boot, (await readStore(dirs.store)).profiles);
+    t.deepEqual(r.written, [path.join(fdir, "a.env")]);
+    t.deepEqual(r.removed, [path.join(fdir, "ghost.env")]);
+    t.deepEqual(fragmentsOnDiskAreSafe(dirs.boot), []);
+    t.is(readFileSync(path.join(fdir, "a.env"), "utf8"), "flipper_kopts=quiet\nflipper_overlays=\n");
   } finally {
     dirs.cleanup();
   }

@@ -486,12 +486,13 @@ async function direct(req: { cmd: string; args: Record<string, unknown> }, o: Op
 
 async function directSync(link: McuLink, o: Opts): Promise<unknown> {
   const ops = await import("./ops");
-  const { readStore, records } = await import("./profile-store");
+  const { readStoreSettled, records } = await import("./profile-store");
   const { writeFragments } = await import("./boot-files");
   const { MAX_PROFILES } = await import("../protocol/profile");
   const t0 = performance.now();
   const b0 = link.stats.bytesIn + link.stats.bytesOut;
-  const snap = await readStore(o.store);
+  // A profile.json caught mid-write is read again once it settles, not synced as a bad profile.
+  const snap = await readStoreSettled(o.store);
   if (snap.error) throw new CliError(snap.error, EXIT.STORE);
   for (const s of snap.skipped) process.stderr.write("flipper-boot: " + s.message + "\n");
   if (o.bootDir) {

@@ -2,15 +2,33 @@
 // serialport bindings: full sync, deltas through fs.watch, fragments, bad profiles, the profile
 // limit, a silent MCU, MCU events (restart, boot, default changed in the menu), the U-Boot fallback.
 import test from "ava";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import path from "node:path";
 import { renderFragment } from "../protocol/boot-fragment";
+import type { Frame } from "../protocol/frame";
 import { DefaultMode, MessageType } from "../protocol/messages";
 import { type ProfileRecord, sameProfile } from "../protocol/profile";
 import { controlRequest } from "../soc-bridge/control";
 import { startDaemon } from "../soc-bridge/daemon";
 import { readStore, records } from "../soc-bridge/profile-store";
-import { profileJson, removeProfile, tempDirs, waitUntil, writeProfile } from "./helpers/bridge-env";
+import {
+  everyKindOfNonProfile,
+  profileJson,
+  removeProfile,
+  tempDirs,
+  waitUntil,
+  writeProfile,
+} from "./helpers/bridge-env";
 import { realMcuOnPty, startMcuOn } from "./helpers/mcu-endpoint";
 import { openPtyPair } from "./helpers/pty";
 
@@ -40,7 +58,8 @@ test("full sync on start, deltas on change, fragments written and stale ones rem
     debounceMs: 50,
     log: (l) => logs.push(l),
   });
-  const count = (type: number) => end.received.filter((f) => f.type === type).length;
+  // Distinct requests: a retry after a slow reply (a loaded machine) repeats the same request.
+  const count = (type: number) => requests(end, type);
   try {
     await d.whenSynced();
     t.deepEqual(ids(end.profiles()), ["main", "work"]);
@@ -170,7 +189,7 @@ test("MCU not responding: reported once, retried with backoff, and synced once i
     port: end.port,
     store: dirs.store,
     socket: dirs.socket,
-    timeoutMs: 30,
+    timeoutMs: 100,
     tries: 2,
     backoffMaxMs: 300,
     log: (l) => logs.push(l),
@@ -178,7 +197,12 @@ test("MCU not responding: reported once, retried with backoff, and synced once i
   try {
     await waitUntil(() => d.status().link === "not-responding", "the not-responding state");
     t.true(logs.some((l) => /MCU not responding: no reply to HELLO .*; will keep trying/.test(l)));
-    await new Promise((r) => setTimeout(r, 700)); // several retry rounds
+    // Three more rounds of tries after the first report.
+    const after = d.status().stats!.timeouts;
+    await waitUntil(
+      () => d.status().stats!.timeouts >= after + 6,
+      () => "three more rounds of HELLO tries: " + JSON.stringify(d.status().stats),
+    );
     t.is(logs.filter((l) => l.includes("MCU not responding")).length, 1, "reported once, not on every retry");
     // status through the socket answers from what is known, naming the state.
     const st = await controlRequest(dirs.socket, "status", {});
@@ -379,15 +403,227 @@ test("a store that is not mounted never empties the MCU's menu", async (t) => {
       d.status().error,
       /profile store \S+unmounted\/@profiles does not exist .*; the MCU keeps its list/,
     );
-    await new Promise((r) => setTimeout(r, 600)); // a few retries
+    // A few more attempts (each a full sync asked for): still the one line.
+    for (let i = 0; i < 3; i++) {
+      const e = await t.throwsAsync(d.sync());
+      t.regex(e!.message, /does not exist/);
+    }
     t.is(logs.filter((l) => l.includes("does not exist")).length, 1, logs.join("\n"));
     t.deepEqual(ids(end.profiles()), ["a"]);
-    const e = await t.throwsAsync(d.sync());
-    t.regex(e!.message, /does not exist/);
     // The store appears (mounted): its profiles are synced.
     writeProfile(missing, "b", profileJson("b"));
     await waitUntil(() => ids(end.profiles()).join() === "b", "the mounted store's list");
     t.is(d.status().error, "");
+  } finally {
+    await d.stop();
+    await end.close();
+    dirs.cleanup();
+  }
+});
+
+test("the start line says how many profiles the MCU holds and how many it can hold", async (t) => {
+  const dirs = tempDirs();
+  const end = await realMcuOnPty();
+  for (const id of ["a", "b", "c", "d"]) writeProfile(dirs.store, id, profileJson(id));
+  const logs: string[] = [];
+  const opts = { port: end.port, store: dirs.store, socket: null, log: (l: string) => logs.push(l) };
+  try {
+    const first = await startDaemon(opts);
+    await first.whenSynced();
+    await first.stop();
+    t.true(
+      logs.includes("flipper-boot: MCU speaks protocol 1, holds 0 of 32 profiles, generation 0"),
+      logs.join("\n"),
+    );
+    logs.length = 0;
+    const gen = end.state().generation;
+    const second = await startDaemon(opts);
+    await second.whenSynced();
+    await second.stop();
+    t.true(
+      logs.includes("flipper-boot: MCU speaks protocol 1, holds 4 of 32 profiles, generation " + gen),
+      logs.join("\n"),
+    );
+  } finally {
+    await end.close();
+    dirs.cleanup();
+  }
+});
+
+/** Distinct requests of `type` the MCU received (a retry repeats seq and payload: counted once). */
+function requests(end: { received: Frame[] }, type: number): number {
+  return new Set(
+    end.received
+      .filter((f) => f.type === type)
+      .map((f) => f.seq + ":" + Buffer.from(f.payload).toString("hex")),
+  ).size;
+}
+
+test("every kind of entry that is not a profile: one skip line each, listed in status, the MCU untouched", async (t) => {
+  const dirs = tempDirs();
+  const end = await realMcuOnPty();
+  const names = everyKindOfNonProfile(dirs.store, path.join(dirs.root, "outside"));
+  writeProfile(dirs.store, "work", profileJson("work", { kernelOptions: "quiet" }));
+  const logs: string[] = [];
+  const d = await startDaemon({
+    port: end.port,
+    store: dirs.store,
+    bootDir: dirs.boot,
+    socket: null,
+    log: (l) => logs.push(l),
+  });
+  try {
+    await d.whenSynced();
+    t.deepEqual(ids(end.profiles()), ["good", "work"]);
+    const skipLines = () => logs.filter((l) => l.endsWith("; skipped"));
+    t.is(skipLines().length, names.length, skipLines().join("\n"));
+    const st = d.status();
+    t.is(st.skipped.length, names.length);
+    t.deepEqual(st.pending, []);
+    for (const name of names) {
+      const shown = name.includes("\n") ? JSON.stringify(name) : name;
+      const prefix = path.join(dirs.store, "@profiles", shown);
+      const mine = (l: string) => l.includes(prefix + ":") || l.includes(prefix + "/profile.json:");
+      t.is(st.skipped.filter(mine).length, 1, name);
+      t.is(skipLines().filter(mine).length, 1, name);
+    }
+    t.true(st.skipped.some((s) => /link-to-good: is a symbolic link to a folder/.test(s)));
+    // A link added later: its own line, the MCU's list is not touched.
+    const begins = requests(end, MessageType.LIST_BEGIN);
+    const puts = requests(end, MessageType.PUT_PROFILE);
+    symlinkSync("work", path.join(dirs.store, "@profiles", "late-link"));
+    await waitUntil(
+      () => logs.some((l) => /late-link: is a symbolic link to a folder.*; skipped$/.test(l)),
+      () => "the late link's skip line: " + logs.join("\n"),
+    );
+    await d.whenSynced();
+    t.is(d.status().skipped.length, names.length + 1);
+    t.is(requests(end, MessageType.LIST_BEGIN), begins);
+    t.is(requests(end, MessageType.PUT_PROFILE), puts);
+    t.is(requests(end, MessageType.DELETE_PROFILE), 0);
+    // A profile turned hostile (a NUL and a command in its kernel options): skipped, dropped from the
+    // MCU, its fragment removed; no fragment on disk ever holds a byte U-Boot would misread.
+    writeProfile(dirs.store, "work", profileJson("work", { kernelOptions: "quiet\u0000; reset" }));
+    await waitUntil(() => ids(end.profiles()).join() === "good", "work dropped from the MCU");
+    await d.whenSynced();
+    t.true(logs.some((l) => /work\/profile\.json: kernelOptions "quiet\\x00; reset" is invalid/.test(l)));
+    t.false(existsSync(path.join(dirs.boot, "flipper", "work.env")));
+    t.deepEqual(readdirSync(path.join(dirs.boot, "flipper")), ["good.env"]);
+    t.is(
+      readFileSync(path.join(dirs.boot, "flipper", "good.env"), "latin1"),
+      "flipper_kopts=\nflipper_overlays=\n",
+    );
+  } finally {
+    await d.stop();
+    await end.close();
+    dirs.cleanup();
+  }
+});
+
+test("a profile.json written in place, slowly, is never synced half-written: no skip, no delete", async (t) => {
+  const dirs = tempDirs();
+  const end = await realMcuOnPty();
+  writeProfile(dirs.store, "main", profileJson("main", { name: "Main" }));
+  writeProfile(dirs.store, "work", profileJson("work", { name: "Work" }));
+  const logs: string[] = [];
+  // However slow the machine, a file caught mid-write stays held for the whole test.
+  const d = await startDaemon({
+    port: end.port,
+    store: dirs.store,
+    bootDir: dirs.boot,
+    socket: null,
+    settleMs: 120000,
+    log: (l) => logs.push(l),
+  });
+  /** Resolves at the next store read that found `file` mid-write. */
+  const caughtMidWrite = (file: string) =>
+    new Promise<void>((resolve) => {
+      const on = (files: string[]) => {
+        if (files.includes(file)) {
+          d.off("pending", on);
+          resolve();
+        }
+      };
+      d.on("pending", on);
+    });
+  try {
+    await d.whenSynced();
+    const begins = requests(end, MessageType.LIST_BEGIN);
+    const fragment = readFileSync(path.join(dirs.boot, "flipper", "main.env"), "utf8");
+    // An existing profile rewritten in place: truncated, then written in two parts, then closed.
+    const file = path.join(dirs.store, "@profiles", "main", "profile.json");
+    const text = JSON.stringify(profileJson("main", { name: "Main 2", kernelOptions: "quiet" }), null, 2);
+    let seen = caughtMidWrite(file);
+    const fd = openSync(file, "w");
+    await seen; // the daemon read it empty
+    t.deepEqual(d.status().pending, [file]);
+    t.false(d.status().inSync);
+    seen = caughtMidWrite(file);
+    writeSync(fd, text.slice(0, 25));
+    await seen; // and cut short
+    t.is(end.profiles()[0]?.name, "Main", "the MCU keeps the profile as it was");
+    t.is(readFileSync(path.join(dirs.boot, "flipper", "main.env"), "utf8"), fragment);
+    writeSync(fd, text.slice(25));
+    closeSync(fd);
+    await waitUntil(() => end.profiles()[0]?.name === "Main 2", "the whole file on the MCU");
+    await d.whenSynced();
+    t.deepEqual(d.status().pending, []);
+    t.is(
+      readFileSync(path.join(dirs.boot, "flipper", "main.env"), "utf8"),
+      "flipper_kopts=quiet\nflipper_overlays=\n",
+    );
+
+    // A new profile made in place: the folder, an empty file, half of it, the rest.
+    const fresh = path.join(dirs.store, "@profiles", "fresh");
+    const freshFile = path.join(fresh, "profile.json");
+    seen = caughtMidWrite(freshFile);
+    mkdirSync(fresh);
+    await seen; // a folder without profile.json (yet)
+    const freshText = JSON.stringify(profileJson("fresh", { name: "Zz fresh" })); // sorts last: a delta
+    seen = caughtMidWrite(freshFile);
+    const fd2 = openSync(freshFile, "w");
+    writeSync(fd2, freshText.slice(0, 10));
+    await seen;
+    writeSync(fd2, freshText.slice(10));
+    closeSync(fd2);
+    await waitUntil(() => end.profiles().some((p) => p.id === "fresh"), "the new profile on the MCU");
+    await d.whenSynced();
+
+    t.deepEqual(ids(end.profiles()), ["main", "work", "fresh"]);
+    t.is(requests(end, MessageType.DELETE_PROFILE), 0, "never deleted on the way");
+    t.is(requests(end, MessageType.LIST_BEGIN), begins, "never a new transfer either");
+    t.deepEqual(
+      logs.filter((l) => l.endsWith("; skipped")),
+      [],
+    );
+  } finally {
+    await d.stop();
+    await end.close();
+    dirs.cleanup();
+  }
+});
+
+test("a profile.json that stays broken is skipped once it has settled", async (t) => {
+  const dirs = tempDirs();
+  const end = await realMcuOnPty();
+  writeProfile(dirs.store, "main", profileJson("main"));
+  writeProfile(dirs.store, "work", profileJson("work"));
+  const logs: string[] = [];
+  const d = await startDaemon({
+    port: end.port,
+    store: dirs.store,
+    socket: null,
+    settleMs: 300,
+    log: (l) => logs.push(l),
+  });
+  try {
+    await d.whenSynced();
+    writeFileSync(path.join(dirs.store, "@profiles", "work", "profile.json"), '{ "id": "work", ');
+    await waitUntil(() => ids(end.profiles()).join() === "main", "work dropped once the file settled");
+    await d.whenSynced();
+    t.is(logs.filter((l) => /work\/profile\.json: is not valid JSON .*; skipped$/.test(l)).length, 1);
+    t.deepEqual(d.status().pending, []);
+    t.is(d.status().skipped.length, 1);
   } finally {
     await d.stop();
     await end.close();

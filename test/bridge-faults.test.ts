@@ -6,12 +6,11 @@ import test from "ava";
 import { type ChildProcess, spawn } from "node:child_process";
 import path from "node:path";
 import { MessageType } from "../protocol/messages";
-import { decodeListItem } from "../protocol/messages";
 import { type ProfileRecord, sameProfile } from "../protocol/profile";
 import { startDaemon } from "../soc-bridge/daemon";
 import { readStore, records } from "../soc-bridge/profile-store";
 import { profileJson, removeProfile, tempDirs, waitUntil, writeProfile } from "./helpers/bridge-env";
-import { type FaultProxy, prng, startFaultProxy } from "./helpers/fault-proxy";
+import { type FaultProxy, NO_FAULTS, prng, startFaultProxy } from "./helpers/fault-proxy";
 import { type McuEndpoint, startMcuOn } from "./helpers/mcu-endpoint";
 import { openPtyPair, type PtyPair } from "./helpers/pty";
 
@@ -124,31 +123,29 @@ test("the MCU restarting in the middle of a full sync keeps its old list, then g
   const dirs = tempDirs();
   const r = await rig(7);
   many(dirs.store, 3, "old");
-  const d = await startDaemon({
-    port: r.port,
-    store: dirs.store,
-    socket: null,
-    debounceMs: 50,
-    log: () => {},
-  });
+  const opts = { port: r.port, store: dirs.store, socket: null, log: () => {} };
+  const first = await startDaemon(opts);
+  await first.whenSynced();
+  await first.stop();
+  const oldList = r.mcu.profiles().slice();
+  t.is(oldList.length, 3);
+  // The store changes while no daemon runs, so the next one starts with one full transfer (however
+  // the files' events would have been grouped).
+  for (let i = 0; i < 3; i++) removeProfile(dirs.store, "old" + String(i).padStart(2, "0"));
+  many(dirs.store, 32, "n");
+  let restarted = false;
+  let seenAfterRestart: ProfileRecord[] = [];
+  r.proxy.onBridgeFrame = (f) => {
+    if (restarted || f.type !== MessageType.LIST_ITEM) return;
+    // Before the first item reaches it (the proxy relays after this call), so the transfer is
+    // always cut before its commit, whether items carry one record or several.
+    restarted = true;
+    void r.mcu.restart().then(() => {
+      seenAfterRestart = r.mcu.profiles().slice();
+    });
+  };
+  const d = await startDaemon(opts);
   try {
-    await d.whenSynced();
-    const oldList = r.mcu.profiles().slice();
-    t.is(oldList.length, 3);
-    let restarted = false;
-    let seenAfterRestart: ProfileRecord[] = [];
-    r.proxy.onBridgeFrame = (f) => {
-      if (restarted || f.type !== MessageType.LIST_ITEM) return;
-      const item = decodeListItem(f.payload).value;
-      if (item && item.index === 10) {
-        restarted = true;
-        void r.mcu.restart().then(() => {
-          seenAfterRestart = r.mcu.profiles().slice();
-        });
-      }
-    };
-    for (let i = 0; i < 3; i++) removeProfile(dirs.store, "old" + String(i).padStart(2, "0"));
-    many(dirs.store, 32, "n");
     await waitUntil(() => restarted, "the restart mid-transfer", 60000);
     await waitUntil(() => r.mcu.profiles().length === 32, "the new list after the restart", 60000);
     await d.whenSynced();
@@ -199,14 +196,14 @@ test("the daemon killed in the middle of a sync: the MCU keeps the old list; the
     let killed = false;
     r.proxy.onBridgeFrame = (f) => {
       if (killed || f.type !== MessageType.LIST_ITEM) return;
-      const item = decodeListItem(f.payload).value;
-      if (item && item.index === 12) {
-        killed = true;
-        child!.kill("SIGKILL");
-      }
+      killed = true;
+      child!.kill("SIGKILL");
+      // This item never reaches the MCU, so no reply can let the dying daemon commit.
+      r.proxy.toMcu = { ...NO_FAULTS, drop: 1 };
     };
     await waitUntil(() => killed, "the kill mid-transfer: " + log, 60000);
     await exited;
+    r.proxy.toMcu = { ...NO_FAULTS };
     t.true(exactly(r.mcu.profiles(), oldList), "the half transfer is not visible");
     const second = await startDaemon({ port: r.port, store: dirs.store, socket: dirs.socket, log: () => {} });
     try {

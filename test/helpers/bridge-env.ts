@@ -1,6 +1,7 @@
 // Shared setup for soc-bridge tests: temporary profile store / boot dir, profile.json writers,
 // and an MCU endpoint on the far end of a real socat pty pair.
-import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { openSerial } from "../../soc-bridge/serial";
@@ -75,6 +76,52 @@ export function writeProfile(store: string, folder: string, content: ProfileJson
 
 export function removeProfile(store: string, folder: string): void {
   rmSync(path.join(store, "@profiles", folder), { recursive: true, force: true });
+}
+
+/**
+ * Fills @profiles with one of every kind of entry that is not a usable profile, next to one good
+ * profile; returns the entry names that must each get exactly one skip line.
+ */
+export function everyKindOfNonProfile(store: string, outside: string): string[] {
+  const dir = path.join(store, "@profiles");
+  writeProfile(store, "good", profileJson("good"));
+  mkdirSync(path.join(outside, "elsewhere"), { recursive: true });
+  writeFileSync(path.join(outside, "elsewhere", "profile.json"), JSON.stringify(profileJson("to-folder")));
+  writeFileSync(path.join(outside, "file.txt"), "x");
+  const names: string[] = [];
+  const add = (name: string, make: (p: string) => void) => {
+    make(path.join(dir, name));
+    names.push(name);
+  };
+  add("link-to-good", (p) => symlinkSync("good", p)); // even a link to a good profile
+  add("to-folder", (p) => symlinkSync(path.join(outside, "elsewhere"), p));
+  add("to-file", (p) => symlinkSync(path.join(outside, "file.txt"), p));
+  add("dangling", (p) => symlinkSync(path.join(outside, "nothing-here"), p));
+  add("loop", (p) => symlinkSync(p, p));
+  add("plain-file", (p) => writeFileSync(p, JSON.stringify(profileJson("plain-file"))));
+  add("empty-file", (p) => writeFileSync(p, ""));
+  add(".hidden", (p) => {
+    mkdirSync(p);
+    writeFileSync(path.join(p, "profile.json"), JSON.stringify(profileJson("hidden")));
+  });
+  add(".dotfile", (p) => writeFileSync(p, "x"));
+  add("no-profile-json", (p) => mkdirSync(p));
+  add("fifo", (p) => execFileSync("mkfifo", [p]));
+  add("device", (p) => execFileSync("mknod", [p, "c", "1", "3"])); // like /dev/null
+  add("json-is-fifo", (p) => {
+    mkdirSync(p);
+    execFileSync("mkfifo", [path.join(p, "profile.json")]); // never opened: it would block
+  });
+  add("json-is-folder", (p) => mkdirSync(path.join(p, "profile.json"), { recursive: true }));
+  add("json-is-link", (p) => {
+    mkdirSync(p);
+    symlinkSync(path.join(outside, "elsewhere", "profile.json"), path.join(p, "profile.json"));
+  });
+  add("line\nbreak", (p) => {
+    mkdirSync(p);
+    writeFileSync(path.join(p, "profile.json"), JSON.stringify(profileJson("x")));
+  });
+  return names;
 }
 
 export interface DoubleOnPty {

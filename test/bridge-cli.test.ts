@@ -3,14 +3,54 @@
 // non-root user; and direct mode on the port when no daemon runs.
 import test from "ava";
 import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
-import { chmodSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { DefaultMode } from "../protocol/messages";
 import { profileJson, tempDirs, waitUntil, writeProfile } from "./helpers/bridge-env";
 import { realMcuOnPty } from "./helpers/mcu-endpoint";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
-const BUNDLE = path.join(ROOT, "build", "test-cli", "flipper-boot.mjs");
+// The bundle runs as `nobody` too, so it lives where that user can reach it (with the one package
+// it loads at run time), wherever the checkout is: a clone under a 0700 folder must pass as well.
+const INSTALL = mkdtempSync(path.join(os.tmpdir(), "fb-cli-install-"));
+const BUNDLE = path.join(INSTALL, "flipper-boot.mjs");
+/** What the bundle loads at run time, like `npm install --prefix DIR @serialport/bindings-cpp` on a device. */
+const RUNTIME_PACKAGES = ["@serialport/bindings-cpp"];
+
+/** Copies package `name` (resolved as Node would from `from`) and its dependencies into dest/node_modules. */
+function copyPackage(name: string, from: string, dest: string, done: Set<string>): void {
+  let dir = from;
+  let src = "";
+  for (;;) {
+    const candidate = path.join(dir, "node_modules", name);
+    if (existsSync(path.join(candidate, "package.json"))) {
+      src = candidate;
+      break;
+    }
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error("package " + name + " is not installed (npm ci in " + ROOT + ")");
+    dir = up;
+  }
+  const real = realpathSync(src);
+  if (done.has(real)) return;
+  done.add(real);
+  cpSync(real, path.join(dest, "node_modules", name), { recursive: true, dereference: true });
+  const pkg = JSON.parse(readFileSync(path.join(real, "package.json"), "utf8")) as {
+    dependencies?: Record<string, string>;
+  };
+  for (const dep of Object.keys(pkg.dependencies ?? {})) copyPackage(dep, src, dest, done);
+}
 
 interface Run {
   code: number;
@@ -32,12 +72,31 @@ function run(args: string[], asNobody = false): Promise<Run> {
 }
 
 test.before(async () => {
+  chmodSync(INSTALL, 0o755); // mkdtemp makes it 0700
   await new Promise<void>((resolve, reject) => {
     execFile(process.execPath, ["--import=tsx", "soc-bridge/build.ts", BUNDLE], { cwd: ROOT }, (e, _o, se) =>
       e ? reject(new Error(se)) : resolve(),
     );
   });
+  const done = new Set<string>();
+  for (const name of RUNTIME_PACKAGES) copyPackage(name, ROOT, INSTALL, done);
+  // Say plainly when the other user cannot run it at all (a private temp folder, a private node).
+  const probe = await run(["--help"], true);
+  if (probe.code !== 0 || !probe.stdout.includes("usage: flipper-boot")) {
+    throw new Error(
+      "user nobody cannot run " +
+        process.execPath +
+        " " +
+        BUNDLE +
+        " (is " +
+        os.tmpdir() +
+        " or node in a folder only root can enter?): " +
+        probe.stderr,
+    );
+  }
 });
+
+test.after.always(() => rmSync(INSTALL, { recursive: true, force: true }));
 
 function startDaemonProcess(args: string[]): {
   child: ChildProcess;

@@ -557,7 +557,7 @@ export class Daemon extends EventEmitter {
     snap.profiles = profiles;
     if (this.settleTimer) clearTimeout(this.settleTimer);
     this.settleTimer = null;
-    if (snap.settling.length > 0) {
+    if (snap.settling.length > 0 && !this.stopped) {
       const at = Math.min(...snap.settling.map((s) => s.retryAt));
       this.settleTimer = setTimeout(
         () => {

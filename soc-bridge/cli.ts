@@ -310,6 +310,8 @@ function human(cmd: string, r: Record<string, unknown>): string {
         );
         if (d.error) lines.push("error:     " + d.error);
         for (const s of d.skipped as string[]) lines.push("skipped:   " + s);
+        for (const s of (d.pending as string[] | undefined) ?? [])
+          lines.push("pending:   " + s + " (being written)");
       } else {
         lines.push("daemon:    not running (talked to the port directly)");
       }

@@ -155,11 +155,14 @@ export async function doubleOnPty(opts: TestDoubleOptions = {}): Promise<DoubleO
   };
 }
 
-/** Polls `cond` every 20 ms until true (or throws after timeoutMs, naming `what`). */
+/**
+ * Checks `cond` every 20 ms until true (or throws after timeoutMs, naming `what`). For conditions
+ * on state that no event announces (the far side of a pty); generous for a loaded machine.
+ */
 export async function waitUntil(
   cond: () => boolean,
   what: string | (() => string),
-  timeoutMs = 30000,
+  timeoutMs = 60000,
 ): Promise<void> {
   const t0 = Date.now();
   while (!cond()) {

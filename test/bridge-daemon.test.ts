@@ -2,6 +2,7 @@
 // serialport bindings: full sync, deltas through fs.watch, fragments, bad profiles, the profile
 // limit, a silent MCU, MCU events (restart, boot, default changed in the menu), the U-Boot fallback.
 import test from "ava";
+import { execFileSync } from "node:child_process";
 import {
   closeSync,
   existsSync,
@@ -9,6 +10,7 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  renameSync,
   symlinkSync,
   writeFileSync,
   writeSync,
@@ -626,6 +628,93 @@ test("a profile.json that stays broken is skipped once it has settled", async (t
     t.is(d.status().skipped.length, 1);
   } finally {
     await d.stop();
+    await end.close();
+    dirs.cleanup();
+  }
+});
+
+test("a profile folder replaced under the same name (rename exchange) is watched again", async (t) => {
+  const dirs = tempDirs();
+  const end = await realMcuOnPty();
+  writeProfile(dirs.store, "main", profileJson("main", { name: "Main" }));
+  const d = await startDaemon({ port: end.port, store: dirs.store, socket: null, log: () => {} });
+  try {
+    await d.whenSynced();
+    // Built elsewhere, moved into place (as the lifecycle commands do).
+    const staging = path.join(dirs.root, "staging");
+    writeProfile(staging, "main", profileJson("main", { name: "Main 2" }));
+    renameSync(path.join(dirs.store, "@profiles", "main"), path.join(dirs.root, "old-main"));
+    renameSync(path.join(staging, "@profiles", "main"), path.join(dirs.store, "@profiles", "main"));
+    await waitUntil(() => end.profiles()[0]?.name === "Main 2", "the replaced folder's profile");
+    await d.whenSynced();
+    // An in-place write in the new folder raises only a change event there: seen only if the new
+    // folder is the one watched (the old watcher follows the folder that moved away).
+    writeFileSync(
+      path.join(dirs.store, "@profiles", "main", "profile.json"),
+      JSON.stringify(profileJson("main", { name: "Main 3" })),
+    );
+    await waitUntil(() => end.profiles()[0]?.name === "Main 3", "the in-place write in the new folder");
+    // The folder that moved away is no profile any more: writing there changes nothing.
+    const synced: unknown[] = [];
+    d.on("synced", (s) => synced.push(s));
+    writeFileSync(
+      path.join(dirs.root, "old-main", "profile.json"),
+      JSON.stringify(profileJson("main", { name: "Old" })),
+    );
+    await d.whenSynced();
+    t.is(end.profiles()[0]?.name, "Main 3");
+    t.deepEqual(synced, []);
+  } finally {
+    await d.stop();
+    await end.close();
+    dirs.cleanup();
+  }
+});
+
+test("a store mounted after the daemon started is found, and watched on the mounted filesystem", async (t) => {
+  const dirs = tempDirs();
+  const end = await realMcuOnPty();
+  const mnt = path.join(dirs.root, "mnt");
+  mkdirSync(mnt);
+  const logs: string[] = [];
+  const d = await startDaemon({
+    port: end.port,
+    store: mnt,
+    socket: null,
+    backoffMaxMs: 300,
+    log: (l) => logs.push(l),
+  });
+  let mounted = false;
+  try {
+    await waitUntil(() => d.status().error !== "", "the store error");
+    t.regex(d.status().error, /mnt\/@profiles does not exist/);
+    try {
+      execFileSync("mount", ["-t", "tmpfs", "-o", "size=4m", "flipper-test", mnt]);
+      mounted = true;
+    } catch (e) {
+      t.fail("this test mounts a tmpfs (needs root and mount(8)): " + (e as Error).message);
+      return;
+    }
+    // Mounting raises no inotify event on the mount point: the retry finds it.
+    writeProfile(mnt, "a", profileJson("a"));
+    await waitUntil(
+      () => ids(end.profiles()).join() === "a",
+      () => "the mounted store: " + logs.join("\n"),
+    );
+    await d.whenSynced();
+    // Changes inside the mounted filesystem are seen through its own watchers.
+    writeProfile(mnt, "b", profileJson("b"));
+    await waitUntil(() => ids(end.profiles()).join() === "a,b", "a profile added on the mounted store");
+    writeFileSync(
+      path.join(mnt, "@profiles", "a", "profile.json"),
+      JSON.stringify(profileJson("a", { hidden: true })),
+    );
+    await waitUntil(() => end.profiles()[0]?.flags === 1, "an in-place write on the mounted store");
+    await d.whenSynced();
+    t.is(d.status().error, "");
+  } finally {
+    await d.stop();
+    if (mounted) execFileSync("umount", [mnt]);
     await end.close();
     dirs.cleanup();
   }

@@ -581,6 +581,12 @@ export class Daemon extends EventEmitter {
     for (const m of skipNow) if (!this.loggedSkips.has(m)) this.say(m);
     this.loggedSkips = skipNow;
     this.watchStore();
+    if (this.mcuList === null && snap.settling.some((s) => !held.has(s.folder))) {
+      // Nothing read whole yet to hold for a file caught mid-write, and the MCU (and the boot
+      // partition) may well have that profile: the first sync waits until it is whole or settled
+      // rather than dropping it and its fragment.
+      return;
+    }
     if (this.o.bootDir) {
       const r = await writeFragments(this.o.bootDir, snap.profiles);
       for (const e of r.errors) this.say(e);

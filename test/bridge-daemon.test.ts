@@ -563,6 +563,7 @@ test("a profile.json written in place, slowly, is never synced half-written: no 
     seen = caughtMidWrite(file);
     writeSync(fd, text.slice(0, 25));
     await seen; // and cut short
+    await new Promise((resolve) => d.once("idle", resolve)); // that store read has been acted on
     t.is(end.profiles()[0]?.name, "Main", "the MCU keeps the profile as it was");
     t.is(readFileSync(path.join(dirs.boot, "flipper", "main.env"), "utf8"), fragment);
     writeSync(fd, text.slice(25));
@@ -715,6 +716,61 @@ test("a store mounted after the daemon started is found, and watched on the moun
   } finally {
     await d.stop();
     if (mounted) execFileSync("umount", [mnt]);
+    await end.close();
+    dirs.cleanup();
+  }
+});
+
+test("a daemon starting while a profile.json is half-written keeps that profile on the MCU and the boot partition", async (t) => {
+  const dirs = tempDirs();
+  const end = await realMcuOnPty();
+  writeProfile(dirs.store, "main", profileJson("main", { name: "Main" }));
+  writeProfile(dirs.store, "work", profileJson("work", { name: "Work", kernelOptions: "quiet" }));
+  const logs: string[] = [];
+  const opts = {
+    port: end.port,
+    store: dirs.store,
+    bootDir: dirs.boot,
+    socket: null,
+    settleMs: 120000,
+    log: (l: string) => logs.push(l),
+  };
+  const first = await startDaemon(opts);
+  await first.whenSynced();
+  await first.stop();
+  const fragment = path.join(dirs.boot, "flipper", "work.env");
+  t.true(existsSync(fragment));
+  const file = path.join(dirs.store, "@profiles", "work", "profile.json");
+  const text = JSON.stringify(profileJson("work", { name: "Work 2", kernelOptions: "quiet" }));
+  const fd = openSync(file, "w"); // the writer is in the middle of it when the daemon starts
+  writeSync(fd, text.slice(0, 16));
+  const d = await startDaemon(opts);
+  try {
+    await new Promise<void>((resolve) => {
+      const on = (files: string[]) => {
+        if (files.includes(file)) {
+          d.off("pending", on);
+          resolve();
+        }
+      };
+      d.on("pending", on);
+      if (d.status().pending.includes(file)) on([file]);
+    });
+    await new Promise((resolve) => d.once("idle", resolve)); // that store read has been acted on
+    t.deepEqual(ids(end.profiles()), ["main", "work"]);
+    t.true(existsSync(fragment), "the fragment of the profile being written is kept");
+    writeSync(fd, text.slice(16));
+    closeSync(fd);
+    await waitUntil(() => end.profiles()[1]?.name === "Work 2", "the finished file on the MCU");
+    await d.whenSynced();
+    t.is(requests(end, MessageType.DELETE_PROFILE), 0);
+    t.deepEqual(
+      logs.filter((l) => l.endsWith("; skipped")),
+      [],
+    );
+    t.is(readFileSync(fragment, "utf8"), "flipper_kopts=quiet\nflipper_overlays=\n");
+  } finally {
+    await d.stop();
     await end.close();
     dirs.cleanup();
   }

@@ -655,6 +655,7 @@ test("a profile folder replaced under the same name (rename exchange) is watched
       JSON.stringify(profileJson("main", { name: "Main 3" })),
     );
     await waitUntil(() => end.profiles()[0]?.name === "Main 3", "the in-place write in the new folder");
+    await d.whenSynced(); // that sync has been reported
     // The folder that moved away is no profile any more: writing there changes nothing.
     const synced: unknown[] = [];
     d.on("synced", (s) => synced.push(s));

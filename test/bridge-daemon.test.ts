@@ -687,6 +687,10 @@ test("a store mounted after the daemon started is found, and watched on the moun
     log: (l) => logs.push(l),
   });
   let mounted = false;
+  // Never leave the mount behind, even if the test is cut short.
+  t.teardown(() => {
+    if (mounted) execFileSync("umount", ["--lazy", mnt]);
+  });
   try {
     await waitUntil(() => d.status().error !== "", "the store error");
     t.regex(d.status().error, /mnt\/@profiles does not exist/);
@@ -716,7 +720,10 @@ test("a store mounted after the daemon started is found, and watched on the moun
     t.is(d.status().error, "");
   } finally {
     await d.stop();
-    if (mounted) execFileSync("umount", [mnt]);
+    if (mounted) {
+      execFileSync("umount", [mnt]);
+      mounted = false;
+    }
     await end.close();
     dirs.cleanup();
   }

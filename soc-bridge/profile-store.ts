@@ -1,6 +1,8 @@
 // The profile store: one folder per profile under <store>/@profiles/<id>/ holding profile.json.
-// Reading never throws for bad content: a bad profile is skipped with one message naming the
-// file and the rule, and the others are still returned.
+// Reading never throws for bad content: every entry that is not a usable profile (a bad profile.json,
+// a link, a file, a hidden entry, ...) is skipped with one message naming it and the rule, and the
+// others are still returned. A reader with a watcher can ask for entries that may still be being
+// written to be reported as settling instead of skipped.
 import { constants, type Dirent, promises as fsp, type Stats } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import path from "node:path";

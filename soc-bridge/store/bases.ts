@@ -24,6 +24,8 @@ import {
   checkId,
   checkVersion,
   compareVersions,
+  freshStamp,
+  isoNow,
   PROFILE_JSON,
   SNAPSHOT_JSON,
   storePaths,
@@ -609,14 +611,17 @@ async function folderChanged(from: string, to: string): Promise<FileConflict["ch
 /** Folders of the upper marked opaque (trusted.overlay.opaque=y): they hide the whole lower folder. */
 async function opaqueFolders(upper: string): Promise<Set<string>> {
   const out = new Set<string>();
-  const text = await new Promise<string>((resolve) => {
+  // getfattr (Debian's attr) exits 1 when some files lack the attribute: its output is the answer.
+  const text = await new Promise<string>((resolve, reject) => {
     const c = spawn("getfattr", ["-R", "-P", "--absolute-names", "-n", "trusted.overlay.opaque", upper], {
       stdio: ["ignore", "pipe", "ignore"],
     });
     let s = "";
     c.stdout.setEncoding("utf8");
     c.stdout.on("data", (d: string) => (s += d));
-    c.on("error", () => resolve(""));
+    c.on("error", (e) =>
+      reject(new Error("getfattr is needed to find the upper's opaque folders (install attr): " + e.message)),
+    );
     c.on("close", () => resolve(s));
   });
   let file: string | null = null;
@@ -780,26 +785,68 @@ export interface RebaseResult {
   forced: boolean;
   snapshot: string | null;
   check: CheckReport;
+  cleaned: string[];
 }
 
 export interface RebaseOptions {
   force?: boolean;
   /** The running profile's id (its overlay is mounted on its base: refused). */
   running?: string | null;
-  /** Takes the `rebase` snapshot before the move (profiles.ts's snapshot); returns its stamp. */
-  snapshot: (id: string, note: string) => Promise<string>;
+  now?: () => Date;
+}
+
+/**
+ * A read-only snapshot of @profiles/<id> with snapshot.json (reason `rebase`), built in `work` and
+ * published in @snapshots/<id>/ by a read-only snapshot of it (which appears whole).
+ */
+async function rebaseSnapshot(
+  store: string,
+  id: string,
+  json: Record<string, unknown>,
+  work: string,
+  note: string,
+  now: Date,
+) {
+  const p = storePaths(store);
+  const taken = (await readDir(p.snapshots(id))).filter((n) => !n.startsWith("."));
+  const stamp = freshStamp(now, taken);
+  const snap = path.join(work, "snap");
+  await snapshotSubvolume(p.profile(id), snap);
+  try {
+    await fsp.rm(path.join(snap, "work"), { recursive: true, force: true });
+    await fsp.mkdir(path.join(snap, "work"));
+  } catch (e) {
+    throw fsError(e, "emptying " + path.join(snap, "work"));
+  }
+  const info = {
+    id,
+    stamp,
+    reason: "rebase",
+    created: isoNow(now),
+    base: String(json.base),
+    name: String(json.name),
+    note,
+    auto: false,
+  };
+  await writeAtomic(path.join(snap, SNAPSHOT_JSON), JSON.stringify(info, null, 2) + "\n");
+  await fsp.mkdir(p.snapshots(id), { recursive: true }).catch((e) => {
+    throw fsError(e, "creating " + p.snapshots(id));
+  });
+  await snapshotSubvolume(snap, p.snapshot(id, stamp), true);
+  return stamp;
 }
 
 /**
  * `profile rebase ID --base V [--force]`: refuses when check finds conflicts (unless --force) and
- * for the running profile (its base is its mounted lower: boot another profile or recovery first);
- * takes a snapshot (reason `rebase`, so `profile undo` goes back), then pins V in profile.json.
+ * for the running profile (its base is the mounted lower of /: boot another profile or recovery
+ * first; nothing is staged for it); takes a snapshot (reason `rebase`, so `profile undo` goes back),
+ * then pins V in profile.json.
  */
 export async function rebaseProfile(
   store: string,
   id: string,
   target: string,
-  opts: RebaseOptions,
+  opts: RebaseOptions = {},
 ): Promise<RebaseResult> {
   checkId(id);
   checkVersion(target, "--base");
@@ -813,10 +860,12 @@ export async function rebaseProfile(
     );
   }
   const release = await acquireLock(store);
+  let work: string | null = null;
   try {
+    const cleaned = await cleanLeftovers(store);
     const check = await checkProfile(store, id, target);
     if (check.from === target) {
-      return { id, from: check.from, to: target, forced: false, snapshot: null, check };
+      return { id, from: check.from, to: target, forced: false, snapshot: null, check, cleaned };
     }
     if (!check.clean && !opts.force) {
       throw Object.assign(
@@ -833,16 +882,25 @@ export async function rebaseProfile(
         { result: check },
       );
     }
-    const file = path.join(storePaths(store).profile(id), PROFILE_JSON);
+    const p = storePaths(store);
+    const file = path.join(p.profile(id), PROFILE_JSON);
     const json = JSON.parse(await fsp.readFile(file, "utf8")) as Record<string, unknown>;
-    const stamp = await opts.snapshot(
-      id,
-      "rebase " + check.from + " -> " + target + (opts.force ? " (forced)" : ""),
-    );
+    await fsp.mkdir(p.tmp, { recursive: true }).catch((e) => {
+      throw fsError(e, "creating " + p.tmp);
+    });
+    work = path.join(p.tmp, tmpName("rebase", id));
+    await fsp.mkdir(work).catch((e) => {
+      throw fsError(e, "creating " + work);
+    });
+    const forced = !check.clean;
+    const note =
+      "rebase " + check.from + " -> " + target + (forced ? " (forced: " + summary(check) + ")" : "");
+    const stamp = await rebaseSnapshot(store, id, json, work, note, (opts.now ?? (() => new Date()))());
     json.base = target;
     await writeAtomic(file, JSON.stringify(json, null, 2) + "\n");
-    return { id, from: check.from, to: target, forced: !!opts.force && !check.clean, snapshot: stamp, check };
+    return { id, from: check.from, to: target, forced, snapshot: stamp, check, cleaned };
   } finally {
+    if (work) await removeAny(work).catch(() => {});
     await release();
   }
 }

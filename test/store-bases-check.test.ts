@@ -9,7 +9,7 @@ import path from "node:path";
 import { checkProfile, parseDpkgStatus, rebaseProfile } from "../soc-bridge/store/bases";
 import { isStoreError } from "../soc-bridge/store/errors";
 import { btrfsStore, makeProfile, subvolumes } from "./helpers/btrfs";
-import { fullListing } from "./helpers/tree";
+import { at, fullListing } from "./helpers/tree";
 
 function sh(cmd: string, args: string[]): string {
   return execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
@@ -123,7 +123,7 @@ function setup(t: { teardown(fn: () => void): void }) {
 test("profile check: files the upper hides that the new base changes, and packages it holds that the new base changes", async (t) => {
   const fs = setup(t);
   const before = fullListing(fs.mnt);
-  const r = await checkProfile(fs.mnt, "work", "1.1");
+  const r = await checkProfile(at(fs.mnt), "work", "1.1");
   t.false(r.clean);
   t.is(r.from, "1.0");
   t.is(r.to, "1.1");
@@ -138,10 +138,10 @@ test("profile check: files the upper hides that the new base changes, and packag
   );
   t.deepEqual(r.packages, [{ package: "foo:amd64", profile: "1.5", from: "1.0", to: "2.0" }]);
   t.true(r.ignored >= 1);
-  const tidy = await checkProfile(fs.mnt, "tidy", "1.1");
+  const tidy = await checkProfile(at(fs.mnt), "tidy", "1.1");
   t.true(tidy.clean);
   t.deepEqual(tidy.files, []);
-  t.true((await checkProfile(fs.mnt, "work", "1.0")).clean);
+  t.true((await checkProfile(at(fs.mnt), "work", "1.0")).clean);
   t.deepEqual(fullListing(fs.mnt), before);
 });
 
@@ -155,28 +155,32 @@ test("profile check: a missing base, a missing profile, hostile arguments", asyn
       return isStoreError(e) ? e.code + ": " + e.message : "other: " + (e as Error).message;
     }
   };
-  t.regex(await codes(() => checkProfile(fs.mnt, "work", "9.9")), /^no-base: base 9\.9 does not exist/);
-  t.regex(await codes(() => checkProfile(fs.mnt, "nope", "1.1")), /^no-profile: profile nope/);
+  t.regex(await codes(() => checkProfile(at(fs.mnt), "work", "9.9")), /^no-base: base 9\.9 does not exist/);
+  t.regex(await codes(() => checkProfile(at(fs.mnt), "nope", "1.1")), /^no-profile: profile nope/);
   t.regex(
-    await codes(() => checkProfile(fs.mnt, "work", "../1.1")),
+    await codes(() => checkProfile(at(fs.mnt), "work", "../1.1")),
     /^invalid: --base "\.\.\/1\.1" is invalid/,
   );
-  t.regex(await codes(() => checkProfile(fs.mnt, "../x", "1.1")), /^invalid: id/);
+  t.regex(await codes(() => checkProfile(at(fs.mnt), "../x", "1.1")), /^invalid: id/);
 });
 
 test("profile rebase: refused on conflicts without --force (nothing changed); --force and clean rebases snapshot first", async (t) => {
   const fs = setup(t);
   const before = fullListing(fs.mnt);
-  const err = (await rebaseProfile(fs.mnt, "work", "1.1").catch((e) => e)) as Error;
+  const err = (await rebaseProfile(at(fs.mnt), "work", "1.1").catch((e) => e)) as Error;
   t.true(isStoreError(err) && err.code === "conflicts" && err.exit === 15, String(err));
   t.regex(err.message, /profile work conflicts with base 1\.1: 4 files and 1 package in conflict/);
   t.deepEqual(fullListing(fs.mnt), before);
 
-  const running = (await rebaseProfile(fs.mnt, "tidy", "1.1", { running: "tidy" }).catch((e) => e)) as Error;
+  const running = (await rebaseProfile(at(fs.mnt, "tidy"), "tidy", "1.1").catch((e) => e)) as Error;
   t.true(isStoreError(running) && running.code === "running" && running.exit === 14, String(running));
   t.deepEqual(fullListing(fs.mnt), before);
 
-  const clean = await rebaseProfile(fs.mnt, "tidy", "1.1", { now: () => new Date("2026-12-01T22:00:00Z") });
+  const clean = await rebaseProfile(
+    { ...at(fs.mnt), now: () => new Date("2026-12-01T22:00:00Z") },
+    "tidy",
+    "1.1",
+  );
   t.is(clean.snapshot, "20261201T220000Z");
   t.false(clean.forced);
   t.is(JSON.parse(readFileSync(path.join(fs.mnt, "@profiles/tidy/profile.json"), "utf8")).base, "1.1");
@@ -190,10 +194,14 @@ test("profile rebase: refused on conflicts without --force (nothing changed); --
   );
   t.true(subvolumes(fs.mnt).readonly.includes("@snapshots/tidy/20261201T220000Z"));
 
-  const forced = await rebaseProfile(fs.mnt, "work", "1.1", {
-    force: true,
-    now: () => new Date("2026-12-01T22:00:00Z"),
-  });
+  const forced = await rebaseProfile(
+    { ...at(fs.mnt), now: () => new Date("2026-12-01T22:00:00Z") },
+    "work",
+    "1.1",
+    {
+      force: true,
+    },
+  );
   t.true(forced.forced);
   t.regex(
     JSON.parse(readFileSync(path.join(fs.mnt, "@snapshots/work/20261201T220000Z/snapshot.json"), "utf8"))

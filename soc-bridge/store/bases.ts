@@ -19,8 +19,8 @@ import {
   writeAtomic,
 } from "./btrfs";
 import { StoreError } from "./errors";
+import { runningProfile, type StoreContext, withSession } from "./profiles";
 import {
-  acquireLock,
   checkId,
   checkVersion,
   compareVersions,
@@ -50,20 +50,6 @@ export interface BaseList {
   skipped: string[];
   /** Bases named by profiles, snapshots or staged changes that do not exist. */
   missing: Array<{ version: string; usedBy: string[] }>;
-}
-
-/**
- * Removes whatever interrupted commands left in `.flipper-tmp/` (called under the lock, so nothing
- * there is in progress) and says what it removed.
- */
-export async function cleanLeftovers(store: string): Promise<string[]> {
-  const tmp = storePaths(store).tmp;
-  const removed: string[] = [];
-  for (const name of await readDir(tmp)) {
-    await removeAny(path.join(tmp, name));
-    removed.push(".flipper-tmp/" + name);
-  }
-  return removed;
 }
 
 // ---- who uses which base ------------------------------------------------------------------------
@@ -171,7 +157,8 @@ export async function newestBase(store: string): Promise<string | null> {
   return versions.length ? versions[versions.length - 1] : null;
 }
 
-export async function listBases(store: string): Promise<BaseList> {
+export async function listBases(ctx: StoreContext): Promise<BaseList> {
+  const store = ctx.store;
   await assertTopLevel(store);
   const { versions, skipped } = await validBases(store);
   const users = await baseUsers(store);
@@ -262,11 +249,6 @@ export interface ReceiveResult {
   cleaned: string[];
 }
 
-export interface ReceiveOptions {
-  /** Path of the btrfs binary's arguments hook for tests; default none. */
-  log?: (line: string) => void;
-}
-
 /**
  * `base receive FILE|-`: the stream is received into `.flipper-tmp/`, checked (a valid version name
  * that is not yet a base, complete, read-only) and published as `@base/<ver>` by one read-only
@@ -276,10 +258,10 @@ export interface ReceiveOptions {
  * next lifecycle command.
  */
 export async function receiveBase(
-  store: string,
+  ctx: StoreContext,
   source: string | NodeJS.ReadableStream,
-  _opts: ReceiveOptions = {},
 ): Promise<ReceiveResult> {
+  const store = ctx.store;
   await assertTopLevel(store);
   const what =
     typeof source === "string" ? (source === "-" ? "standard input" : JSON.stringify(source)) : "the stream";
@@ -300,89 +282,91 @@ export async function receiveBase(
     }
   } else input = Readable.from(source as AsyncIterable<Buffer>);
 
-  const release = await acquireLock(store);
   const p = storePaths(store);
   const t0 = performance.now();
   let work: string | null = null;
   const it = input[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  try {
-    const cleaned = await cleanLeftovers(store);
-    // Read the first command: the version and the simple refusals come before anything is written.
-    let head = Buffer.alloc(0);
-    let parsed: StreamHead | null = null;
-    let ended = false;
-    while (parsed === null) {
-      const r = await it.next();
-      if (r.done) {
-        ended = true;
-        if (head.length === 0)
-          throw new StoreError("bad-stream", what + " is empty: not a btrfs send stream");
+  return withSession(ctx, async (session) => {
+    try {
+      // Read the first command: the version and the simple refusals come before anything is written.
+      let head = Buffer.alloc(0);
+      let parsed: StreamHead | null = null;
+      let ended = false;
+      while (parsed === null) {
+        const r = await it.next();
+        if (r.done) {
+          ended = true;
+          if (head.length === 0)
+            throw new StoreError("bad-stream", what + " is empty: not a btrfs send stream");
+          throw new StoreError(
+            "bad-stream",
+            what + " is truncated (" + head.length + " bytes): not a whole btrfs send stream",
+          );
+        }
+        head = Buffer.concat([head, Buffer.from(r.value)]);
+        parsed = parseStreamHead(head, what);
+      }
+      const version = checkVersion(parsed.name, "base version (the stream's subvolume name)");
+      if (await fsp.lstat(p.base(version)).catch(() => null)) {
         throw new StoreError(
-          "bad-stream",
-          what + " is truncated (" + head.length + " bytes): not a whole btrfs send stream",
+          "exists",
+          "base " + version + " exists: remove it first (base gc) or send another version",
         );
       }
-      head = Buffer.concat([head, Buffer.from(r.value)]);
-      parsed = parseStreamHead(head, what);
-    }
-    const version = checkVersion(parsed.name, "base version (the stream's subvolume name)");
-    if (await fsp.lstat(p.base(version)).catch(() => null)) {
-      throw new StoreError(
-        "exists",
-        "base " + version + " exists: remove it first (base gc) or send another version",
-      );
-    }
-    await fsp.mkdir(p.bases, { recursive: true }).catch((e) => {
-      throw fsError(e, "creating " + p.bases);
-    });
-    await fsp.mkdir(p.tmp, { recursive: true }).catch((e) => {
-      throw fsError(e, "creating " + p.tmp);
-    });
-    work = path.join(p.tmp, tmpName("receive", version.replace(/\./g, "_")));
-    await fsp.mkdir(work).catch((e) => {
-      throw fsError(e, "creating " + work);
-    });
-    let bytes = head.length;
-    async function* rest(): AsyncGenerator<Buffer> {
-      yield head;
-      if (ended) return;
-      for (;;) {
-        const r = await it.next();
-        if (r.done) return;
-        bytes += r.value.length;
-        yield r.value;
+      await fsp.mkdir(p.bases, { recursive: true }).catch((e) => {
+        throw fsError(e, "creating " + p.bases);
+      });
+      await fsp.mkdir(p.tmp, { recursive: true }).catch((e) => {
+        throw fsError(e, "creating " + p.tmp);
+      });
+      work = path.join(p.tmp, tmpName("receive", version.replace(/\./g, "_")));
+      await fsp.mkdir(work).catch((e) => {
+        throw fsError(e, "creating " + work);
+      });
+      let bytes = head.length;
+      async function* rest(): AsyncGenerator<Buffer> {
+        yield head;
+        if (ended) return;
+        for (;;) {
+          const r = await it.next();
+          if (r.done) return;
+          bytes += r.value.length;
+          yield r.value;
+        }
       }
+      await btrfsReceive(work, Readable.from(rest()), what);
+      const got = await readDir(work);
+      if (got.length !== 1 || got[0] !== parsed.name) {
+        throw new StoreError(
+          "bad-stream",
+          what +
+            " made " +
+            JSON.stringify(got) +
+            " where one subvolume " +
+            JSON.stringify(parsed.name) +
+            " was expected",
+        );
+      }
+      const received = path.join(work, got[0]);
+      if (!(await isSubvolume(received)) || !(await isReadonly(received))) {
+        throw new StoreError(
+          "bad-stream",
+          what + " is truncated: the received subvolume was never completed",
+        );
+      }
+      await snapshotSubvolume(received, p.base(version), true);
+      return {
+        version,
+        incremental: parsed.incremental,
+        bytes,
+        ms: Math.round(performance.now() - t0),
+        cleaned: session.cleaned,
+      };
+    } finally {
+      if (typeof it.return === "function") await it.return().catch(() => {});
+      if (work) await removeAny(work).catch(() => {});
     }
-    await btrfsReceive(work, Readable.from(rest()), what);
-    const got = await readDir(work);
-    if (got.length !== 1 || got[0] !== parsed.name) {
-      throw new StoreError(
-        "bad-stream",
-        what +
-          " made " +
-          JSON.stringify(got) +
-          " where one subvolume " +
-          JSON.stringify(parsed.name) +
-          " was expected",
-      );
-    }
-    const received = path.join(work, got[0]);
-    if (!(await isSubvolume(received)) || !(await isReadonly(received))) {
-      throw new StoreError("bad-stream", what + " is truncated: the received subvolume was never completed");
-    }
-    await snapshotSubvolume(received, p.base(version), true);
-    return {
-      version,
-      incremental: parsed.incremental,
-      bytes,
-      ms: Math.round(performance.now() - t0),
-      cleaned,
-    };
-  } finally {
-    if (typeof it.return === "function") await it.return().catch(() => {});
-    if (work) await removeAny(work).catch(() => {});
-    await release();
-  }
+  });
 }
 
 /** Runs `btrfs receive -e DIR` fed from `input`; its failures become bad-stream or no-space. */
@@ -435,7 +419,6 @@ export interface GcResult {
   dryRun: boolean;
   removed: string[];
   kept: Array<{ version: string; why: string }>;
-  cleaned: string[];
 }
 
 function usersText(u: BaseUse): string {
@@ -447,12 +430,10 @@ function usersText(u: BaseUse): string {
 }
 
 /** `base gc [--dry-run]`: removes every base no profile, snapshot or staged change uses, never the newest. */
-export async function gcBases(store: string, opts: { dryRun?: boolean } = {}): Promise<GcResult> {
-  await assertTopLevel(store);
-  const release = await acquireLock(store);
-  try {
-    const cleaned = opts.dryRun ? [] : await cleanLeftovers(store);
-    const { bases } = await listBases(store);
+export async function gcBases(ctx: StoreContext, opts: { dryRun?: boolean } = {}): Promise<GcResult> {
+  const store = ctx.store;
+  return withSession(ctx, async () => {
+    const { bases } = await listBases(ctx);
     const removed: string[] = [];
     const kept: GcResult["kept"] = [];
     for (const b of bases) {
@@ -464,19 +445,15 @@ export async function gcBases(store: string, opts: { dryRun?: boolean } = {}): P
         removed.push(b.version);
       }
     }
-    return { dryRun: !!opts.dryRun, removed, kept, cleaned };
-  } finally {
-    await release();
-  }
+    return { dryRun: !!opts.dryRun, removed, kept };
+  });
 }
 
 /** Removes one base (refused with `in-use` while anything uses it, and for the newest). */
-export async function removeBase(store: string, version: string): Promise<void> {
+export async function removeBase(ctx: StoreContext, version: string) {
   checkVersion(version, "base");
-  await assertTopLevel(store);
-  const release = await acquireLock(store);
-  try {
-    const { bases } = await listBases(store);
+  return withSession(ctx, async () => {
+    const { bases } = await listBases(ctx);
     const b = bases.find((x) => x.version === version);
     if (!b) throw new StoreError("no-base", "base " + version + " does not exist in @base");
     if (b.newest)
@@ -490,10 +467,9 @@ export async function removeBase(store: string, version: string): Promise<void> 
         "base " + version + " is in use by " + usersText(b) + ": move or delete those first",
       );
     }
-    await deleteSubvolume(storePaths(store).base(version));
-  } finally {
-    await release();
-  }
+    await deleteSubvolume(storePaths(ctx.store).base(version));
+    return { removed: version };
+  });
 }
 
 // ---- check and rebase ---------------------------------------------------------------------------
@@ -700,7 +676,8 @@ async function requireBase(store: string, ver: string): Promise<void> {
  * A package conflict is a package the profile holds (its upper's dpkg status differs from its base's)
  * whose version V changes. Clean = neither.
  */
-export async function checkProfile(store: string, id: string, target: string): Promise<CheckReport> {
+export async function checkProfile(ctx: StoreContext, id: string, target: string): Promise<CheckReport> {
+  const store = ctx.store;
   checkId(id);
   checkVersion(target, "--base");
   await assertTopLevel(store);
@@ -790,9 +767,6 @@ export interface RebaseResult {
 
 export interface RebaseOptions {
   force?: boolean;
-  /** The running profile's id (its overlay is mounted on its base: refused). */
-  running?: string | null;
-  now?: () => Date;
 }
 
 /**
@@ -843,15 +817,16 @@ async function rebaseSnapshot(
  * then pins V in profile.json.
  */
 export async function rebaseProfile(
-  store: string,
+  ctx: StoreContext,
   id: string,
   target: string,
   opts: RebaseOptions = {},
 ): Promise<RebaseResult> {
+  const store = ctx.store;
   checkId(id);
   checkVersion(target, "--base");
   await assertTopLevel(store);
-  if (opts.running && opts.running === id) {
+  if ((await runningProfile(ctx)) === id) {
     throw new StoreError(
       "running",
       "profile " +
@@ -859,50 +834,49 @@ export async function rebaseProfile(
         " is running: its base is the mounted lower of / (boot another profile or recovery, then rebase)",
     );
   }
-  const release = await acquireLock(store);
   let work: string | null = null;
-  try {
-    const cleaned = await cleanLeftovers(store);
-    const check = await checkProfile(store, id, target);
-    if (check.from === target) {
-      return { id, from: check.from, to: target, forced: false, snapshot: null, check, cleaned };
+  return withSession(ctx, async (session) => {
+    try {
+      const check = await checkProfile(ctx, id, target);
+      if (check.from === target) {
+        return { id, from: check.from, to: target, forced: false, snapshot: null as string | null, check };
+      }
+      if (!check.clean && !opts.force) {
+        throw Object.assign(
+          new StoreError(
+            "conflicts",
+            "profile " +
+              id +
+              " conflicts with base " +
+              target +
+              ": " +
+              summary(check) +
+              " (profile check shows them; --force rebases anyway)",
+          ),
+          { result: check },
+        );
+      }
+      const p = storePaths(store);
+      const file = path.join(p.profile(id), PROFILE_JSON);
+      const json = JSON.parse(await fsp.readFile(file, "utf8")) as Record<string, unknown>;
+      await fsp.mkdir(p.tmp, { recursive: true }).catch((e) => {
+        throw fsError(e, "creating " + p.tmp);
+      });
+      work = path.join(p.tmp, tmpName("rebase", id));
+      await fsp.mkdir(work).catch((e) => {
+        throw fsError(e, "creating " + work);
+      });
+      const forced = !check.clean;
+      const note =
+        "rebase " + check.from + " -> " + target + (forced ? " (forced: " + summary(check) + ")" : "");
+      const stamp: string | null = await rebaseSnapshot(store, id, json, work, note, session.now);
+      json.base = target;
+      await writeAtomic(file, JSON.stringify(json, null, 2) + "\n");
+      return { id, from: check.from, to: target, forced, snapshot: stamp, check };
+    } finally {
+      if (work) await removeAny(work).catch(() => {});
     }
-    if (!check.clean && !opts.force) {
-      throw Object.assign(
-        new StoreError(
-          "conflicts",
-          "profile " +
-            id +
-            " conflicts with base " +
-            target +
-            ": " +
-            summary(check) +
-            " (profile check shows them; --force rebases anyway)",
-        ),
-        { result: check },
-      );
-    }
-    const p = storePaths(store);
-    const file = path.join(p.profile(id), PROFILE_JSON);
-    const json = JSON.parse(await fsp.readFile(file, "utf8")) as Record<string, unknown>;
-    await fsp.mkdir(p.tmp, { recursive: true }).catch((e) => {
-      throw fsError(e, "creating " + p.tmp);
-    });
-    work = path.join(p.tmp, tmpName("rebase", id));
-    await fsp.mkdir(work).catch((e) => {
-      throw fsError(e, "creating " + work);
-    });
-    const forced = !check.clean;
-    const note =
-      "rebase " + check.from + " -> " + target + (forced ? " (forced: " + summary(check) + ")" : "");
-    const stamp = await rebaseSnapshot(store, id, json, work, note, (opts.now ?? (() => new Date()))());
-    json.base = target;
-    await writeAtomic(file, JSON.stringify(json, null, 2) + "\n");
-    return { id, from: check.from, to: target, forced, snapshot: stamp, check, cleaned };
-  } finally {
-    if (work) await removeAny(work).catch(() => {});
-    await release();
-  }
+  });
 }
 
 export function summary(r: CheckReport): string {

@@ -3,7 +3,7 @@
 // nothing changed. The lock file is left out.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { lstatSync, readdirSync, readFileSync } from "node:fs";
+import { lstatSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { subvolumes } from "./btrfs";
 
@@ -43,4 +43,16 @@ export function fullListing(mnt: string): string[] {
     .filter((l) => l.startsWith("# file: "))
     .map((l) => "opaque " + path.relative(mnt, l.slice(8)));
   return [...out, ...opaque, ...subvolumes(mnt).readonly.map((r) => "ro " + r)];
+}
+
+/** A store context on `store` where nothing runs (no booted file, no kernel command line). */
+export function at(
+  store: string,
+  running: string | null = null,
+): { store: string; booted: string; cmdline: string } {
+  const none = path.join(store, ".no-such-file");
+  if (running === null) return { store, booted: none, cmdline: none };
+  const file = path.join(path.dirname(store), "booted");
+  writeFileSync(file, "profile=" + running + "\nbase=\naction=boot\n");
+  return { store, booted: file, cmdline: none };
 }

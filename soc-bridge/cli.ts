@@ -17,6 +17,7 @@ import {
   storeRequest,
   storeUsage,
 } from "./store/commands";
+import { runsInProcess, storeExitCode } from "./store/base-commands";
 import { STORE_ERRORS } from "./store/errors";
 import { DEFAULT_BOOTED, DEFAULT_STORE } from "./store/layout";
 import { listStaged } from "./store/profiles";
@@ -636,7 +637,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   let result: unknown;
   try {
     let viaDaemon = false;
-    if (!o.direct) {
+    if (!o.direct && !runsInProcess(req.cmd)) {
       try {
         const reply = await controlRequest(o.socket, req.cmd, req.args);
         viaDaemon = true;
@@ -655,7 +656,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   }
   if (o.json) process.stdout.write(JSON.stringify({ ok: true, command: req.cmd, result }) + "\n");
   else process.stdout.write(human(req.cmd, result as Record<string, unknown>) + "\n");
-  return EXIT.OK;
+  return storeExitCode(req.cmd, result);
 }
 
 const isMain = (() => {

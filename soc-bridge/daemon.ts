@@ -52,6 +52,7 @@ import {
   type StoredProfile,
 } from "./profile-store";
 import { DEFAULT_BAUD, openSerial } from "./serial";
+import "./store/base-commands";
 import { isStoreCommand, runStoreCommand } from "./store/commands";
 import { DEFAULT_BOOTED } from "./store/layout";
 import { cleanLeftovers, listStaged } from "./store/profiles";

@@ -13,7 +13,13 @@ import {
   removeBase,
   summary,
 } from "./bases";
-import { registerStoreCommands, STORE_FLAG_OPTIONS, type StoreCommand } from "./commands";
+import { aptSnapshot, parseKeep } from "./apt";
+import {
+  registerStoreCommands,
+  STORE_FLAG_OPTIONS,
+  STORE_VALUE_OPTIONS,
+  type StoreCommand,
+} from "./commands";
 import { STORE_ERRORS, StoreError } from "./errors";
 
 type Args = Record<string, unknown>;
@@ -33,9 +39,13 @@ function cleanedLines(r: Record<string, unknown>): string {
   return ((r.cleaned as string[] | undefined) ?? []).map((l) => "cleaned up: " + l + "\n").join("");
 }
 
-// `--dry-run` is a flag only `base gc` takes; the CLI learns store flags from this list.
+// `--dry-run` (base gc) and `--keep N` (profile apt-snapshot) are options only these commands take;
+// the CLI learns store options from these lists (commands.ts has no registration call for them).
 if (!(STORE_FLAG_OPTIONS as readonly string[]).includes("--dry-run")) {
   (STORE_FLAG_OPTIONS as unknown as string[]).push("--dry-run");
+}
+if (!(STORE_VALUE_OPTIONS as readonly string[]).includes("--keep")) {
+  (STORE_VALUE_OPTIONS as unknown as string[]).push("--keep");
 }
 
 function checkText(r: CheckReport): string {
@@ -192,6 +202,33 @@ const commands: Record<string, StoreCommand> = {
         (r.forced ? "\n" + checkText(r.check) : "")
       );
     },
+  },
+  "profile-apt-snapshot": {
+    usage: "profile apt-snapshot [--keep N] [--note TEXT]",
+    summary: "the apt hook: snapshot the running profile (auto), keep the newest N automatic ones",
+    positional: [],
+    options: ["keep", "note"],
+    run: (ctx, a) =>
+      aptSnapshot(ctx, {
+        ...(a.keep !== undefined ? { keep: parseKeep(a.keep) } : {}),
+        ...(a.note !== undefined ? { note: str(a, "note") } : {}),
+      }),
+    human: (r) =>
+      cleanedLines(r) +
+      (r.skipped
+        ? String(r.skipped)
+        : "snapshot " +
+          r.snapshot +
+          " of " +
+          r.id +
+          " before this apt run" +
+          ((r.pruned as string[]).length
+            ? "; removed the older automatic " +
+              (r.pruned as string[]).join(", ") +
+              " (keeping " +
+              r.keep +
+              ")"
+            : "")),
   },
 };
 

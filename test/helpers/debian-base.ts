@@ -12,6 +12,7 @@ import {
   readFileSync,
   renameSync,
   rmSync,
+  writeSync,
 } from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -29,7 +30,12 @@ export interface BaseRecipe {
 /** The suite the project ships (the guest and the package target it). */
 export const SHIPPED_SUITE = "trixie";
 
-export const MINBASE: BaseRecipe = { suite: SHIPPED_SUITE, variant: "minbase", include: [] };
+/** What a base needs beside minbase for flipper-boot's store commands to run in it. */
+export const MINBASE: BaseRecipe = {
+  suite: SHIPPED_SUITE,
+  variant: "minbase",
+  include: ["btrfs-progs", "attr"],
+};
 
 /** The Debian mirror from this machine's apt sources (never a host name written in the project). */
 export function debianMirror(): string {
@@ -80,11 +86,22 @@ export async function debianBaseTarball(
   const lock = out + ".lock";
   for (;;) {
     try {
-      closeSync(openSync(lock, "wx"));
+      const fd = openSync(lock, "wx");
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
       break;
     } catch {
       if (existsSync(out)) return out;
-      await new Promise((r) => setTimeout(r, 2000));
+      // A builder that was killed leaves its lock: take it over when its process is gone.
+      const pid = Number(readFileSync(lock, "utf8").trim() || "0");
+      let alive = pid > 0;
+      try {
+        if (alive) process.kill(pid, 0);
+      } catch {
+        alive = false;
+      }
+      if (!alive) rmSync(lock, { force: true });
+      else await new Promise((r) => setTimeout(r, 2000));
     }
   }
   try {

@@ -262,10 +262,11 @@ export async function receiveBase(
   source: string | NodeJS.ReadableStream,
 ): Promise<ReceiveResult> {
   const store = ctx.store;
-  await assertTopLevel(store);
+  // (withSession checks the store: one `btrfs inspect-internal` less on the way.)
   const what =
     typeof source === "string" ? (source === "-" ? "standard input" : JSON.stringify(source)) : "the stream";
   let input: Readable;
+  let fileSize = -1;
   if (typeof source === "string") {
     if (source === "-") input = process.stdin;
     else {
@@ -278,7 +279,11 @@ export async function receiveBase(
       if (!st.isFile() && !st.isFIFO()) {
         throw new StoreError("invalid", "stream file " + JSON.stringify(source) + " is not a file");
       }
-      input = createReadStream(source, { highWaterMark: 1 << 20 });
+      // A regular file goes to btrfs receive as its own -f: only the head is read here.
+      if (st.isFile()) {
+        fileSize = st.size;
+        input = createReadStream(source, { start: 0, end: 27 + FIRST_CMD_MAX - 1 });
+      } else input = createReadStream(source, { highWaterMark: 1 << 20 });
     }
   } else input = Readable.from(source as AsyncIterable<Buffer>);
 
@@ -324,6 +329,10 @@ export async function receiveBase(
         throw fsError(e, "creating " + work);
       });
       let bytes = head.length;
+      if (fileSize >= 0) {
+        bytes = fileSize;
+        await btrfsReceive(work, source as string, what);
+      } else await btrfsReceive(work, Readable.from(rest()), what);
       async function* rest(): AsyncGenerator<Buffer> {
         yield head;
         if (ended) return;
@@ -334,7 +343,6 @@ export async function receiveBase(
           yield r.value;
         }
       }
-      await btrfsReceive(work, Readable.from(rest()), what);
       const got = await readDir(work);
       if (got.length !== 1 || got[0] !== parsed.name) {
         throw new StoreError(
@@ -369,28 +377,36 @@ export async function receiveBase(
   });
 }
 
-/** Runs `btrfs receive -e DIR` fed from `input`; its failures become bad-stream or no-space. */
-async function btrfsReceive(dir: string, input: Readable, what: string): Promise<void> {
-  const child = spawn("btrfs", ["receive", "-e", dir], { stdio: ["pipe", "ignore", "pipe"] });
+/**
+ * Runs `btrfs receive -e DIR` fed from `input` (or reading the file `input` itself); its failures
+ * become bad-stream or no-space.
+ */
+async function btrfsReceive(dir: string, input: Readable | string, what: string): Promise<void> {
+  const fromFile = typeof input === "string";
+  const child = spawn("btrfs", ["receive", "-e", ...(fromFile ? ["-f", input] : []), dir], {
+    stdio: [fromFile ? "ignore" : "pipe", "ignore", "pipe"],
+  });
   let stderr = "";
-  child.stderr.setEncoding("utf8");
-  child.stderr.on("data", (d: string) => {
+  child.stderr!.setEncoding("utf8");
+  child.stderr!.on("data", (d: string) => {
     if (stderr.length < 8192) stderr += d;
   });
   const exited = new Promise<{ code: number | null; error: Error | null }>((resolve) => {
     child.once("error", (error) => resolve({ code: null, error }));
     child.once("close", (code) => resolve({ code, error: null }));
   });
-  // The child stops reading when it fails: the write side then sees EPIPE, which is not the error.
-  child.stdin.on("error", () => {});
   const fed = new Promise<void>((resolve) => {
+    if (typeof input === "string" || child.stdin === null) return resolve();
+    // The child stops reading when it fails: the write side then sees EPIPE, which is not the error.
+    child.stdin.on("error", () => {});
+    const stdin = child.stdin;
     input.on("error", () => {
-      child.stdin.destroy();
+      stdin.destroy();
       resolve();
     });
     input.once("end", () => resolve());
-    child.stdin.once("close", () => resolve());
-    input.pipe(child.stdin);
+    stdin.once("close", () => resolve());
+    input.pipe(stdin);
   });
   const [res] = await Promise.all([exited, fed]);
   if (res.error) {

@@ -32,6 +32,7 @@ import { TEST_BASE_DTS, TEST_FDTFILE, TEST_OVERLAY_OK_DTS } from "../uboot-scrip
 import { compileDts } from "../uboot-script/qemu";
 import { NodeMcu } from "../mcu/node/mcu";
 import { VmMcu } from "./mcu-vm";
+import { btrfsMissing, btrfsStore, folderStore, type SimStore } from "./store";
 import { SimUboot, type UbootBootResult } from "./uboot";
 
 /** A profile as FlipCTL writes it into <store>/@profiles/<id>/profile.json (schema: protocol/PROTOCOL.md). */
@@ -120,6 +121,12 @@ export interface SimulationOptions {
   mcu?: "node" | "vm";
   /** Bridge debounce (ms) for store changes. */
   debounceMs?: number;
+  /**
+   * The profile store: "folder" (default: plain folders of profile.json), "btrfs" (a real btrfs image
+   * in the simulation folder, FlipCTL through the lifecycle commands; fails when it cannot be
+   * mounted) or "auto" (btrfs when this machine can mount it, else the folder). Ignored with storeDir.
+   */
+  storeKind?: "auto" | "btrfs" | "folder";
 }
 
 export interface LogLine {
@@ -232,6 +239,8 @@ export class Simulation extends EventEmitter {
   private restartArm: { type: number; nth: number; seen: number; done: () => void } | null = null;
   mcuRestarts = 0;
   private closed = false;
+  /** Where FlipCTL's changes go: the lifecycle commands on btrfs, or profile.json files in folders. */
+  store: SimStore = folderStore("not started");
 
   constructor(private o: SimulationOptions = {}) {
     super();
@@ -259,11 +268,17 @@ export class Simulation extends EventEmitter {
   // ---- lifecycle ------------------------------------------------------------------------------
 
   async start(): Promise<void> {
+    this.store = this.openStore();
+    this.log(
+      "sim",
+      "profile store: " +
+        (this.store.kind === "btrfs" ? "a btrfs image" : "folders (" + this.store.why + ")"),
+    );
     mkdirSync(join(this.storeDir, "@profiles"), { recursive: true });
     mkdirSync(join(this.bootDir, "flipper", "overlays"), { recursive: true });
     const existing = await readStore(this.storeDir);
     if (existing.profiles.length === 0 && existing.skipped.length === 0) {
-      for (const p of this.o.profiles ?? EXAMPLE_PROFILES) await this.writeProfile(p);
+      for (const p of this.o.profiles ?? EXAMPLE_PROFILES) await this.createProfile(p);
     }
     this.prepareBootPartition();
     this.prepareEnv();
@@ -278,6 +293,30 @@ export class Simulation extends EventEmitter {
       if (this.o.waitSync !== false) await this.bridge!.whenSynced(60000);
     }
     this.log("sim", "simulation ready in " + this.dir);
+  }
+
+  private openStore(): SimStore {
+    const kind = this.o.storeDir ? "folder" : (this.o.storeKind ?? "folder");
+    if (kind === "folder")
+      return folderStore(this.o.storeDir ? "--store names a folder" : "the folder store was chosen");
+    const missing = btrfsMissing();
+    if (missing) {
+      if (kind === "btrfs") throw new Error("a btrfs store needs: " + missing);
+      return folderStore("a btrfs image needs " + missing);
+    }
+    const bases = [
+      ...new Set(["1.1", "1.2", ...(this.o.profiles ?? EXAMPLE_PROFILES).map((p) => String(p.base))]),
+    ];
+    try {
+      return btrfsStore(
+        this.dir,
+        this.storeDir,
+        bases.filter((b) => /^\d{1,4}(\.\d{1,4}){1,3}$/.test(b)),
+      );
+    } catch (e) {
+      if (kind === "btrfs") throw e;
+      return folderStore("the btrfs image could not be mounted: " + (e as Error).message.split("\n")[0]);
+    }
   }
 
   /** The FAT boot partition's static files: a DTB with symbols, a kernel and initramfs stand-in, overlays. */
@@ -427,6 +466,8 @@ export class Simulation extends EventEmitter {
     this.mcu = null;
     if (this.socat && this.socat.exitCode === null) this.socat.kill("SIGKILL");
     if (this.ownsUboot) this.uboot.close();
+    // Unmount before the folder goes: removing through the mount would walk the store.
+    this.store.close();
     if (this.ownsDir) rmSync(this.dir, { recursive: true, force: true });
   }
 
@@ -712,7 +753,38 @@ export class Simulation extends EventEmitter {
     await this.writeProfile({ ...p, ...change, id });
   }
 
+  /** A new profile: `profile create` on btrfs (then its other fields), else a profile.json. */
+  async createProfile(p: ProfileJson): Promise<void> {
+    if (this.store.kind !== "btrfs") return this.writeProfile(p);
+    await this.lifecycle("profile-create", { id: p.id, name: p.name, base: p.base });
+    const extra = Object.keys(p).filter((k) => !["id", "name", "base", "created"].includes(k));
+    if (extra.length) await this.writeProfile({ ...(await this.readProfile(p.id)), ...p });
+  }
+
+  /** One lifecycle command on the btrfs store (what `flipper-boot profile ...` runs), logged. */
+  async lifecycle(cmd: string, args: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const r = await this.store.run(cmd, args);
+    this.log("sim", "FlipCTL: " + cmd.replace("-", " ") + " " + JSON.stringify(args) + " done");
+    for (const l of (r.cleaned as string[] | undefined) ?? []) this.log("sim", "FlipCTL: cleaned up: " + l);
+    this.emit("state");
+    return r;
+  }
+
+  /** `profile reset`: the profile back to its bare base (btrfs only; a snapshot keeps what it held). */
+  async resetProfile(id: string): Promise<void> {
+    if (this.store.kind !== "btrfs") {
+      throw new Error(
+        "reset needs the btrfs store (" + this.store.why + "): a folder profile has no upper to reset",
+      );
+    }
+    await this.lifecycle("profile-reset", { id });
+  }
+
   async deleteProfile(id: string): Promise<void> {
+    if (this.store.kind === "btrfs") {
+      await this.lifecycle("profile-delete", { id });
+      return;
+    }
     const dir = join(this.storeDir, "@profiles", id);
     if (!existsSync(dir)) throw new Error('no profile "' + id + '" in the store');
     await fsp.rm(dir, { recursive: true, force: true });
@@ -722,6 +794,10 @@ export class Simulation extends EventEmitter {
 
   async cloneProfile(from: string, id: string, name?: string): Promise<void> {
     const p = await this.readProfile(from);
+    if (this.store.kind === "btrfs") {
+      await this.lifecycle("profile-clone", { source: from, id, name: name || p.name + " copy" });
+      return;
+    }
     if (existsSync(join(this.storeDir, "@profiles", id)))
       throw new Error('profile "' + id + '" already exists');
     await this.writeProfile({
@@ -737,6 +813,10 @@ export class Simulation extends EventEmitter {
   }
 
   async renameProfile(id: string, name: string): Promise<void> {
+    if (this.store.kind === "btrfs") {
+      await this.lifecycle("profile-rename", { id, name });
+      return;
+    }
     await this.editProfile(id, { name });
   }
 
@@ -885,6 +965,7 @@ export class Simulation extends EventEmitter {
       bridge: this.bridge ? bridgeView(this.bridge.status()) : null,
       lastBoot: this.lastBoot(),
       dir: this.dir,
+      store: { kind: this.store.kind, why: this.store.why },
     };
   }
 }

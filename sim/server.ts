@@ -121,7 +121,10 @@ export async function startServer(o: ServerOptions = {}): Promise<SimServer> {
         sim.emit("state");
         return null;
       case "create":
-        await sim.writeProfile(m.profile as ProfileJson);
+        await sim.createProfile(m.profile as ProfileJson);
+        return null;
+      case "reset":
+        await sim.resetProfile(str(m.id, "id"));
         return null;
       case "clone":
         await sim.cloneProfile(
@@ -236,7 +239,8 @@ export async function startServer(o: ServerOptions = {}): Promise<SimServer> {
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
-  const o: ServerOptions = {};
+  // A person at `npm start` gets the real lifecycle on a btrfs image when this machine can mount one.
+  const o: ServerOptions = { storeKind: "auto" };
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     const val = () => {
@@ -252,6 +256,11 @@ async function main(): Promise<void> {
     } else if (a === "--store") {
       o.storeDir = val();
       o.profiles = [];
+    } else if (a === "--store-kind") {
+      const v = val();
+      if (v !== "auto" && v !== "btrfs" && v !== "folder")
+        throw new Error("--store-kind must be auto, btrfs or folder");
+      o.storeKind = v;
     } else if (a === "--dir") o.dir = val();
     else if (a === "--mcu") {
       const v = val();
@@ -265,7 +274,8 @@ async function main(): Promise<void> {
       process.stdout.write(
         "usage: npm start -- [--host 127.0.0.1] [--port 8080] [--store DIR (holds @profiles)] [--dir DIR (sim state)]\n" +
           "                   [--uboot-at final|power-on (U-Boot polls the PENDING block while the menu is open)]\n" +
-          "                   [--mcu node|vm (the DeviceScript program in the VM instead of NodeMcu)]\n",
+          "                   [--mcu node|vm (the DeviceScript program in the VM instead of NodeMcu)]\n" +
+          "                   [--store-kind auto|btrfs|folder (default auto: a btrfs image when root can mount one)]\n",
       );
       return;
     } else throw new Error("unknown option " + a + " (try --help)");

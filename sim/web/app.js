@@ -226,6 +226,12 @@ function renderState(s) {
   if (m) for (const t of m.tries) tries.set(t.id, t);
   const tbody = $("profiles");
   const rows = [];
+  const btrfs = !!(s.store && s.store.kind === "btrfs");
+  const kind = $("store-kind");
+  kind.textContent = btrfs ? "btrfs store" : "folder store";
+  kind.title = btrfs
+    ? "a real btrfs image: create, clone, reset and delete run the lifecycle commands"
+    : "plain folders of profile.json: " + ((s.store && s.store.why) || "");
   for (const p of s.profiles) {
     const tags = [];
     if (m && m.default === p.id) tags.push('<span class="tag default">default</span>');
@@ -264,6 +270,7 @@ function renderState(s) {
         '<button class="btn" data-act="hide">' +
         (p.hidden ? "show" : "hide") +
         "</button>" +
+        (btrfs ? '<button class="btn" data-act="reset">reset</button>' : "") +
         '<button class="btn danger" data-act="delete">delete</button>' +
         "</div></td></tr>",
     );
@@ -295,6 +302,7 @@ $("profiles").addEventListener("click", async (ev) => {
   if (act === "default") send({ type: "setDefault", target: id });
   else if (act === "next") send({ type: "setNext", id });
   else if (act === "hide") send({ type: "hide", id, hidden: b.textContent === "hide" });
+  else if (act === "reset") send({ type: "reset", id });
   else if (act === "delete") {
     if (!b.classList.contains("armed")) {
       b.classList.add("armed");

@@ -1,0 +1,119 @@
+// The simulation's profile store on a real btrfs image (when it can mount one: root, loop devices,
+// btrfs in the kernel), so FlipCTL creates, clones, resets and deletes through the real lifecycle
+// commands (soc-bridge/store, the same table the CLI and the daemon's socket run). Otherwise the
+// store is a plain folder and FlipCTL writes profile.json files, and the page says which.
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import "../soc-bridge/store/base-commands";
+import { runStoreCommand } from "../soc-bridge/store/commands";
+import type { StoreContext } from "../soc-bridge/store/profiles";
+
+export type StoreKind = "btrfs" | "folder";
+
+export interface SimStore {
+  kind: StoreKind;
+  /** Why the store is a folder (what was missing), or "" on btrfs. */
+  why: string;
+  /** Runs one lifecycle command (btrfs only). */
+  run(cmd: string, args: Record<string, unknown>): Promise<Record<string, unknown>>;
+  /** Unmounts and detaches (btrfs); safe to call twice. */
+  close(): void;
+}
+
+function sh(cmd: string, args: string[]): string {
+  return execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+}
+
+/** What the machine lacks for a btrfs image, or "" when it has everything. */
+export function btrfsMissing(): string {
+  const missing: string[] = [];
+  if (process.getuid && process.getuid() !== 0) missing.push("root");
+  if (!existsSync("/dev/loop-control")) missing.push("loop devices");
+  const fss = existsSync("/proc/filesystems") ? readFileSync("/proc/filesystems", "utf8") : "";
+  if (!/\bbtrfs\b/.test(fss)) missing.push("btrfs in the kernel");
+  for (const tool of ["mkfs.btrfs", "btrfs", "losetup"]) {
+    try {
+      sh("sh", ["-c", "command -v " + tool]);
+    } catch {
+      missing.push(tool);
+    }
+  }
+  return missing.join(", ");
+}
+
+export function folderStore(why: string): SimStore {
+  return {
+    kind: "folder",
+    why,
+    run: async () => {
+      throw new Error("the profile store is a plain folder (" + why + "): lifecycle commands need btrfs");
+    },
+    close: () => {},
+  };
+}
+
+/** A small read-only base: what `profile check` and the overlay would see of a Debian root. */
+function makeBase(top: string, ver: string): void {
+  const p = join(top, "@base", ver);
+  sh("btrfs", ["subvolume", "create", p]);
+  mkdirSync(join(p, "etc"));
+  writeFileSync(join(p, "etc", "machine-id"), "uninitialized\n");
+  writeFileSync(join(p, "etc", "os-release"), 'PRETTY_NAME="Flipper OS (simulated base ' + ver + ')"\n');
+  sh("btrfs", ["property", "set", "-ts", p, "ro", "true"]);
+}
+
+/**
+ * Mounts (creating it when missing) `<dir>/store.img` as btrfs at `mountAt`, with the folders
+ * STORE.md names and the bases `bases`. The image stays in `dir` (a kept --dir keeps its profiles).
+ */
+export function btrfsStore(dir: string, mountAt: string, bases: string[]): SimStore {
+  const image = join(dir, "store.img");
+  const fresh = !existsSync(image);
+  let loop = "";
+  let mounted = false;
+  const close = () => {
+    if (mounted) {
+      try {
+        sh("umount", [mountAt]);
+      } catch {
+        sh("umount", ["-l", mountAt]);
+      }
+      mounted = false;
+    }
+    if (loop) {
+      try {
+        sh("losetup", ["-d", loop]);
+      } catch {}
+      loop = "";
+    }
+  };
+  try {
+    if (fresh) {
+      sh("truncate", ["-s", "512M", image]);
+      sh("mkfs.btrfs", ["-q", "-L", "flipper", image]);
+    }
+    mkdirSync(mountAt, { recursive: true });
+    loop = sh("losetup", ["-f", "--show", image]).trim();
+    sh("mount", ["-t", "btrfs", "-o", "subvolid=5", loop, mountAt]);
+    mounted = true;
+    for (const d of ["@base", "@profiles", "@snapshots", "@staged"])
+      mkdirSync(join(mountAt, d), { recursive: true });
+    if (!existsSync(join(mountAt, "@data"))) sh("btrfs", ["subvolume", "create", join(mountAt, "@data")]);
+    for (const b of bases) if (!existsSync(join(mountAt, "@base", b))) makeBase(mountAt, b);
+  } catch (e) {
+    close();
+    if (fresh) rmSync(image, { force: true });
+    throw e;
+  }
+  // Nothing runs on the store's side of the simulation (its Linux is simulated, no overlay is
+  // mounted): no booted file, no kernel command line.
+  const none = join(dir, "no-booted-file");
+  const ctx: StoreContext = { store: mountAt, booted: none, cmdline: none };
+  return {
+    kind: "btrfs",
+    why: "",
+    run: async (cmd, args) => (await runStoreCommand(cmd, args, ctx)) as Record<string, unknown>,
+    close,
+  };
+}

@@ -275,6 +275,14 @@ test("through the daemon's control socket: base-list, profile-check, base-gc, an
   t.false(inUse.ok);
   t.is(inUse.code, "in-use");
   t.regex(String(inUse.error), /in use by profile lab, main/);
+  // A stream file the daemon can read is received by the daemon itself.
+  const recv = await controlRequest(sock, "base-receive", { file: streams.make("1.5", { f: "x" }) });
+  t.true(recv.ok, recv.error);
+  t.like(recv.result, { version: "1.5" });
+  t.true(subvolumes(top).readonly.includes("@base/1.5"));
+  const bad = await controlRequest(sock, "base-receive", { file: 5 });
+  t.false(bad.ok);
+  t.is(bad.code, "invalid");
   const rebase = await controlRequest(sock, "profile-rebase", { id: "lab", base: "1.1" });
   t.true(rebase.ok, rebase.error);
   t.is(JSON.parse(readFileSync(path.join(top, "@profiles/lab/profile.json"), "utf8")).base, "1.1");

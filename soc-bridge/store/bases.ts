@@ -268,8 +268,15 @@ export async function receiveBase(
   let input: Readable;
   let fileSize = -1;
   if (typeof source === "string") {
-    if (source === "-") input = process.stdin;
-    else {
+    if (source === "-") {
+      if (process.stdin.isTTY) {
+        throw new StoreError(
+          "invalid",
+          "standard input is a terminal: pipe a btrfs send stream into base receive -",
+        );
+      }
+      input = process.stdin;
+    } else {
       const st = await fsp.stat(source).catch((e: NodeJS.ErrnoException) => {
         throw new StoreError(
           "invalid",

@@ -298,6 +298,10 @@ export async function receiveBase(
   const t0 = performance.now();
   let work: string | null = null;
   const it = input[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  // A refusal before the session (not btrfs, busy) must not leave the file open in a daemon.
+  const closeInput = () => {
+    if (input !== process.stdin) input.destroy();
+  };
   return withSession(ctx, async (session) => {
     try {
       // Read the first command: the version and the simple refusals come before anything is written.
@@ -381,7 +385,7 @@ export async function receiveBase(
       if (typeof it.return === "function") await it.return().catch(() => {});
       if (work) await removeAny(work).catch(() => {});
     }
-  });
+  }).finally(closeInput);
 }
 
 /**

@@ -4,7 +4,7 @@
 // `rebase` snapshot and pin the new base.
 import test from "ava";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { checkProfile, parseDpkgStatus, rebaseProfile } from "../soc-bridge/store/bases";
 import { isStoreError } from "../soc-bridge/store/errors";
@@ -225,5 +225,26 @@ test("parseDpkgStatus: installed entries by package and architecture; removed on
       ["a:amd64", "1"],
       ["c", "3"],
     ],
+  );
+});
+
+test("profile check never follows a base's symlink out of the base", async (t) => {
+  const fs = btrfsStore(t, [], []);
+  base(fs.mnt, "3.0", { "opt/app/conf": "a\n" });
+  // 3.1 turns the folder into an absolute symlink: followed from the host, it would be the host's /etc.
+  const v = path.join(fs.mnt, "@base", "3.1");
+  sh("btrfs", ["subvolume", "create", v]);
+  mkdirSync(path.join(v, "opt"));
+  symlinkSync("/etc", path.join(v, "opt/app"));
+  sh("btrfs", ["property", "set", "-ts", v, "ro", "true"]);
+  makeProfile(fs.mnt, { id: "p", base: "3.0" });
+  throughOverlay(fs.mnt, "p", "3.0", (r) => {
+    writeFileSync(path.join(r, "opt/app/conf"), "mine\n");
+    writeFileSync(path.join(r, "opt/app/passwd"), "mine\n");
+  });
+  const r = await checkProfile(at(fs.mnt), "p", "3.1");
+  t.deepEqual(
+    r.files.map((f) => [f.path, f.upper, f.change]),
+    [["opt/app", "folder", "changed"]],
   );
 });

@@ -748,8 +748,16 @@ export async function checkProfile(ctx: StoreContext, id: string, target: string
           continue; // an opaque folder hides the whole lower folder: its contents are the profile's own
         }
         // A plain folder merges with the lower: only a folder where V put something else conflicts.
+        // Where either base has a non-folder (a symlink above all) nothing below is compared: a path
+        // through a base's symlink could lead out of the base.
         if (b.kind !== "dir" && b.kind !== "missing") {
           report.files.push({ path: r, upper: "folder", change: a.kind === "missing" ? "added" : "changed" });
+          continue;
+        }
+        if (a.kind !== "dir" && a.kind !== "missing") {
+          const c = await baseChange(a, b);
+          if (c) report.files.push({ path: r, upper: "folder", change: c });
+          continue;
         }
         await walk(r);
         continue;

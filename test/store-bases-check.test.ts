@@ -228,23 +228,30 @@ test("parseDpkgStatus: installed entries by package and architecture; removed on
   );
 });
 
-test("profile check never follows a base's symlink out of the base", async (t) => {
+test("profile check never follows a base's symlink out of the base, and sees changes deep below an opaque folder", async (t) => {
   const fs = btrfsStore(t, [], []);
-  base(fs.mnt, "3.0", { "opt/app/conf": "a\n" });
+  base(fs.mnt, "3.0", { "opt/app/conf": "a\n", "srv/tree/deep/x": "1\n" });
   // 3.1 turns the folder into an absolute symlink: followed from the host, it would be the host's /etc.
   const v = path.join(fs.mnt, "@base", "3.1");
   sh("btrfs", ["subvolume", "create", v]);
   mkdirSync(path.join(v, "opt"));
   symlinkSync("/etc", path.join(v, "opt/app"));
+  mkdirSync(path.join(v, "srv/tree/deep"), { recursive: true });
+  writeFileSync(path.join(v, "srv/tree/deep/x"), "2\n"); // a change two levels below an opaque folder
   sh("btrfs", ["property", "set", "-ts", v, "ro", "true"]);
   makeProfile(fs.mnt, { id: "p", base: "3.0" });
   throughOverlay(fs.mnt, "p", "3.0", (r) => {
     writeFileSync(path.join(r, "opt/app/conf"), "mine\n");
     writeFileSync(path.join(r, "opt/app/passwd"), "mine\n");
+    rmSync(path.join(r, "srv/tree"), { recursive: true });
+    mkdirSync(path.join(r, "srv/tree"));
   });
   const r = await checkProfile(at(fs.mnt), "p", "3.1");
   t.deepEqual(
     r.files.map((f) => [f.path, f.upper, f.change]),
-    [["opt/app", "folder", "changed"]],
+    [
+      ["opt/app", "folder", "changed"],
+      ["srv/tree", "opaque", "changed"],
+    ],
   );
 });

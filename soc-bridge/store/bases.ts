@@ -605,8 +605,11 @@ async function folderChanged(from: string, to: string): Promise<FileConflict["ch
   if (a.length === 0 && b.length === 0) return null;
   if (a.join("\0") !== b.join("\0")) return a.length === 0 ? "added" : "changed";
   for (const n of a) {
-    const c = await baseChange(await entryAt(path.join(from, n)), await entryAt(path.join(to, n)));
-    if (c) return "changed";
+    const ea = await entryAt(path.join(from, n));
+    const eb = await entryAt(path.join(to, n));
+    if (await baseChange(ea, eb)) return "changed";
+    // The whole tree below is hidden: look into sub-folders too (real folders only, never symlinks).
+    if (ea.kind === "dir" && eb.kind === "dir" && (await folderChanged(ea.path, eb.path))) return "changed";
   }
   return null;
 }

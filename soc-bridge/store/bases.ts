@@ -367,7 +367,7 @@ export async function receiveBase(
         );
       }
       const received = path.join(work, got[0]);
-      if (!(await isSubvolume(received)) || !(await isReadonly(received))) {
+      if (!(await isSubvolume(received)) || !(await refusesWrites(received))) {
         throw new StoreError(
           "bad-stream",
           what + " is truncated: the received subvolume was never completed",
@@ -386,6 +386,24 @@ export async function receiveBase(
       if (work) await removeAny(work).catch(() => {});
     }
   }).finally(closeInput);
+}
+
+/**
+ * True when `dir` is read-only, found by trying to create a file in it (EROFS), which costs no
+ * `btrfs property get` process. A completed `btrfs receive` sets read-only as its last step.
+ */
+async function refusesWrites(dir: string): Promise<boolean> {
+  const probe = path.join(dir, ".flipper-ro-probe");
+  try {
+    await (await fsp.open(probe, "wx")).close();
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "EROFS") return true;
+    if (code === "EEXIST") return false;
+    throw fsError(e, "checking that " + dir + " is read-only");
+  }
+  await fsp.rm(probe, { force: true });
+  return false;
 }
 
 /**

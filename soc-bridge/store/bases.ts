@@ -19,13 +19,19 @@ import {
   writeAtomic,
 } from "./btrfs";
 import { StoreError } from "./errors";
-import { runningProfile, type StoreContext, withSession } from "./profiles";
+import {
+  inWork,
+  loadProfile,
+  placeSnapshot,
+  runningProfile,
+  type StoreContext,
+  takeSnapshot,
+  withSession,
+} from "./profiles";
 import {
   checkId,
   checkVersion,
   compareVersions,
-  freshStamp,
-  isoNow,
   PROFILE_JSON,
   SNAPSHOT_JSON,
   storePaths,
@@ -826,47 +832,6 @@ export interface RebaseOptions {
 }
 
 /**
- * A read-only snapshot of @profiles/<id> with snapshot.json (reason `rebase`), built in `work` and
- * published in @snapshots/<id>/ by a read-only snapshot of it (which appears whole).
- */
-async function rebaseSnapshot(
-  store: string,
-  id: string,
-  json: Record<string, unknown>,
-  work: string,
-  note: string,
-  now: Date,
-) {
-  const p = storePaths(store);
-  const taken = (await readDir(p.snapshots(id))).filter((n) => !n.startsWith("."));
-  const stamp = freshStamp(now, taken);
-  const snap = path.join(work, "snap");
-  await snapshotSubvolume(p.profile(id), snap);
-  try {
-    await fsp.rm(path.join(snap, "work"), { recursive: true, force: true });
-    await fsp.mkdir(path.join(snap, "work"));
-  } catch (e) {
-    throw fsError(e, "emptying " + path.join(snap, "work"));
-  }
-  const info = {
-    id,
-    stamp,
-    reason: "rebase",
-    created: isoNow(now),
-    base: String(json.base),
-    name: String(json.name),
-    note,
-    auto: false,
-  };
-  await writeAtomic(path.join(snap, SNAPSHOT_JSON), JSON.stringify(info, null, 2) + "\n");
-  await fsp.mkdir(p.snapshots(id), { recursive: true }).catch((e) => {
-    throw fsError(e, "creating " + p.snapshots(id));
-  });
-  await snapshotSubvolume(snap, p.snapshot(id, stamp), true);
-  return stamp;
-}
-
-/**
  * `profile rebase ID --base V [--force]`: refuses when check finds conflicts (unless --force) and
  * for the running profile (its base is the mounted lower of /: boot another profile or recovery
  * first; nothing is staged for it); takes a snapshot (reason `rebase`, so `profile undo` goes back),
@@ -890,48 +855,42 @@ export async function rebaseProfile(
         " is running: its base is the mounted lower of / (boot another profile or recovery, then rebase)",
     );
   }
-  let work: string | null = null;
   return withSession(ctx, async (session) => {
-    try {
-      const check = await checkProfile(ctx, id, target);
-      if (check.from === target) {
-        return { id, from: check.from, to: target, forced: false, snapshot: null as string | null, check };
-      }
-      if (!check.clean && !opts.force) {
-        throw Object.assign(
-          new StoreError(
-            "conflicts",
-            "profile " +
-              id +
-              " conflicts with base " +
-              target +
-              ": " +
-              summary(check) +
-              " (profile check shows them; --force rebases anyway)",
-          ),
-          { result: check },
-        );
-      }
-      const p = storePaths(store);
-      const file = path.join(p.profile(id), PROFILE_JSON);
-      const json = JSON.parse(await fsp.readFile(file, "utf8")) as Record<string, unknown>;
-      await fsp.mkdir(p.tmp, { recursive: true }).catch((e) => {
-        throw fsError(e, "creating " + p.tmp);
-      });
-      work = path.join(p.tmp, tmpName("rebase", id));
-      await fsp.mkdir(work).catch((e) => {
-        throw fsError(e, "creating " + work);
-      });
-      const forced = !check.clean;
-      const note =
-        "rebase " + check.from + " -> " + target + (forced ? " (forced: " + summary(check) + ")" : "");
-      const stamp: string | null = await rebaseSnapshot(store, id, json, work, note, session.now);
-      json.base = target;
-      await writeAtomic(file, JSON.stringify(json, null, 2) + "\n");
-      return { id, from: check.from, to: target, forced, snapshot: stamp, check };
-    } finally {
-      if (work) await removeAny(work).catch(() => {});
+    const check = await checkProfile(ctx, id, target);
+    if (check.from === target) {
+      return { id, from: check.from, to: target, forced: false, snapshot: null as string | null, check };
     }
+    if (!check.clean && !opts.force) {
+      throw Object.assign(
+        new StoreError(
+          "conflicts",
+          "profile " +
+            id +
+            " conflicts with base " +
+            target +
+            ": " +
+            summary(check) +
+            " (profile check shows them; --force rebases anyway)",
+        ),
+        { result: check },
+      );
+    }
+    const json = await loadProfile(session.P, id);
+    const forced = !check.clean;
+    const note =
+      "rebase " + check.from + " -> " + target + (forced ? " (forced: " + summary(check) + ")" : "");
+    // The snapshot first (profiles.ts's building blocks, so recovery knows the work folder), then
+    // profile.json: a crash between the two leaves one more snapshot and the profile on its old base.
+    const info = await inWork(session, "rebase", id, null, async (w) => {
+      const info = await takeSnapshot(session, id, json, w.snap, "rebase", { note });
+      await placeSnapshot(session.P, w.snap, info);
+      await writeAtomic(
+        path.join(session.P.profile(id), PROFILE_JSON),
+        JSON.stringify({ ...json, base: target }, null, 2) + "\n",
+      );
+      return info;
+    });
+    return { id, from: check.from, to: target, forced, snapshot: info.stamp as string | null, check };
   });
 }
 

@@ -252,6 +252,23 @@ test("apt runs in a mounted profile: a snapshot before each, the newest 2 automa
 
 test("when no snapshot can be taken apt still succeeds, and stderr says why", async (t) => {
   const r = await rig(t);
+  // A keep count that breaks its rule: said on stderr, no snapshot, apt goes on.
+  const defaults = path.join(r.root, "etc/default/flipper-boot");
+  writeFileSync(
+    defaults,
+    readFileSync(defaults, "utf8").replace("FLIPPER_BOOT_APT_KEEP=2", "FLIPPER_BOOT_APT_KEEP=lots"),
+  );
+  const badKeep = await r.apt(["install", "/opt/fb-tiny_1.0_all.deb"]);
+  t.is(badKeep.code, 0, badKeep.stdout + badKeep.stderr);
+  t.regex(badKeep.stderr, /--keep "lots" is invalid: must be a whole number from 1 to 100/);
+  t.true(installed(r.upper));
+  t.deepEqual(autoSnapshots(r.top), []);
+  const removed = await r.apt(["remove", "fb-tiny"]);
+  t.is(removed.code, 0, removed.stderr);
+  writeFileSync(
+    defaults,
+    readFileSync(defaults, "utf8").replace("FLIPPER_BOOT_APT_KEEP=lots", "FLIPPER_BOOT_APT_KEEP=2"),
+  );
   // The store is not mounted where the defaults file says: the snapshot is impossible.
   r.unmountStore();
   const res = await r.apt(["install", "/opt/fb-tiny_1.0_all.deb"]);

@@ -115,6 +115,12 @@ export async function debianBaseTarball(
     log("building a Debian " + recipe.suite + " " + recipe.variant + " base with mmdebstrap (minutes)");
     await run("nice", ["mmdebstrap", ...args], { maxBuffer: 64 * 1024 * 1024 });
     renameSync(tmp, out);
+    // The same variant and suite built from an older recipe is not used again.
+    const prefix = recipe.variant + "-" + recipe.suite + "-";
+    for (const f of readdirSync(BASE_CACHE)) {
+      if (f.startsWith(prefix) && f.endsWith(".tar") && f !== path.basename(out))
+        rmSync(path.join(BASE_CACHE, f));
+    }
     log("built " + path.basename(out) + " in " + Math.round((performance.now() - t0) / 1000) + " s");
     return out;
   } finally {

@@ -6,7 +6,17 @@ import { isValidProfileId, validateProfile } from "./profile";
 import { BlockAction, BlockReason, BlockStatus, decodeBlock, encodeBlock } from "./register-block";
 import { parseFragment, renderFragment } from "./boot-fragment";
 import { encodeFrame, type Frame, FrameDecoder, FrameKind, MAX_WIRE_FRAME } from "./frame";
-import { decodeState, encodeListItem, encodeState, listCrc, MessageType, decodeListItem } from "./messages";
+import {
+  decodeListBegin,
+  decodeListItem,
+  decodeState,
+  encodeListItem,
+  encodeState,
+  listCrc,
+  MessageType,
+  packListItems,
+  Result,
+} from "./messages";
 
 function check(name: string, cond: boolean): void {
   if (!cond) throw new Error("FAILED: " + name);
@@ -56,8 +66,21 @@ const rec = {
 };
 const item = encodeListItem({ generation: 5, index: 0, record: rec });
 const back = decodeListItem(item);
-check("list item", back.value !== null && back.value.record.origin === "desktop");
+check("list item", back.value !== null && back.value.records[0].origin === "desktop");
 console.log("listcrc " + hex(listCrc([rec]), 8));
+// Several records per LIST_ITEM, packed to a payload limit, decode back in order.
+const many = [
+  rec,
+  { id: "router", name: "Router", base: "1.4", flags: 0, created: 5, lastUsed: 6, origin: "" },
+];
+const packed = packListItems(5, many, 512);
+const unpacked = decodeListItem(packed[0]);
+check(
+  "packed items",
+  packed.length === 1 && unpacked.value !== null && unpacked.value.records[1].id === "router",
+);
+console.log("packed " + hex(crc32(packed[0], 0, packed[0].length), 8));
+check("count over 32 is NO_SPACE", decodeListBegin([1, 0, 0, 0, 33]).result === Result.NO_SPACE);
 const frames: Frame[] = [];
 let errors = 0;
 const dec = new FrameDecoder(MAX_WIRE_FRAME);
@@ -85,6 +108,7 @@ check("frames survive garbage", frames.length === 2 && errors === 2 && frames[1]
 const st = encodeState({
   generation: 3,
   profileCount: 1,
+  listCrc: 0xfedcba98,
   maxProfiles: 32,
   defaultMode: 0,
   defaultId: "pentest",
@@ -106,5 +130,5 @@ const st = encodeState({
   tries: [{ id: "pentest", tries: 2, failed: 0 }],
 });
 const ds = decodeState(st);
-check("state", ds.value !== null && ds.value.tries[0].tries === 2);
+check("state", ds.value !== null && ds.value.tries[0].tries === 2 && ds.value.listCrc === 0xfedcba98);
 console.log("protocol devs check passed");

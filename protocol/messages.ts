@@ -14,8 +14,12 @@ import {
 import { ByteReader, ByteWriter } from "./wire";
 import { ACTION_NAMES, BlockAction, BlockReason } from "./register-block";
 
-export const PROTOCOL_VERSION = 1;
-export const PROTOCOL_VERSION_MIN = 1;
+/**
+ * Version 2: LIST_ITEM carries several records, GET_STATE carries the list CRC, and generations only
+ * move forward (OLD_GENERATION). Version 1 MCUs were never deployed, so neither side speaks it.
+ */
+export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION_MIN = 2;
 
 export const MessageType = {
   HELLO: 0x01,
@@ -68,6 +72,7 @@ export const Result = {
   NOT_FOUND: 6,
   TOO_LARGE: 7,
   OUT_OF_ORDER: 8,
+  OLD_GENERATION: 9,
 } as const;
 export const RESULT_NAMES = [
   "OK",
@@ -79,6 +84,7 @@ export const RESULT_NAMES = [
   "NOT_FOUND",
   "TOO_LARGE",
   "OUT_OF_ORDER",
+  "OLD_GENERATION",
 ];
 
 export function resultName(code: number): string {
@@ -109,14 +115,23 @@ export interface Decoded<T> {
   value: T | null;
   /** Empty when value is set; otherwise names the field, the value and the rule. */
   error: string;
+  /**
+   * The Result a responder answers with: OK with a value, INVALID for a malformed payload or a
+   * broken rule, NO_SPACE for a list count or index past MAX_PROFILES.
+   */
+  result: number;
 }
 
 function ok<T>(value: T): Decoded<T> {
-  return { value: value, error: "" };
+  return { value: value, error: "", result: Result.OK };
 }
 
 function bad<T>(error: string): Decoded<T> {
-  return { value: null, error: error };
+  return { value: null, error: error, result: Result.INVALID };
+}
+
+function noSpace<T>(error: string): Decoded<T> {
+  return { value: null, error: error, result: Result.NO_SPACE };
 }
 
 const SHORT = "payload is truncated or has trailing bytes";
@@ -241,22 +256,41 @@ export function decodeListBegin(p: Bytes): Decoded<ListBegin> {
   const v = { generation: r.u32(), count: r.u8() };
   if (!r.done()) return bad(SHORT);
   if (v.count > MAX_PROFILES) {
-    return bad(
-      "count " + decimal(v.count) + " is invalid: must be 0 to " + decimal(MAX_PROFILES) + " profiles",
+    return noSpace(
+      "count " + decimal(v.count) + " is too many: at most " + decimal(MAX_PROFILES) + " profiles",
     );
   }
   return ok(v);
 }
 
+/** LIST_ITEM: one or more records for consecutive indexes, starting at `index`. */
 export interface ListItem {
   generation: number;
+  /** Index of the first record. */
   index: number;
-  record: ProfileRecord;
+  records: ProfileRecord[];
 }
 
-export function encodeListItem(m: ListItem): Bytes {
+/** What encodeListItem takes: several records (`records`) or one (`record`). */
+export interface ListItemInput {
+  generation: number;
+  index: number;
+  record?: ProfileRecord;
+  records?: ProfileRecord[];
+}
+
+/** Bytes of a LIST_ITEM payload before its records (generation u32, index u8). */
+export const LIST_ITEM_HEADER_BYTES = 5;
+
+export function encodeListItem(m: ListItemInput): Bytes {
   const w = new ByteWriter().u32(m.generation).u8(m.index);
-  writeRecord(w, m.record);
+  const many = m.records;
+  const one = m.record;
+  if (many !== undefined) {
+    for (let i = 0; i < many.length; i++) writeRecord(w, many[i]);
+  } else if (one !== undefined) {
+    writeRecord(w, one);
+  }
   return w.bytes;
 }
 
@@ -264,11 +298,53 @@ export function decodeListItem(p: Bytes): Decoded<ListItem> {
   const r = new ByteReader(p, 0, p.length);
   const generation = r.u32();
   const index = r.u8();
-  const record = readRecord(r);
+  if (r.failed) return bad(SHORT);
+  if (index >= MAX_PROFILES) {
+    return noSpace(
+      "index " + decimal(index) + " is past the limit: at most " + decimal(MAX_PROFILES) + " profiles",
+    );
+  }
+  const records: ProfileRecord[] = [];
+  // Records run to the end of the payload; more than fit the list is NO_SPACE, not a long loop.
+  while (!r.failed && r.pos < r.end && index + records.length < MAX_PROFILES) {
+    const record = readRecord(r);
+    if (r.failed) break;
+    const e = validateProfile(record);
+    if (e) return bad(formatFieldError(e));
+    records.push(record);
+  }
+  if (!r.failed && r.pos < r.end) {
+    return noSpace(
+      "records from index " +
+        decimal(index) +
+        " go past the limit: at most " +
+        decimal(MAX_PROFILES) +
+        " profiles",
+    );
+  }
   if (!r.done()) return bad(SHORT);
-  const e = validateProfile(record);
-  if (e) return bad(formatFieldError(e));
-  return ok({ generation: generation, index: index, record: record });
+  if (records.length === 0) return bad("LIST_ITEM carries no record: at least one is required");
+  return ok({ generation: generation, index: index, records: records });
+}
+
+/**
+ * A whole list as LIST_ITEM payloads, each packed with as many consecutive records as fit in
+ * `maxPayload` bytes (the negotiated maximum), in index order.
+ */
+export function packListItems(generation: number, records: ProfileRecord[], maxPayload: number): Bytes[] {
+  const out: Bytes[] = [];
+  let w: ByteWriter | null = null;
+  for (let i = 0; i < records.length; i++) {
+    const b = encodeRecord(records[i]);
+    if (w !== null && w.bytes.length + b.length > maxPayload) {
+      out.push(w.bytes);
+      w = null;
+    }
+    if (w === null) w = new ByteWriter().u32(generation).u8(i);
+    w.raw(b);
+  }
+  if (w !== null) out.push(w.bytes);
+  return out;
 }
 
 export interface ListCommit {
@@ -558,6 +634,8 @@ export interface ProfileTries {
 export interface McuState {
   generation: number;
   profileCount: number;
+  /** listCrc() of the list held, so a bridge can tell an unchanged list in one round trip. */
+  listCrc: number;
   maxProfiles: number;
   defaultMode: number;
   defaultId: string;
@@ -576,6 +654,7 @@ export function encodeState(s: McuState): Bytes {
   const w = new ByteWriter()
     .u32(s.generation)
     .u8(s.profileCount)
+    .u32(s.listCrc)
     .u8(s.maxProfiles)
     .u8(s.defaultMode)
     .str(s.defaultId)
@@ -596,6 +675,7 @@ export function decodeState(p: Bytes): Decoded<McuState> {
   const r = new ByteReader(p, 0, p.length);
   const generation = r.u32();
   const profileCount = r.u8();
+  const crc = r.u32();
   const maxProfiles = r.u8();
   const defaultMode = r.u8();
   const defaultId = r.str();
@@ -613,6 +693,7 @@ export function decodeState(p: Bytes): Decoded<McuState> {
   return ok({
     generation: generation,
     profileCount: profileCount,
+    listCrc: crc,
     maxProfiles: maxProfiles,
     defaultMode: defaultMode,
     defaultId: defaultId,

@@ -510,13 +510,7 @@ async function directSync(link: McuLink, o: Opts): Promise<unknown> {
       EXIT.STORE,
     );
   }
-  const cur = await ops.readMcuList(link);
-  let kind = "verified";
-  let generation = cur.generation;
-  if (!(cur.generation !== 0 && ops.sameList(cur.records, want))) {
-    generation = await ops.transferList(link, want, ops.nextGeneration(cur.generation));
-    kind = "full";
-  }
+  const { kind, generation } = await ops.syncWholeList(link, want);
   return {
     kind,
     generation,

@@ -32,15 +32,13 @@ import {
   getState,
   isStale,
   markGood,
-  nextGeneration,
   type OptionsChange,
   planDeltas,
   readMcuList,
-  sameList,
   setDefault,
   setNext,
   setOptions,
-  transferList,
+  syncWholeList,
   UsageError,
 } from "./ops";
 import {
@@ -630,14 +628,9 @@ export class Daemon extends EventEmitter {
     try {
       for (let round = 0; round < 3 && kind === null; round++) {
         if (this.needFull || this.mcuList === null || forced) {
-          const cur = await readMcuList(link);
-          this.generation = cur.generation;
-          if (sameList(cur.records, want) && cur.generation !== 0) {
-            kind = "verified";
-          } else {
-            this.generation = await transferList(link, want, nextGeneration(cur.generation));
-            kind = "full";
-          }
+          const r = await syncWholeList(link, want);
+          this.generation = r.generation;
+          kind = r.kind;
           this.mcuList = want;
           this.needFull = false;
           this.fallbackDirty = true;

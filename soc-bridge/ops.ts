@@ -10,7 +10,6 @@ import {
   encodeGetProfile,
   encodeListBegin,
   encodeListCommit,
-  encodeListItem,
   encodeMarkGood,
   encodeMenuOptions,
   encodePutProfile,
@@ -21,6 +20,7 @@ import {
   type McuState,
   type MenuOptions,
   MessageType,
+  packListItems,
   Result,
 } from "../protocol/messages";
 import { checkProfileId, formatFieldError, type ProfileRecord, sameProfile } from "../protocol/profile";
@@ -32,15 +32,18 @@ export function nextGeneration(g: number): number {
   return n === 0 ? 1 : n;
 }
 
-/** LIST_BEGIN, LIST_ITEM per record, LIST_COMMIT with the list CRC. Returns the new generation. */
+/**
+ * LIST_BEGIN, LIST_ITEMs each packed with as many records as the negotiated payload size takes,
+ * LIST_COMMIT with the list CRC. Returns the new generation.
+ */
 export async function transferList(
   link: McuLink,
   list: ProfileRecord[],
   generation: number,
 ): Promise<number> {
   await link.call(MessageType.LIST_BEGIN, encodeListBegin({ generation, count: list.length }));
-  for (let i = 0; i < list.length; i++) {
-    await link.call(MessageType.LIST_ITEM, encodeListItem({ generation, index: i, record: list[i] }));
+  for (const item of packListItems(generation, list, link.maxPayload)) {
+    await link.call(MessageType.LIST_ITEM, item);
   }
   await link.call(
     MessageType.LIST_COMMIT,
@@ -54,6 +57,23 @@ export async function getState(link: McuLink): Promise<McuState> {
   const d = decodeState(p);
   if (!d.value) throw new Error("MCU sent a GET_STATE reply this bridge cannot read: " + d.error);
   return d.value;
+}
+
+/**
+ * Brings the MCU's whole list in line with `want`, trusting nothing the bridge remembers: one
+ * GET_STATE tells the MCU's generation, count and list CRC; when they match `want` (and a list was
+ * ever stored) that is all ("verified"), otherwise the list is sent under the next generation
+ * ("full"). A bridge that lost its state therefore never reuses an old generation.
+ */
+export async function syncWholeList(
+  link: McuLink,
+  want: ProfileRecord[],
+): Promise<{ kind: "verified" | "full"; generation: number }> {
+  const st = await getState(link);
+  if (st.generation !== 0 && st.profileCount === want.length && st.listCrc === listCrc(want)) {
+    return { kind: "verified", generation: st.generation };
+  }
+  return { kind: "full", generation: await transferList(link, want, nextGeneration(st.generation)) };
 }
 
 /** The MCU's committed list, read back with GET_PROFILE (restarts if the generation moves). */
@@ -111,7 +131,10 @@ export function planDeltas(old: ProfileRecord[], next: ProfileRecord[], maxOps =
   return ops;
 }
 
-/** Applies deltas from generation `gen`; returns the final generation. STALE surfaces as McuError. */
+/**
+ * Applies deltas from generation `gen`; returns the final generation. STALE or OLD_GENERATION
+ * (the MCU holds another generation) surface as McuError: isStale() says a full sync is due.
+ */
 export async function applyDeltas(link: McuLink, ops: DeltaOp[], gen: number): Promise<number> {
   for (const op of ops) {
     const newGeneration = nextGeneration(gen);
@@ -132,7 +155,10 @@ export async function applyDeltas(link: McuLink, ops: DeltaOp[], gen: number): P
 }
 
 export function isStale(e: unknown): boolean {
-  return e instanceof McuError && (e.result === Result.STALE || e.result === Result.OUT_OF_ORDER);
+  return (
+    e instanceof McuError &&
+    (e.result === Result.STALE || e.result === Result.OUT_OF_ORDER || e.result === Result.OLD_GENERATION)
+  );
 }
 
 /** A usage error (bad argument): the CLI exits 2. */

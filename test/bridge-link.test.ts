@@ -2,9 +2,11 @@
 // duplicated frames, version negotiation failures, UNSUPPORTED, an MCU that never answers.
 import test from "ava";
 import { encodeFrame, FrameKind } from "../protocol/frame";
-import { encodeMenuOptions, MessageType, Result } from "../protocol/messages";
+import { encodeMenuOptions, encodePutProfile, MessageType, Result } from "../protocol/messages";
 import { LinkTimeoutError, McuError, McuLink, VersionError } from "../soc-bridge/link";
-import { getState, transferList } from "../soc-bridge/ops";
+import { getState, isStale, syncWholeList, transferList } from "../soc-bridge/ops";
+import { realMcuOnPty } from "./helpers/mcu-endpoint";
+import { realisticProfiles } from "../bench/protocol";
 import { openSerial } from "../soc-bridge/serial";
 import { doubleOnPty } from "./helpers/bridge-env";
 import { startFaultProxy } from "./helpers/fault-proxy";
@@ -38,7 +40,7 @@ test("garbage and noise between frames are dropped by the framing", async (t) =>
     const noise = [0x55, 0xaa, 0x13, 0x00, ...good.slice(0, 5), 0, ...new Array(3000).fill(7), 0, ...badCrc];
     await end.transport.write(Uint8Array.from(noise));
     const h = await link.hello();
-    t.is(h.version, 1);
+    t.is(h.version, 2);
     await transferList(link, [rec("a"), rec("b")], 5);
     t.deepEqual(
       end.mcu.list.map((r) => r.id),
@@ -104,11 +106,11 @@ test("a lost reply is retried with the same seq and executed once; duplicated fr
 });
 
 test("an MCU with only an older protocol version: a clear message naming both ranges", async (t) => {
-  const end = await doubleOnPty({ minVersion: 0, maxVersion: 0 });
+  const end = await doubleOnPty({ minVersion: 1, maxVersion: 1 });
   const link = await linkTo(end.port);
   try {
     const e = await t.throwsAsync(link.hello(), { instanceOf: VersionError });
-    t.regex(e!.message, /UNSUPPORTED: this bridge speaks protocol version 1\.\.1; the MCU speaks 0\.\.0/);
+    t.regex(e!.message, /UNSUPPORTED: this bridge speaks protocol version 2\.\.2; the MCU speaks 1\.\.1/);
     t.regex(e!.message, /update the MCU firmware/);
   } finally {
     await link.close();
@@ -146,6 +148,58 @@ test("an MCU that never answers: retries with backoff, then 'MCU not responding'
     t.true(Date.now() - t0 >= 590);
   } finally {
     await link.close();
+    await end.close();
+  }
+});
+
+test("the real MCU: a full sync packs records into negotiated-size LIST_ITEMs; a restart with an unchanged list costs one GET_STATE", async (t) => {
+  const end = await realMcuOnPty();
+  const link = await linkTo(end.port, 500, 6);
+  try {
+    const h = await link.hello();
+    t.is(h.version, 2);
+    t.is(link.maxPayload, 512);
+    const list = realisticProfiles(32);
+    const first = await syncWholeList(link, list);
+    t.is(first.kind, "full");
+    t.deepEqual(end.profiles(), list);
+    const items = end.received.filter((f) => f.type === MessageType.LIST_ITEM);
+    t.true(items.length >= 2 && items.length <= 5, `${items.length} LIST_ITEM frames for 32 profiles`);
+    t.true(items.every((f) => f.payload.length <= 512));
+    // A bridge restarted (new link, nothing remembered) with the same list on disk.
+    await link.close();
+    const again = await linkTo(end.port, 500, 6);
+    try {
+      await again.hello();
+      const before = end.received.length;
+      const r = await syncWholeList(again, list);
+      t.deepEqual(r, { kind: "verified", generation: first.generation });
+      t.deepEqual(
+        end.received.slice(before).map((f) => f.type),
+        [MessageType.GET_STATE],
+        "one round trip after HELLO",
+      );
+      // A changed list on disk: a full sync under the next generation.
+      const changed = list.map((p, i) => (i === 3 ? { ...p, name: "Renamed" } : p));
+      const r2 = await syncWholeList(again, changed);
+      t.is(r2.kind, "full");
+      t.is(r2.generation, first.generation + 1);
+      t.deepEqual(end.profiles(), changed);
+      // A change naming an old generation is refused, and the bridge reads it as "do a full sync".
+      const e = await t.throwsAsync(
+        again.call(
+          MessageType.PUT_PROFILE,
+          encodePutProfile({ baseGeneration: 0, newGeneration: first.generation, record: list[0] }),
+        ),
+      );
+      t.true(isStale(e));
+      t.regex(e!.message, /OLD_GENERATION: PUT_PROFILE: generation \d+ is not newer than generation \d+/);
+      t.deepEqual(end.profiles(), changed);
+    } finally {
+      await again.close();
+    }
+  } finally {
+    await link.close().catch(() => {});
     await end.close();
   }
 });

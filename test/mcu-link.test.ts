@@ -13,6 +13,7 @@ import {
 } from "../protocol/frame";
 import {
   decodeHelloResponse,
+  decodeListItem,
   decodeProfileReply,
   decodeSetDefault,
   DefaultMode,
@@ -28,7 +29,9 @@ import {
   listCrc,
   MessageType,
   PROTOCOL_VERSION,
+  packListItems,
   Result,
+  resultName,
 } from "../protocol/messages";
 import { utf8Encode } from "../protocol/bytes";
 import { makeMcu, profile, profiles } from "./mcu-helpers";
@@ -75,13 +78,20 @@ test("HELLO negotiates version and payload size; bad ranges are refused with the
   t.is(h.generation, 1);
   r = link.send(
     MessageType.HELLO,
-    encodeHelloRequest({ minVersion: 2, maxVersion: 5, maxPayload: 512, capabilities: 0 }),
+    encodeHelloRequest({ minVersion: 3, maxVersion: 5, maxPayload: 512, capabilities: 0 }),
   );
   t.is(r.result, Result.UNSUPPORTED);
-  t.regex(r.message, /2\.\.5 are not supported: this MCU speaks 1\.\.1/);
+  t.regex(r.message, /3\.\.5 are not supported: this MCU speaks 2\.\.2/);
+  // A bridge of version 1 (one record per LIST_ITEM, no list CRC in GET_STATE): a clear refusal.
   r = link.send(
     MessageType.HELLO,
-    encodeHelloRequest({ minVersion: 1, maxVersion: 1, maxPayload: 100, capabilities: 0 }),
+    encodeHelloRequest({ minVersion: 1, maxVersion: 1, maxPayload: 512, capabilities: 0 }),
+  );
+  t.is(r.result, Result.UNSUPPORTED);
+  t.regex(r.message, /1\.\.1 are not supported: this MCU speaks 2\.\.2/);
+  r = link.send(
+    MessageType.HELLO,
+    encodeHelloRequest({ minVersion: 2, maxVersion: 2, maxPayload: 100, capabilities: 0 }),
   );
   t.is(r.result, Result.INVALID);
   t.regex(r.message, /maxPayload 100 is invalid: must be at least 256/);
@@ -248,7 +258,8 @@ test("PUT/DELETE on a stale generation answer STALE; unknown ids NOT_FOUND", asy
     MessageType.PUT_PROFILE,
     encodePutProfile({ baseGeneration: 1, newGeneration: 1, record: profile("charlie") }),
   );
-  t.is(r.result, Result.INVALID);
+  t.is(r.result, Result.OLD_GENERATION);
+  t.regex(r.message, /generation 1 is not newer than generation 1 the MCU holds/);
   t.is(fingerprint(m), fp);
 });
 
@@ -449,4 +460,207 @@ test("after PUT the list CRC is computed in the background, so a retried LIST_CO
   // And after a restart (the bank header does not hold the CRC of a PUT list), too.
   await m.mcu.restart();
   t.is(m.mcu.core.listCrc(), listCrc(list));
+});
+
+// ---- generations only move forward (replays) -----------------------------------------------
+
+const arbId = fc.constantFrom("alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf");
+const arbList = fc
+  .uniqueArray(arbId, { minLength: 0, maxLength: 6 })
+  .chain((ids) =>
+    fc.tuple(...ids.map((id) => fc.integer({ min: 0, max: 3 }).map((v) => profile(id, { lastUsed: v })))),
+  )
+  .map((l) => l as ReturnType<typeof profile>[]);
+
+test("property: a replayed list transfer, PUT or DELETE of a generation at or below the current one is refused OLD_GENERATION and changes nothing", async (t) => {
+  await fc.assert(
+    fc.asyncProperty(
+      arbList,
+      arbList,
+      fc.integer({ min: 2, max: 0xfffffff0 }),
+      fc.integer({ min: 0, max: 1 }),
+      fc.nat(),
+      fc.oneof(
+        fc.record({
+          kind: fc.constant("list" as const),
+          list: arbList,
+          pack: fc.integer({ min: 60, max: 512 }),
+        }),
+        fc.record({ kind: fc.constant("put" as const), id: arbId, lastUsed: fc.integer({ min: 0, max: 9 }) }),
+        fc.record({ kind: fc.constant("delete" as const), pick: fc.nat() }),
+      ),
+      fc.integer({ min: 0, max: 255 }),
+      async (older, current, gen, below, back, replay, seq) => {
+        const m = await makeMcu();
+        t.is(m.link.pushList(older, gen - 1).result, Result.OK);
+        t.is(m.link.pushList(current, gen).result, Result.OK);
+        // A generation at or below the current one (0 included).
+        const r = below === 0 ? gen : back % gen;
+        const fp = fingerprint(m);
+        const results: number[] = [];
+        if (replay.kind === "list") {
+          // A different list (the same list at the same generation is a harmless retry: OK).
+          if (r === gen && listCrc(replay.list) === listCrc(current)) return;
+          results.push(
+            m.link.send(
+              MessageType.LIST_BEGIN,
+              encodeListBegin({ generation: r, count: replay.list.length }),
+              seq,
+            ).result,
+          );
+          for (const item of packListItems(r, replay.list, replay.pack)) {
+            results.push(m.link.send(MessageType.LIST_ITEM, item).result);
+          }
+          results.push(
+            m.link.send(
+              MessageType.LIST_COMMIT,
+              encodeListCommit({ generation: r, count: replay.list.length, listCrc: listCrc(replay.list) }),
+            ).result,
+          );
+        } else if (replay.kind === "put") {
+          const rec = profile(replay.id, { lastUsed: replay.lastUsed });
+          const held = current.find((p) => p.id === rec.id);
+          if (r === gen && held && JSON.stringify(held) === JSON.stringify(rec)) return;
+          const base = r === 0 ? 0 : r - 1;
+          results.push(
+            m.link.send(
+              MessageType.PUT_PROFILE,
+              encodePutProfile({ baseGeneration: base, newGeneration: r, record: rec }),
+              seq,
+            ).result,
+          );
+        } else {
+          if (current.length === 0) return;
+          const id = current[replay.pick % current.length].id;
+          const base = r === 0 ? 0 : r - 1;
+          results.push(
+            m.link.send(
+              MessageType.DELETE_PROFILE,
+              encodeDeleteProfile({ baseGeneration: base, newGeneration: r, id }),
+              seq,
+            ).result,
+          );
+        }
+        t.deepEqual(
+          results.map(resultName),
+          results.map(() => "OLD_GENERATION"),
+          `replay of generation ${r} at ${gen}`,
+        );
+        t.is(fingerprint(m), fp, "list, generation, block and flash are unchanged");
+        t.deepEqual(m.mcu.profiles(), current);
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
+test("after generation 6, the complete transfer of generation 5 replayed frame by frame is refused; the menu stays at 6", async (t) => {
+  const m = await makeMcu();
+  const five = [profile("alpha"), profile("bravo")];
+  const six = [profile("charlie")];
+  // Record generation 5's frames as the bridge sent them.
+  const frames: number[][] = [];
+  const record = (b: number[]) => frames.push(b);
+  m.mcu.on("uart-rx", record);
+  t.is(m.link.pushList(five, 5).result, Result.OK);
+  m.mcu.off("uart-rx", record);
+  t.is(m.link.pushList(six, 6).result, Result.OK);
+  const fp = fingerprint(m);
+  const answers = frames.flatMap((b) => m.link.raw(b)).map((f) => resultName(f.result));
+  t.true(answers.length >= 3);
+  t.true(
+    answers.every((a) => a === "OLD_GENERATION"),
+    answers.join(","),
+  );
+  t.is(fingerprint(m), fp);
+  t.is(m.link.state().generation, 6);
+  t.deepEqual(m.mcu.profiles(), six);
+});
+
+function recordsIn(payload: number[]): number {
+  return decodeListItem(payload).value?.records.length ?? 0;
+}
+
+// ---- packed list transfers --------------------------------------------------------------------
+
+test("property: a list sent as packed LIST_ITEM ranges, in any order, some resent, commits exactly; GET_STATE then names its CRC", async (t) => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.integer({ min: 0, max: 32 }),
+      fc.integer({ min: 40, max: 512 }),
+      fc.nat(),
+      fc.array(fc.nat(), { maxLength: 4 }),
+      async (n, pack, rotate, resend) => {
+        const m = await withList();
+        const h = encodeHelloRequest({ minVersion: 2, maxVersion: 2, maxPayload: 1024, capabilities: 0 });
+        t.is(m.link.send(MessageType.HELLO, h).result, Result.OK, "negotiates 512-byte payloads");
+        const list = profiles(n).map((p, i) => ({ ...p, name: `Profile number ${i} of ${n}` }));
+        const items = packListItems(2, list, pack);
+        // Each frame is within the size asked for, unless one record alone is larger.
+        for (const it of items) t.true(it.length <= pack || recordsIn(it) === 1);
+        t.is(m.link.send(MessageType.LIST_BEGIN, encodeListBegin({ generation: 2, count: n })).result, 0);
+        const order = items.map((_, i) => (i + rotate) % items.length);
+        for (const k of resend) if (items.length > 0) order.push(k % items.length);
+        for (const i of order) t.is(m.link.send(MessageType.LIST_ITEM, items[i]).result, Result.OK);
+        const c = m.link.send(
+          MessageType.LIST_COMMIT,
+          encodeListCommit({ generation: 2, count: n, listCrc: listCrc(list) }),
+        );
+        t.is(c.result, Result.OK, c.message);
+        t.deepEqual(m.mcu.profiles(), list);
+        const st = m.link.state();
+        t.is(st.listCrc, listCrc(list));
+        t.is(st.profileCount, n);
+      },
+    ),
+    { numRuns: 120 },
+  );
+});
+
+test("packed items: a range past the announced count, a duplicate id inside one frame, or too many records are refused", async (t) => {
+  const m = await withList();
+  t.is(m.link.send(MessageType.LIST_BEGIN, encodeListBegin({ generation: 2, count: 3 })).result, 0);
+  const fp = fingerprint(m);
+  let r = m.link.send(
+    MessageType.LIST_ITEM,
+    encodeListItem({ generation: 2, index: 1, records: [NEW[1], NEW[2], profile("extra")] }),
+  );
+  t.is(r.result, Result.INVALID);
+  t.regex(r.message, /index 3 is invalid: the transfer has 3 profiles/);
+  r = m.link.send(
+    MessageType.LIST_ITEM,
+    encodeListItem({ generation: 2, index: 0, records: [NEW[0], NEW[0]] }),
+  );
+  t.is(r.result, Result.INVALID);
+  t.regex(r.message, /id "xray" is invalid: already used at index 0; ids must be unique/);
+  r = m.link.send(MessageType.LIST_ITEM, encodeListItem({ generation: 2, index: 30, records: profiles(3) }));
+  t.is(r.result, Result.NO_SPACE);
+  t.regex(r.message, /records from index 30 go past the limit: at most 32 profiles/);
+  r = m.link.send(MessageType.LIST_ITEM, encodeListItem({ generation: 2, index: 0, records: [] }));
+  t.is(r.result, Result.INVALID);
+  t.regex(r.message, /carries no record/);
+  t.is(fingerprint(m), fp);
+  t.is(
+    m.link.send(MessageType.LIST_ITEM, encodeListItem({ generation: 2, index: 0, records: NEW })).result,
+    0,
+  );
+  r = m.link.send(
+    MessageType.LIST_COMMIT,
+    encodeListCommit({ generation: 2, count: 3, listCrc: listCrc(NEW) }),
+  );
+  t.is(r.result, Result.OK);
+  t.deepEqual(m.mcu.profiles(), NEW);
+});
+
+test("LIST_BEGIN with more than 32 profiles: NO_SPACE from protocol's decoder, nothing staged", async (t) => {
+  const m = await withList();
+  const fp = fingerprint(m);
+  for (const count of [33, 200, 255]) {
+    const r = m.link.send(MessageType.LIST_BEGIN, encodeListBegin({ generation: 2, count }));
+    t.is(r.result, Result.NO_SPACE);
+    t.regex(r.message, new RegExp(`count ${count} is too many: at most 32 profiles`));
+  }
+  t.is(m.link.send(MessageType.LIST_BEGIN, [2, 0, 0]).result, Result.INVALID);
+  t.false(m.mcu.core.link.staging);
+  t.is(fingerprint(m), fp);
 });

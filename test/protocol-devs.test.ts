@@ -1,8 +1,8 @@
 // protocol/ is shared with the MCU: it must compile with the real DeviceScript compiler and
 // compute the same bytes in the DeviceScript VM as in Node.
 import test from "ava";
-import { hex } from "../protocol/bytes";
-import { listCrc } from "../protocol/messages";
+import { crc32, hex } from "../protocol/bytes";
+import { listCrc, packListItems } from "../protocol/messages";
 import { BlockAction, BlockReason, BlockStatus, encodeBlock } from "../protocol/register-block";
 import { bytecodeBytes, devsBuild, devsRunTest } from "./helpers/devs";
 
@@ -41,4 +41,8 @@ test("the DeviceScript VM computes the same block CRC and list CRC as Node", asy
     origin: "desktop",
   };
   t.true(r.logs.includes(`listcrc ${hex(listCrc([rec]), 8)}`), r.logs.join("\n"));
+  const router = { id: "router", name: "Router", base: "1.4", flags: 0, created: 5, lastUsed: 6, origin: "" };
+  const packed = packListItems(5, [rec, router], 512);
+  t.is(packed.length, 1);
+  t.true(r.logs.includes(`packed ${hex(crc32(packed[0], 0, packed[0].length), 8)}`), r.logs.join("\n"));
 });

@@ -222,7 +222,7 @@ const payloads: Record<
     decode: M.decodeListBegin as never,
   },
   ListItem: {
-    sample: { generation: 2, index: 1, record: sampleRecord },
+    sample: { generation: 2, index: 1, records: [sampleRecord, { ...sampleRecord, id: "router" }] },
     encode: M.encodeListItem as never,
     decode: M.decodeListItem as never,
   },
@@ -270,6 +270,7 @@ const payloads: Record<
     sample: {
       generation: 2,
       profileCount: 5,
+      listCrc: 0x1234abcd,
       maxProfiles: 32,
       defaultMode: 0,
       defaultId: "desktop",
@@ -291,6 +292,9 @@ function encodedSize(encoding: string, value: unknown): number {
   if (encoding === "u32") return 4;
   if (encoding === "str") return 1 + Buffer.byteLength(value as string);
   if (encoding === "record") return M.encodeRecord(value as never).length;
+  if (encoding === "record...") {
+    return (value as never[]).reduce((n, r) => n + M.encodeRecord(r).length, 0);
+  }
   if (encoding === "BootReport") return M.encodeBootReport(value as never).length;
   if (encoding.startsWith("(str, u8, u8)")) {
     return (value as { id: string }[]).reduce((n, e) => n + 3 + Buffer.byteLength(e.id), 0);

@@ -195,7 +195,13 @@ const codecs: [string, fc.Arbitrary<object>, (v: never) => number[], (b: number[
   ],
   [
     "ListItem",
-    fc.record({ generation: arbU32, index: fc.integer({ min: 0, max: 31 }), record: arbRecord }),
+    fc.integer({ min: 0, max: 31 }).chain((index) =>
+      fc.record({
+        generation: arbU32,
+        index: fc.constant(index),
+        records: fc.array(arbRecord, { minLength: 1, maxLength: Math.min(4, 32 - index) }),
+      }),
+    ),
     M.encodeListItem as never,
     M.decodeListItem,
   ],
@@ -251,6 +257,7 @@ const codecs: [string, fc.Arbitrary<object>, (v: never) => number[], (b: number[
     fc.record({
       generation: arbU32,
       profileCount: fc.integer({ min: 0, max: 32 }),
+      listCrc: arbU32,
       maxProfiles: fc.constant(32),
       defaultMode: fc.constantFrom(0, 1),
       defaultId: fc.oneof(fc.constant(""), arbId),
@@ -306,7 +313,21 @@ test("decoders refuse invalid field values with a message naming the value and r
   };
   const item = M.encodeListItem({ generation: 1, index: 0, record: { ...rec, id: "Evil;id" } });
   t.regex(M.decodeListItem(item).error, /^id "Evil;id" is invalid: must be 1 to 31/);
-  t.regex(M.decodeListBegin(M.encodeListBegin({ generation: 1, count: 33 })).error, /count 33 .* 0 to 32/);
+  const tooMany = M.decodeListBegin(M.encodeListBegin({ generation: 1, count: 33 }));
+  t.regex(tooMany.error, /^count 33 is too many: at most 32 profiles$/);
+  t.is(tooMany.result, M.Result.NO_SPACE, "its own result, so the MCU needs no copy of the decoder");
+  t.is(M.decodeListBegin([1, 0, 0]).result, M.Result.INVALID);
+  t.is(M.decodeListBegin(M.encodeListBegin({ generation: 1, count: 32 })).result, M.Result.OK);
+  t.is(
+    M.decodeListItem(M.encodeListItem({ generation: 1, index: 32, record: rec })).result,
+    M.Result.NO_SPACE,
+  );
+  t.is(
+    M.decodeListItem(M.encodeListItem({ generation: 1, index: 31, records: [rec, { ...rec, id: "b" }] }))
+      .result,
+    M.Result.NO_SPACE,
+  );
+  t.regex(M.decodeListItem([1, 0, 0, 0, 0]).error, /carries no record/);
   t.regex(M.decodeSetDefault([2, 0]).error, /mode 2 is invalid/);
   t.regex(M.decodeSetDefault(M.encodeSetDefault({ mode: 1, id: "x" })).error, /empty with the last-used/);
   t.regex(M.decodeSetNext(M.encodeSetNext({ action: 9, id: "desktop" })).error, /action 9 is invalid/);
@@ -327,4 +348,31 @@ test("listCrc depends on every record and their order", (t) => {
   t.not(M.listCrc([a, b]), M.listCrc([b, a]));
   t.not(M.listCrc([a, b]), M.listCrc([a, { ...b, lastUsed: 1 }]));
   t.is(M.listCrc([a, b]), M.listCrc([{ ...a }, { ...b }]));
+});
+
+test("property: packListItems splits any list into consecutive LIST_ITEM payloads within the limit that decode back to it", (t) => {
+  fc.assert(
+    fc.property(
+      fc.uniqueArray(arbRecord, { maxLength: 32, selector: (r) => r.id }),
+      fc.integer({ min: 160, max: 1024 }),
+      arbU32,
+      (list, max, generation) => {
+        const items = M.packListItems(generation, list, max);
+        const back: unknown[] = [];
+        for (const p of items) {
+          if (p.length > max) return false;
+          const d = M.decodeListItem(p);
+          if (!d.value || d.value.generation !== generation || d.value.index !== back.length) return false;
+          back.push(...d.value.records);
+        }
+        // Greedy: no two neighbouring frames would have fitted in one.
+        for (let i = 0; i + 1 < items.length; i++) {
+          if (items[i].length + items[i + 1].length - M.LIST_ITEM_HEADER_BYTES <= max) return false;
+        }
+        return isDeepStrictEqual(back, structuredClone(list));
+      },
+    ),
+    { numRuns: 300 },
+  );
+  t.deepEqual(M.packListItems(1, [], 512), []);
 });

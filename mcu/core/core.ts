@@ -451,6 +451,8 @@ export class BootCore implements LinkTarget {
     return {
       generation: this.gen,
       profileCount: this.st.profiles.length,
+      // -1 while the CRC is computed in the background (the link answers GET_STATE BUSY then).
+      listCrc: this.crc,
       maxProfiles: MAX_PROFILES,
       defaultMode: c.defaultMode,
       defaultId: c.defaultMode === DefaultMode.FIXED ? c.defaultId : "",

@@ -2,7 +2,16 @@
 // seq, a Result code, an error text naming the value and the rule), caches the last answer so a
 // retried request is not executed twice, stages list transfers in RAM until a matching LIST_COMMIT,
 // and sends events. No I/O: bytes arrive through receive() and leave through the `send` callback.
-import { type Bytes, crcFinish, crcStart, crcUpdate, decimal, hex, utf8Encode } from "../../protocol/bytes";
+import {
+  type Bytes,
+  crc32,
+  crcFinish,
+  crcStart,
+  crcUpdate,
+  decimal,
+  hex,
+  utf8Encode,
+} from "../../protocol/bytes";
 import {
   encodeFrame,
   type Frame,
@@ -16,6 +25,7 @@ import {
   decodeDeleteProfile,
   decodeGetProfile,
   decodeHelloRequest,
+  decodeListBegin,
   decodeListCommit,
   decodeListItem,
   decodeMarkGood,
@@ -26,6 +36,7 @@ import {
   encodeHelloResponse,
   encodeRecord,
   encodeProfileReply,
+  LIST_ITEM_HEADER_BYTES,
   encodeState,
   type HelloResponse,
   type MarkGood,
@@ -76,12 +87,6 @@ export interface LinkTarget {
 
 export type SendFn = (bytes: Bytes) => void;
 
-function sameBytes(a: Bytes, b: Bytes): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 export class LinkEndpoint {
   target: LinkTarget;
   send: SendFn;
@@ -90,10 +95,12 @@ export class LinkEndpoint {
   maxPayload = MIN_MAX_PAYLOAD;
   version = PROTOCOL_VERSION;
   eventSeq = 0;
-  // Retry cache: the last request and the wire bytes of its response.
+  // Retry cache: the last request (its payload by length and CRC-32, not a copy: a packed
+  // LIST_ITEM is 512 bytes, 4 KB of VM heap) and the wire bytes of its response.
   private lastType = -1;
   private lastSeq = -1;
-  private lastPayload: Bytes = [];
+  private lastPayloadLength = -1;
+  private lastPayloadCrc = 0;
   private lastResponse: Bytes = [];
   // Staged list transfer.
   staging = false;
@@ -180,7 +187,13 @@ export class LinkEndpoint {
     // Responses to our events and events from the bridge need no answer.
     if (f.kind !== FrameKind.REQUEST) return;
     this.requests++;
-    if (f.type === this.lastType && f.seq === this.lastSeq && sameBytes(f.payload, this.lastPayload)) {
+    const payloadCrc = crc32(f.payload, 0, f.payload.length);
+    if (
+      f.type === this.lastType &&
+      f.seq === this.lastSeq &&
+      f.payload.length === this.lastPayloadLength &&
+      payloadCrc === this.lastPayloadCrc
+    ) {
       this.retries++;
       this.send(this.lastResponse);
       return;
@@ -216,7 +229,8 @@ export class LinkEndpoint {
     } else {
       this.lastType = f.type;
       this.lastSeq = f.seq;
-      this.lastPayload = f.payload;
+      this.lastPayloadLength = f.payload.length;
+      this.lastPayloadCrc = payloadCrc;
       this.lastResponse = wire;
     }
     this.send(wire);
@@ -255,6 +269,9 @@ export class LinkEndpoint {
       reply = encodeHelloResponse(this.helloInfo());
     } else if (t === MessageType.GET_STATE) {
       if (p.length !== 0) return this.err(Result.INVALID, "GET_STATE takes no payload");
+      if (this.target.listCrc() < 0) {
+        return this.err(Result.BUSY, "still computing the list CRC: retry GET_STATE");
+      }
       reply = this.stateBytes();
     } else if (t === MessageType.GET_PROFILE) {
       const d = decodeGetProfile(p);
@@ -282,11 +299,27 @@ export class LinkEndpoint {
     } else if (t === MessageType.PUT_PROFILE) {
       const d = decodePutProfile(p);
       if (d.value === null) return this.err(Result.INVALID, "PUT_PROFILE: " + d.error);
-      o = this.target.putProfile(d.value.baseGeneration, d.value.newGeneration, d.value.record);
+      const m = d.value;
+      const held = this.target.generation();
+      if (m.newGeneration <= held) {
+        // Only a retry of the change that made the current generation is harmless.
+        const i = this.heldIndex(m.record.id);
+        const done = i >= 0 && sameProfile(this.target.profiles()[i], m.record);
+        if (!(m.newGeneration === held && done)) return this.oldGeneration("PUT_PROFILE", m.newGeneration);
+      } else {
+        o = this.target.putProfile(m.baseGeneration, m.newGeneration, m.record);
+      }
     } else if (t === MessageType.DELETE_PROFILE) {
       const d = decodeDeleteProfile(p);
       if (d.value === null) return this.err(Result.INVALID, "DELETE_PROFILE: " + d.error);
-      o = this.target.deleteProfile(d.value.baseGeneration, d.value.newGeneration, d.value.id);
+      const m = d.value;
+      const held = this.target.generation();
+      if (m.newGeneration <= held) {
+        const done = this.heldIndex(m.id) < 0;
+        if (!(m.newGeneration === held && done)) return this.oldGeneration("DELETE_PROFILE", m.newGeneration);
+      } else {
+        o = this.target.deleteProfile(m.baseGeneration, m.newGeneration, m.id);
+      }
     } else if (t === MessageType.SET_DEFAULT) {
       const d = decodeSetDefault(p);
       if (d.value === null) return this.err(Result.INVALID, "SET_DEFAULT: " + d.error);
@@ -317,6 +350,28 @@ export class LinkEndpoint {
     return { result: result, payload: utf8Encode(message) };
   }
 
+  private heldIndex(id: string): number {
+    const list = this.target.profiles();
+    for (let i = 0; i < list.length; i++) if (list[i].id === id) return i;
+    return -1;
+  }
+
+  /** Generations only move forward: a replayed or outdated change is refused, naming both. */
+  private oldGeneration(what: string, generation: number): { result: number; payload: Bytes } {
+    return this.err(Result.OLD_GENERATION, this.oldGenerationText(what, generation));
+  }
+
+  private oldGenerationText(what: string, generation: number): string {
+    return (
+      what +
+      ": generation " +
+      decimal(generation) +
+      " is not newer than generation " +
+      decimal(this.target.generation()) +
+      " the MCU holds: generations only move forward (read GET_STATE, then send a newer one)"
+    );
+  }
+
   /** GET_STATE's reply, with the try list shortened if it would exceed the negotiated size. */
   stateBytes(): Bytes {
     const s = this.target.state();
@@ -329,44 +384,29 @@ export class LinkEndpoint {
   }
 
   private listBegin(p: Bytes): Outcome {
-    // Checked by hand first so that too many profiles answers NO_SPACE rather than INVALID.
-    if (p.length === 5 && p[4] > MAX_PROFILES) {
-      return fail(
-        Result.NO_SPACE,
-        "count " +
-          decimal(p[4]) +
-          " is too many: this MCU holds at most " +
-          decimal(MAX_PROFILES) +
-          " profiles",
-      );
+    const d = decodeListBegin(p);
+    if (d.value === null) return fail(d.result, "LIST_BEGIN: " + d.error);
+    const m = d.value;
+    if (m.generation <= this.target.generation()) {
+      return fail(Result.OLD_GENERATION, this.oldGenerationText("LIST_BEGIN", m.generation));
     }
-    const d = decodeListBegin5(p);
-    if (d === null) return fail(Result.INVALID, "LIST_BEGIN: payload must be generation u32 + count u8");
     this.staging = true;
-    this.stageGeneration = d.generation;
-    this.stageCount = d.count;
+    this.stageGeneration = m.generation;
+    this.stageCount = m.count;
     this.stageItems = [];
-    for (let i = 0; i < d.count; i++) this.stageItems.push(null);
+    for (let i = 0; i < m.count; i++) this.stageItems.push(null);
     this.stageHashed = 0;
     this.stageCrc = crcStart();
     return okOutcome();
   }
 
   private listItem(p: Bytes): Outcome {
-    // NO_SPACE for an index past the MCU's capacity, even before the record is checked.
-    if (p.length >= 5 && p[4] >= MAX_PROFILES) {
-      return fail(
-        Result.NO_SPACE,
-        "index " +
-          decimal(p[4]) +
-          " is past the limit: this MCU holds at most " +
-          decimal(MAX_PROFILES) +
-          " profiles",
-      );
-    }
     const d = decodeListItem(p);
-    if (d.value === null) return fail(Result.INVALID, "LIST_ITEM: " + d.error);
+    if (d.value === null) return fail(d.result, "LIST_ITEM: " + d.error);
     const m = d.value;
+    if (m.generation <= this.target.generation()) {
+      return fail(Result.OLD_GENERATION, this.oldGenerationText("LIST_ITEM", m.generation));
+    }
     if (!this.staging)
       return fail(Result.OUT_OF_ORDER, "LIST_ITEM without LIST_BEGIN: start the transfer first");
     if (m.generation !== this.stageGeneration) {
@@ -379,36 +419,47 @@ export class LinkEndpoint {
           ")",
       );
     }
-    if (m.index >= this.stageCount) {
+    const n = m.records.length;
+    const first = m.index;
+    if (first + n > this.stageCount) {
       return fail(
         Result.INVALID,
         "index " +
-          decimal(m.index) +
+          decimal(first + n - 1) +
           " is invalid: the transfer has " +
           decimal(this.stageCount) +
           " profiles",
       );
     }
-    for (let i = 0; i < this.stageItems.length; i++) {
-      const other = this.stageItems[i];
-      if (i !== m.index && other !== null && other.id === m.record.id) {
-        return fail(
-          Result.INVALID,
-          'id "' + m.record.id + '" is invalid: already used at index ' + decimal(i) + "; ids must be unique",
-        );
+    for (let k = 0; k < n; k++) {
+      const id = m.records[k].id;
+      for (let i = 0; i < this.stageItems.length; i++) {
+        const other = this.stageItems[i];
+        const inBatch = i >= first && i < first + n;
+        const clash = inBatch
+          ? i < first + k && m.records[i - first].id === id
+          : other !== null && other.id === id;
+        if (clash) {
+          return fail(
+            Result.INVALID,
+            'id "' + id + '" is invalid: already used at index ' + decimal(i) + "; ids must be unique",
+          );
+        }
       }
     }
-    const old = this.stageItems[m.index];
-    if (m.index < this.stageHashed && old !== null && !sameProfile(old, m.record)) {
-      // An item already in the running CRC changed: start the CRC again (in the background).
-      this.stageHashed = 0;
-      this.stageCrc = crcStart();
+    for (let k = 0; k < n; k++) {
+      const old = this.stageItems[first + k];
+      if (first + k < this.stageHashed && old !== null && !sameProfile(old, m.records[k])) {
+        // An item already in the running CRC changed: start the CRC again (in the background).
+        this.stageHashed = 0;
+        this.stageCrc = crcStart();
+      }
+      this.stageItems[first + k] = m.records[k];
     }
-    this.stageItems[m.index] = m.record;
-    if (m.index === this.stageHashed) {
-      // The record's bytes are the payload after generation and index: no re-encoding.
-      this.stageCrc = crcUpdate(this.stageCrc, p, 5, p.length);
-      this.stageHashed++;
+    if (first === this.stageHashed) {
+      // The records' bytes are the payload after generation and index: no re-encoding.
+      this.stageCrc = crcUpdate(this.stageCrc, p, LIST_ITEM_HEADER_BYTES, p.length);
+      this.stageHashed += n;
     }
     return okOutcome();
   }
@@ -417,14 +468,19 @@ export class LinkEndpoint {
     const d = decodeListCommit(p);
     if (d.value === null) return fail(Result.INVALID, "LIST_COMMIT: " + d.error);
     const m = d.value;
-    const held = this.target.profiles();
+    const held = this.target.generation();
+    if (m.generation === held && this.target.listCrc() < 0) {
+      return fail(Result.BUSY, "still computing the list CRC: retry LIST_COMMIT");
+    }
     if (
-      m.generation === this.target.generation() &&
+      m.generation === held &&
       m.listCrc === this.target.listCrc() &&
-      m.count === held.length &&
-      !(this.staging && this.stageGeneration === m.generation)
+      m.count === this.target.profiles().length
     ) {
-      return okOutcome(); // a retry of a commit that already happened
+      return okOutcome(); // a retry of a commit that already happened: nothing to write
+    }
+    if (m.generation <= held) {
+      return fail(Result.OLD_GENERATION, this.oldGenerationText("LIST_COMMIT", m.generation));
     }
     if (!this.staging) return fail(Result.OUT_OF_ORDER, "LIST_COMMIT without LIST_BEGIN");
     if (m.generation !== this.stageGeneration) {
@@ -478,9 +534,4 @@ export class LinkEndpoint {
     }
     return o;
   }
-}
-
-function decodeListBegin5(p: Bytes): { generation: number; count: number } | null {
-  if (p.length !== 5) return null;
-  return { generation: (p[0] | (p[1] << 8) | (p[2] << 16) | (p[3] << 24)) >>> 0, count: p[4] };
 }

@@ -1,6 +1,6 @@
 // TEST DOUBLE of the MCU's UART endpoint, for soc-bridge tests only: a minimal responder that
 // follows the link semantics in CONTRIBUTING.md (response cache per seq, staged list transfer,
-// STALE, UNSUPPORTED, ...). The real endpoint is mcu/node NodeMcu; integration tests use that.
+// generations that only move forward, STALE, UNSUPPORTED, ...). The real endpoint is mcu/node NodeMcu; integration tests use that.
 import { type Bytes, utf8Encode } from "../../protocol/bytes";
 import { encodeFrame, type Frame, FrameDecoder, FrameKind, MAX_WIRE_FRAME } from "../../protocol/frame";
 import {
@@ -26,6 +26,7 @@ import {
   type BootReport,
   type McuState,
   MessageType,
+  PROTOCOL_VERSION,
   Result,
 } from "../../protocol/messages";
 import type { ProfileRecord } from "../../protocol/profile";
@@ -78,8 +79,8 @@ export class TestDoubleMcu {
 
   constructor(opts: TestDoubleOptions = {}) {
     this.maxProfiles = opts.maxProfiles ?? 32;
-    this.minVersion = opts.minVersion ?? 1;
-    this.maxVersion = opts.maxVersion ?? 1;
+    this.minVersion = opts.minVersion ?? PROTOCOL_VERSION;
+    this.maxVersion = opts.maxVersion ?? PROTOCOL_VERSION;
     this.unsupported = opts.unsupported ?? [];
     this.answering = opts.answering ?? true;
   }
@@ -131,7 +132,7 @@ export class TestDoubleMcu {
 
   hello() {
     return {
-      version: 1,
+      version: this.maxVersion,
       maxPayload: 512,
       capabilities: CAPABILITIES_V1,
       maxProfiles: this.maxProfiles,
@@ -146,6 +147,7 @@ export class TestDoubleMcu {
     return {
       generation: this.generation,
       profileCount: this.list.length,
+      listCrc: listCrc(this.list),
       maxProfiles: this.maxProfiles,
       defaultMode: this.defaultMode,
       defaultId: this.defaultId,
@@ -206,28 +208,33 @@ export class TestDoubleMcu {
       }
       case MessageType.LIST_BEGIN: {
         const d = decodeListBegin(f.payload);
-        if (!d.value) return err(Result.INVALID, d.error);
+        if (!d.value) return err(d.result, d.error);
         if (d.value.count > this.maxProfiles) return err(Result.NO_SPACE, "too many profiles");
+        if (d.value.generation <= this.generation) return err(Result.OLD_GENERATION, "old generation");
         this.staged = { generation: d.value.generation, count: d.value.count, items: [] };
         return [Result.OK, []];
       }
       case MessageType.LIST_ITEM: {
         const d = decodeListItem(f.payload);
-        if (!d.value) return err(Result.INVALID, d.error);
+        if (!d.value) return err(d.result, d.error);
         const s = this.staged;
-        if (!s || s.generation !== d.value.generation || d.value.index >= s.count) {
+        const v = d.value;
+        if (!s || s.generation !== v.generation || v.index + v.records.length > s.count) {
           return err(Result.OUT_OF_ORDER, "no list transfer for this generation");
         }
-        s.items[d.value.index] = d.value.record;
+        v.records.forEach((r, k) => {
+          s.items[v.index + k] = r;
+        });
         return [Result.OK, []];
       }
       case MessageType.LIST_COMMIT: {
         const d = decodeListCommit(f.payload);
         if (!d.value) return err(Result.INVALID, d.error);
         const c = d.value;
-        if (!this.staged && c.generation === this.generation && c.listCrc === listCrc(this.list)) {
+        if (c.generation === this.generation && c.listCrc === listCrc(this.list)) {
           return [Result.OK, []];
         }
+        if (c.generation <= this.generation) return err(Result.OLD_GENERATION, "old generation");
         const s = this.staged;
         if (!s || s.generation !== c.generation || s.count !== c.count) {
           return err(Result.OUT_OF_ORDER, "no list transfer for this generation");
@@ -249,10 +256,13 @@ export class TestDoubleMcu {
         const d = decodePutProfile(f.payload);
         if (!d.value) return err(Result.INVALID, d.error);
         const m = d.value;
-        if (m.baseGeneration !== this.generation) {
-          if (this.generation === m.newGeneration) return [Result.OK, []];
-          return err(Result.STALE, "generation differs");
+        if (m.newGeneration <= this.generation) {
+          const held = this.list.find((r) => r.id === m.record.id);
+          const done = held !== undefined && JSON.stringify(held) === JSON.stringify(m.record);
+          if (m.newGeneration === this.generation && done) return [Result.OK, []];
+          return err(Result.OLD_GENERATION, "old generation");
         }
+        if (m.baseGeneration !== this.generation) return err(Result.STALE, "generation differs");
         const i = this.list.findIndex((r) => r.id === m.record.id);
         if (i >= 0) this.list[i] = m.record;
         else if (this.list.length >= this.maxProfiles) return err(Result.NO_SPACE, "full");
@@ -264,10 +274,12 @@ export class TestDoubleMcu {
         const d = decodeDeleteProfile(f.payload);
         if (!d.value) return err(Result.INVALID, d.error);
         const m = d.value;
-        if (m.baseGeneration !== this.generation) {
-          if (this.generation === m.newGeneration) return [Result.OK, []];
-          return err(Result.STALE, "generation differs");
+        if (m.newGeneration <= this.generation) {
+          const done = !this.list.some((r) => r.id === m.id);
+          if (m.newGeneration === this.generation && done) return [Result.OK, []];
+          return err(Result.OLD_GENERATION, "old generation");
         }
+        if (m.baseGeneration !== this.generation) return err(Result.STALE, "generation differs");
         this.list = this.list.filter((r) => r.id !== m.id);
         this.generation = m.newGeneration;
         return [Result.OK, []];

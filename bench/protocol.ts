@@ -1,6 +1,9 @@
 // Protocol figures: register block size and I2C wire time, UART frame overhead and wire time
-// for a full 32-profile list, and encode/decode throughput.
+// for a full 32-profile list, the bytes a bridge restart costs, and encode/decode throughput.
 import { pathToFileURL } from "node:url";
+import { BootCore } from "../mcu/core/core";
+import { MCU_MAX_PAYLOAD } from "../mcu/core/link";
+import { MemoryFlash } from "../mcu/node/flash";
 import { crc32 } from "../protocol/bytes";
 import { encodeFrame, type Frame, FrameDecoder, FrameKind, MAX_WIRE_FRAME } from "../protocol/frame";
 import {
@@ -10,8 +13,11 @@ import {
   encodeRecord,
   listCrc,
   MessageType,
+  packListItems,
   Result,
 } from "../protocol/messages";
+import { McuLink, type Transport } from "../soc-bridge/link";
+import { readMcuList, syncWholeList } from "../soc-bridge/ops";
 import type { ProfileRecord } from "../protocol/profile";
 import { BLOCK_LENGTH, decodeBlock, encodeBlock } from "../protocol/register-block";
 
@@ -50,8 +56,14 @@ function frame(type: number, seq: number, kind: number, payload: number[], resul
   return encodeFrame({ type, seq, kind, result, payload });
 }
 
-/** Every frame of a full list transfer, both directions, and the payload bytes they carry. */
-export function fullSyncFrames(profiles: ProfileRecord[]): {
+/**
+ * Every frame of a full list transfer, both directions, and the payload bytes they carry; LIST_ITEMs
+ * packed up to `maxPayload` bytes (0: one record per frame, as protocol version 1 sent them).
+ */
+export function fullSyncFrames(
+  profiles: ProfileRecord[],
+  maxPayload: number,
+): {
   wire: number;
   payload: number;
   frames: number[][];
@@ -66,9 +78,13 @@ export function fullSyncFrames(profiles: ProfileRecord[]): {
     payload += p.length;
   };
   send(MessageType.LIST_BEGIN, encodeListBegin({ generation, count: profiles.length }));
-  profiles.forEach((record, index) => {
-    send(MessageType.LIST_ITEM, encodeListItem({ generation, index, record }));
-  });
+  if (maxPayload === 0) {
+    profiles.forEach((record, index) => {
+      send(MessageType.LIST_ITEM, encodeListItem({ generation, index, record }));
+    });
+  } else {
+    for (const item of packListItems(generation, profiles, maxPayload)) send(MessageType.LIST_ITEM, item);
+  }
   send(
     MessageType.LIST_COMMIT,
     encodeListCommit({ generation, count: profiles.length, listCrc: listCrc(profiles) }),
@@ -88,6 +104,51 @@ function perSecond(fn: () => void, minMs = 300): number {
 
 const fmt = (n: number, digits = 1) => n.toFixed(digits);
 
+/** The real bridge link wired to the real MCU core in memory (no serial port: bytes are counted). */
+function linkToCore(core: BootCore, wire: { toCore: (b: number[]) => void; onData: (b: number[]) => void }) {
+  const transport: Transport = {
+    write: async (data) => wire.toCore(Array.from(data)),
+    onData: (cb) => {
+      wire.onData = (b) => cb(Uint8Array.from(b));
+    },
+    onClose: () => {},
+    close: async () => {},
+  };
+  wire.toCore = (b) => core.uartReceive(b, 0);
+  return new McuLink(transport, { log: () => {} });
+}
+
+/** Wire bytes (both directions) of a full sync, and of a restarted bridge finding the same list. */
+export async function restartBytes(profiles: ProfileRecord[]): Promise<{
+  full: number;
+  verified: number;
+  readBack: number;
+  hello: number;
+}> {
+  const wire = { toCore: (_b: number[]) => {}, onData: (_b: number[]) => {} };
+  const core = new BootCore({ send: (b) => wire.onData(b), final: () => {} }, { instance: 7 });
+  core.load(new MemoryFlash());
+  const bytes = (l: McuLink) => l.stats.bytesIn + l.stats.bytesOut;
+  const first = linkToCore(core, wire);
+  await first.hello();
+  const hello = bytes(first);
+  const r = await syncWholeList(first, profiles);
+  if (r.kind !== "full") throw new Error("the first sync should send the list");
+  const full = bytes(first) - hello;
+  const second = linkToCore(core, wire);
+  await second.hello();
+  const v = await syncWholeList(second, profiles);
+  if (v.kind !== "verified") throw new Error("an unchanged list should be verified");
+  const verified = bytes(second) - hello;
+  // What version 1 did: GET_STATE, then every record read back with GET_PROFILE and compared.
+  const third = linkToCore(core, wire);
+  await third.hello();
+  const back = await readMcuList(third);
+  if (back.records.length !== profiles.length) throw new Error("read back the wrong list");
+  const readBack = bytes(third) - hello;
+  return { full, verified, readBack, hello };
+}
+
 export async function bench(): Promise<Array<[string, string]>> {
   const rows: Array<[string, string]> = [];
   // I2C: START, address+W, 2 register bytes, repeated START, address+R, 64 data bytes, STOP.
@@ -103,12 +164,26 @@ export async function bench(): Promise<Array<[string, string]>> {
   }
 
   const profiles = realisticProfiles(32);
-  const sync = fullSyncFrames(profiles);
+  const sync = fullSyncFrames(profiles, MCU_MAX_PAYLOAD);
+  const single = fullSyncFrames(profiles, 0);
   const recordBytes = profiles.reduce((n, p) => n + encodeRecord(p).length, 0);
   rows.push(["full list (32 profiles): record bytes", `${recordBytes}`]);
   rows.push(["full list: request payload bytes", `${sync.payload}`]);
-  rows.push(["full list: wire bytes, both directions", `${sync.wire} (${sync.frames.length} frames)`]);
-  rows.push(["frame overhead (wire bytes / payload bytes)", fmt(sync.wire / sync.payload, 2)]);
+  rows.push([
+    "full list: wire bytes, both directions",
+    `${sync.wire} (${sync.frames.length} frames; one record per frame: ${single.wire}, ${single.frames.length} frames)`,
+  ]);
+  rows.push([
+    "frame overhead (wire bytes / payload bytes)",
+    `${fmt(sync.wire / sync.payload, 2)} (goal <= 1.10; one record per frame: ${fmt(single.wire / single.payload, 2)})`,
+  ]);
+  const restart = await restartBytes(profiles);
+  rows.push(["full sync, real link + core: wire bytes after HELLO", `${restart.full}`]);
+  rows.push([
+    "bridge restart, same list: wire bytes after HELLO",
+    `${restart.verified} (one GET_STATE; reading every record back: ${restart.readBack})`,
+  ]);
+  rows.push(["HELLO exchange: wire bytes", `${restart.hello}`]);
   for (const baud of [115200, 1_500_000, 3_000_000]) {
     // 8N1: 10 bit times per byte.
     rows.push([`full list wire time @ ${baud} baud`, `${fmt(((sync.wire * 10) / baud) * 1000, 2)} ms`]);

@@ -5,6 +5,12 @@
 /** A byte array as carried by every protocol module: each element 0..255. */
 export type Bytes = number[];
 
+/** Something bytes can be read from by index: a Bytes array, or a Node Buffer/Uint8Array. */
+export interface ByteSource {
+  length: number;
+  [index: number]: number;
+}
+
 // A 16-entry (nibble) table: two lookups a byte, 128 bytes of MCU heap instead of 2 KB.
 const crcTable: number[] = [];
 

@@ -1,6 +1,6 @@
 // UART link framing: COBS-encoded frames ending in 0x00, each carrying a 6-byte header,
 // the payload and a CRC-32. A receiver resynchronises at the next 0x00 after any error.
-import { type Bytes, CRC32_RESIDUE, crc32, writeU32LE } from "./bytes";
+import { type ByteSource, type Bytes, CRC32_RESIDUE, crc32, writeU32LE } from "./bytes";
 
 /** Frame kinds (header byte 2). */
 export const FrameKind = { REQUEST: 0, RESPONSE: 1, EVENT: 2 } as const;
@@ -147,7 +147,7 @@ export class FrameDecoder {
     this.maxWire = maxWire;
   }
 
-  push(data: Bytes, onFrame: (f: Frame) => void, onError: (error: string) => void): void {
+  push(data: ByteSource, onFrame: (f: Frame) => void, onError: (error: string) => void): void {
     for (let i = 0; i < data.length; i++) {
       const b = data[i];
       if (b === 0) {
@@ -156,6 +156,8 @@ export class FrameDecoder {
           onError(FrameError.OVERSIZE);
         } else if (this.buf.length > 0) {
           const r = decodeFrameBody(this.buf, 0, this.buf.length);
+          // Released before the frame is handled: on the MCU a full frame is KBs of heap.
+          this.buf = [];
           if (r.frame) {
             this.goodFrames++;
             onFrame(r.frame);

@@ -11,6 +11,7 @@ import {
   type ProfileRecord,
   validateProfile,
 } from "./profile";
+import { MIN_MAX_PAYLOAD } from "./frame";
 import { ByteReader, ByteWriter } from "./wire";
 import { ACTION_NAMES, BlockAction, BlockReason } from "./register-block";
 
@@ -198,6 +199,12 @@ export function decodeHelloResponse(p: Bytes): Decoded<HelloResponse> {
     maxVersion: r.u8(),
   };
   if (!r.done()) return bad(SHORT);
+  if (v.maxPayload < MIN_MAX_PAYLOAD) {
+    // A peer that took it would have to refuse even HELLO afterwards.
+    return bad(
+      "maxPayload " + decimal(v.maxPayload) + " is invalid: must be at least " + decimal(MIN_MAX_PAYLOAD),
+    );
+  }
   return ok(v);
 }
 

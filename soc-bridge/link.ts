@@ -144,7 +144,7 @@ export class McuLink extends EventEmitter {
   private receive(chunk: Uint8Array): void {
     this.stats.bytesIn += chunk.length;
     this.decoder.push(
-      Array.from(chunk),
+      chunk,
       (f) => {
         this.stats.framesIn++;
         if (this.verbose) this.logFrame("<-", f);

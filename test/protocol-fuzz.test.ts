@@ -1,140 +1,267 @@
-// Fuzzing the receive paths: at least 100,000 random and mutated frames. Nothing may throw,
-// nothing may read outside its input (inputs are wrapped in a Proxy that throws on any index
-// outside 0..length-1), and garbage between frames never hides the next good frame.
+// Fuzzing protocol/'s receive paths: 60% of the fuzz budget (FUZZ_FRAMES, 1,000,000 by default,
+// shared with mcu-fuzz and bridge-fuzz) as mutated and random payloads for every message decoder,
+// frames for the streaming frame decoder, and 64-byte register blocks. Nothing may throw, nothing
+// may read outside its input (inputs throw on any read outside 0..length-1), every decoder answers
+// either a value or an error with its Result, and garbage never hides the next good frame.
+// The seed is printed; FUZZ_SEED=N replays a run.
 import test from "ava";
 import fc from "fast-check";
 import { decodeFrameBody, encodeFrame, type Frame, FrameDecoder, MAX_WIRE_FRAME } from "../protocol/frame";
 import * as M from "../protocol/messages";
-import { decodeBlock } from "../protocol/register-block";
+import { BLOCK_LENGTH, decodeBlock, encodeBlock } from "../protocol/register-block";
+import {
+  FUZZ_SHARE,
+  fuzzCount,
+  fuzzSeed,
+  guarded,
+  mutate,
+  pick,
+  prng,
+  randomBytes,
+  replayHint,
+} from "./helpers/fuzz";
 
-const FRAMES = Number(process.env.FUZZ_FRAMES ?? 100_000);
+const COUNT = fuzzCount(FUZZ_SHARE.protocol);
 
-/** An array that throws when read outside its bounds. */
-function guarded(data: number[]): number[] {
-  return new Proxy(data, {
-    get(target, prop, receiver) {
-      if (typeof prop === "string" && /^-?\d+$/.test(prop)) {
-        const i = Number(prop);
-        if (i < 0 || i >= target.length) throw new RangeError(`read at ${i} of ${target.length}`);
-      }
-      return Reflect.get(target, prop, receiver);
-    },
-  });
-}
-
-const decoders = [
-  M.decodeHelloRequest,
-  M.decodeHelloResponse,
-  M.decodeGetProfile,
-  M.decodeProfileReply,
-  M.decodeListBegin,
-  M.decodeListItem,
-  M.decodeListCommit,
-  M.decodePutProfile,
-  M.decodeDeleteProfile,
-  M.decodeSetDefault,
-  M.decodeSetNext,
-  M.decodeMenuOptions,
-  M.decodeMarkGood,
-  M.decodeBootReport,
-  M.decodeState,
-  M.decodeRecord,
-];
-
-/** Deterministic PRNG (mulberry32) so a failure can be replayed from its seed. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const sampleRecord = {
+const rec = {
   id: "pentest",
-  name: "Pentest",
+  name: "Pentest ✓",
   base: "1.2.3",
-  origin: "",
-  flags: 0,
+  origin: "desktop",
+  flags: 1,
   created: 1,
   lastUsed: 2,
 };
-const seeds: number[][] = [
-  M.encodeListItem({ generation: 7, index: 3, record: sampleRecord }),
-  M.encodePutProfile({ baseGeneration: 1, newGeneration: 2, record: sampleRecord }),
-  M.encodeHelloRequest({ minVersion: 1, maxVersion: 1, maxPayload: 256, capabilities: 31 }),
-  M.encodeSetDefault({ mode: 0, id: "desktop" }),
-  M.encodeMenuOptions({ timeoutSeconds: 3, showMenu: 0, maxTries: 3 }),
-  M.encodeMarkGood({ sequence: 5, id: "pentest" }),
+const rec2 = { ...rec, id: "router", name: "Router", base: "2026.1", origin: "", flags: 0 };
+const report = {
+  sequence: 9,
+  action: 1,
+  reason: 3,
+  flags: 4,
+  tryNumber: 1,
+  maxTries: 3,
+  id: "pentest",
+  base: "1.2.3",
+  good: 0,
+};
+
+/** Every payload decoder with valid payloads to mutate. */
+const decoders: [string, (p: number[]) => M.Decoded<unknown>, number[][]][] = [
+  [
+    "HelloRequest",
+    M.decodeHelloRequest,
+    [M.encodeHelloRequest({ minVersion: 2, maxVersion: 2, maxPayload: 1024, capabilities: 31 })],
+  ],
+  [
+    "HelloResponse",
+    M.decodeHelloResponse,
+    [
+      M.encodeHelloResponse({
+        version: 2,
+        maxPayload: 512,
+        capabilities: 31,
+        maxProfiles: 32,
+        generation: 7,
+        instance: 99,
+        minVersion: 2,
+        maxVersion: 2,
+      }),
+    ],
+  ],
+  ["GetProfile", M.decodeGetProfile, [M.encodeGetProfile({ index: 3 })]],
+  [
+    "ProfileReply",
+    M.decodeProfileReply,
+    [M.encodeProfileReply({ generation: 2, count: 5, index: 3, record: rec })],
+  ],
+  ["ListBegin", M.decodeListBegin, [M.encodeListBegin({ generation: 7, count: 32 })]],
+  [
+    "ListItem",
+    M.decodeListItem,
+    [
+      M.encodeListItem({ generation: 7, index: 3, record: rec }),
+      M.encodeListItem({ generation: 7, index: 29, records: [rec, rec2] }),
+      ...M.packListItems(7, [rec, rec2, { ...rec, id: "third" }], 256),
+    ],
+  ],
+  ["ListCommit", M.decodeListCommit, [M.encodeListCommit({ generation: 7, count: 2, listCrc: 0xdeadbeef })]],
+  [
+    "PutProfile",
+    M.decodePutProfile,
+    [M.encodePutProfile({ baseGeneration: 1, newGeneration: 2, record: rec })],
+  ],
+  [
+    "DeleteProfile",
+    M.decodeDeleteProfile,
+    [M.encodeDeleteProfile({ baseGeneration: 1, newGeneration: 2, id: "pentest" })],
+  ],
+  [
+    "SetDefault",
+    M.decodeSetDefault,
+    [M.encodeSetDefault({ mode: 0, id: "desktop" }), M.encodeSetDefault({ mode: 1, id: "" })],
+  ],
+  ["SetNext", M.decodeSetNext, [M.encodeSetNext({ action: 2, id: "desktop" })]],
+  [
+    "MenuOptions",
+    M.decodeMenuOptions,
+    [M.encodeMenuOptions({ timeoutSeconds: 3, showMenu: 0, maxTries: 3 })],
+  ],
+  ["MarkGood", M.decodeMarkGood, [M.encodeMarkGood({ sequence: 5, id: "pentest" })]],
+  ["BootReport", M.decodeBootReport, [M.encodeBootReport(report)]],
+  [
+    "McuState",
+    M.decodeState,
+    [
+      M.encodeState({
+        generation: 2,
+        profileCount: 5,
+        listCrc: 0x1234abcd,
+        maxProfiles: 32,
+        defaultMode: 0,
+        defaultId: "desktop",
+        nextAction: 1,
+        nextId: "pentest",
+        options: { timeoutSeconds: 3, showMenu: 0, maxTries: 3 },
+        lastGoodId: "desktop",
+        lastBoot: report,
+        tries: [
+          { id: "pentest", tries: 2, failed: 0 },
+          { id: "router", tries: 3, failed: 1 },
+        ],
+      }),
+    ],
+  ],
+  ["Record", M.decodeRecord, [M.encodeRecord(rec), M.encodeRecord(rec2)]],
 ];
 
-function mutate(rand: () => number, input: number[]): number[] {
-  const out = input.slice();
-  const edits = 1 + Math.floor(rand() * 4);
-  for (let e = 0; e < edits; e++) {
-    const op = Math.floor(rand() * 6);
-    const at = Math.floor(rand() * (out.length + 1));
-    if (op === 0 && out.length > 0) out[at % out.length] ^= 1 << Math.floor(rand() * 8);
-    else if (op === 1) out.splice(at, 0, Math.floor(rand() * 256));
-    else if (op === 2 && out.length > 0) out.splice(at % out.length, 1);
-    else if (op === 3) out.length = Math.floor(rand() * out.length);
-    else if (op === 4) out.splice(at, 0, ...out.slice(0, Math.floor(rand() * 8)));
-    else if (out.length > 0) out[at % out.length] = rand() < 0.5 ? 0 : 0xff;
-  }
-  return out;
-}
+const blocks = [
+  encodeBlock({
+    status: 2,
+    action: 1,
+    reason: 3,
+    flags: 4,
+    tryNumber: 1,
+    maxTries: 3,
+    sequence: 7,
+    profileId: "desktop",
+    base: "1.2.3",
+  }),
+  encodeBlock({
+    status: 1,
+    action: 2,
+    reason: 5,
+    flags: 2,
+    tryNumber: 0,
+    maxTries: 0,
+    sequence: 0,
+    profileId: "",
+    base: "",
+  }),
+];
 
-test(`fuzz: ${FRAMES} random and mutated frames; no throw, no out-of-bounds read, resync always works`, (t) => {
-  const seed = Number(process.env.FUZZ_SEED ?? 20261126);
+const DELIMITER = [0];
+const allPayloads = decoders.flatMap(([, , seeds]) => seeds);
+
+test(`fuzz: ${COUNT} payloads, frames and register blocks; no throw, no out-of-bounds read, resync always works`, (t) => {
+  const seed = fuzzSeed();
+  t.log(`seed ${seed} (replay: ${replayHint(seed)} npx ava test/protocol-fuzz.test.ts)`);
   const rand = prng(seed);
   const marker: Frame = { type: 0x02, seq: 0xa5, kind: 0, result: 0, payload: [1, 2, 3] };
   const markerWire = encodeFrame(marker);
-  let resyncs = 0;
-  let accepted = 0;
-  for (let n = 0; n < FRAMES; n++) {
-    let wire: number[];
-    const kind = n % 3;
-    if (kind === 0) {
-      // Pure noise of random length.
-      wire = Array.from({ length: Math.floor(rand() * 80) }, () => Math.floor(rand() * 256));
-    } else {
-      const payload = kind === 1 ? mutate(rand, seeds[n % seeds.length]) : seeds[n % seeds.length];
-      const frame = encodeFrame({
-        type: Math.floor(rand() * 256),
-        seq: n & 0xff,
-        kind: n % 3,
-        result: 0,
-        payload,
-      });
-      wire = kind === 2 ? mutate(rand, frame) : frame;
-    }
-    // Payload decoders see the raw (possibly mutated) bytes, guarded.
-    const body = wire.filter((b) => b !== 0);
-    for (const d of decoders) d(guarded(body));
-    decodeBlock(guarded(body.slice(0, 64)));
-    decodeFrameBody(guarded(body), 0, body.length);
-    // Garbage followed by a delimiter never hides the next good frame.
-    const frames: Frame[] = [];
-    const dec = new FrameDecoder(MAX_WIRE_FRAME);
-    dec.push(
-      guarded([...wire, 0, ...markerWire]),
-      (f) => frames.push(f),
-      () => {},
-    );
-    const last = frames[frames.length - 1];
-    if (!last || last.seq !== 0xa5 || last.payload.join() !== "1,2,3") {
-      t.fail(`frame ${n} (seed ${seed}) hid the next good frame`);
+  const stream = new FrameDecoder(MAX_WIRE_FRAME);
+  const got: Frame[] = [];
+  const onFrame = (f: Frame) => {
+    got.push(f);
+  };
+  const onError = () => {};
+  const perDecoder = decoders.map(() => ({ ok: 0, refused: 0 }));
+  let frames = 0;
+  let framesPassed = 0;
+  let blocksOk = 0;
+  for (let n = 0; n < COUNT; n++) {
+    const cls = n % 3;
+    try {
+      if (cls === 0) {
+        // A payload for one decoder: its own seeds mutated, another message's bytes, or noise.
+        const k = ((n / 3) % decoders.length) | 0;
+        const [, decode, seeds] = decoders[k];
+        const r = rand();
+        const input =
+          r < 0.7
+            ? mutate(rand, pick(rand, seeds))
+            : r < 0.85
+              ? mutate(rand, pick(rand, allPayloads))
+              : randomBytes(rand, Math.floor(rand() * 64));
+        const d = decode(guarded(input));
+        const consistent =
+          (d.value === null) === (d.error !== "") && (d.value === null) === (d.result !== M.Result.OK);
+        if (!consistent) {
+          t.fail(
+            `${decoders[k][0]} answered neither a value nor an error for [${input}] (${replayHint(seed)})`,
+          );
+          return;
+        }
+        if (d.value === null) perDecoder[k].refused++;
+        else perDecoder[k].ok++;
+      } else if (cls === 1) {
+        // A frame on the wire: noise, a good frame, or a good frame mutated after encoding.
+        const r = rand();
+        let wire: number[];
+        if (r < 0.25) wire = randomBytes(rand, Math.floor(rand() * 80));
+        else {
+          const payload = rand() < 0.5 ? mutate(rand, pick(rand, allPayloads)) : pick(rand, allPayloads);
+          const f = encodeFrame({
+            type: Math.floor(rand() * 256),
+            seq: n & 0xff,
+            kind: Math.floor(rand() * 3),
+            result: 0,
+            payload,
+          });
+          wire = r < 0.6 ? mutate(rand, f) : f;
+        }
+        const body = wire.filter((b) => b !== 0);
+        decodeFrameBody(guarded(body), 0, body.length);
+        // One long-lived decoder, as on a real line: the input, a delimiter, then a good frame.
+        got.length = 0;
+        stream.push(guarded(wire), onFrame, onError);
+        stream.push(DELIMITER, onFrame, onError);
+        stream.push(markerWire, onFrame, onError);
+        const last = got[got.length - 1];
+        if (!last || last.seq !== 0xa5 || last.payload.join() !== "1,2,3") {
+          t.fail(`frame ${n} [${wire}] hid the next good frame (${replayHint(seed)})`);
+          return;
+        }
+        frames++;
+        framesPassed += got.length - 1;
+      } else {
+        // A register block as U-Boot reads it: mutated, or noise of about the right length.
+        const b =
+          rand() < 0.8
+            ? mutate(rand, pick(rand, blocks))
+            : randomBytes(rand, BLOCK_LENGTH - 2 + Math.floor(rand() * 5));
+        const d = decodeBlock(guarded(b));
+        if (d.ok) blocksOk++;
+        else if (d.error === "") {
+          t.fail(`block [${b}] refused without naming the error (${replayHint(seed)})`);
+          return;
+        }
+      }
+    } catch (e) {
+      t.fail(`input ${n} threw ${(e as Error).stack} (${replayHint(seed)})`);
       return;
     }
-    accepted += frames.length - 1;
-    resyncs++;
   }
-  t.is(resyncs, FRAMES);
+  t.is(frames, Math.floor((COUNT + 1) / 3));
+  // The mutations reach past the first checks: every decoder accepted some and refused some inputs.
+  for (let k = 0; k < decoders.length; k++) {
+    t.true(
+      perDecoder[k].ok > 0 && perDecoder[k].refused > 0,
+      `${decoders[k][0]}: ${JSON.stringify(perDecoder[k])}`,
+    );
+  }
   t.log(
-    `${FRAMES} frames fuzzed, ${accepted} mutated frames still passed the CRC (their payloads were then decoded)`,
+    `${COUNT} inputs: ${frames} frames (${framesPassed} mutated ones still passed the CRC), ` +
+      `${blocksOk} blocks accepted, decoders ${decoders.map(([name], k) => `${name} ${perDecoder[k].ok}/${perDecoder[k].refused}`).join(", ")}`,
   );
 });
 

@@ -159,7 +159,7 @@ const codecs: [string, fc.Arbitrary<object>, (v: never) => number[], (b: number[
     "HelloResponse",
     fc.record({
       version: fc.integer({ min: 0, max: 255 }),
-      maxPayload: fc.integer({ min: 0, max: 65535 }),
+      maxPayload: fc.integer({ min: 256, max: 65535 }),
       capabilities: arbU32,
       maxProfiles: fc.integer({ min: 0, max: 255 }),
       generation: arbU32,
@@ -335,6 +335,18 @@ test("decoders refuse invalid field values with a message naming the value and r
   t.regex(M.decodeMenuOptions([3, 2, 3]).error, /show 2/);
   t.regex(M.decodeMenuOptions([3, 0, 0]).error, /max tries 0/);
   t.regex(M.decodeHelloRequest([3, 2, 0, 1, 0, 0, 0, 0]).error, /version range 3..2 is empty/);
+  // An MCU claiming less than every MCU accepts would leave the bridge unable to send even HELLO.
+  const small = M.encodeHelloResponse({
+    version: 2,
+    maxPayload: 3,
+    capabilities: 31,
+    maxProfiles: 32,
+    generation: 1,
+    instance: 1,
+    minVersion: 2,
+    maxVersion: 2,
+  });
+  t.regex(M.decodeHelloResponse(small).error, /^maxPayload 3 is invalid: must be at least 256$/);
   // A string whose bytes are not UTF-8 fails the whole payload.
   t.not(M.decodeDeleteProfile([1, 0, 0, 0, 2, 0, 0, 0, 2, 0xc3, 0x28]).error, "");
   t.is(M.resultName(M.Result.NO_SPACE), "NO_SPACE");

@@ -9,12 +9,14 @@ import {
   decodeBootReport,
   decodeHelloResponse,
   decodeState,
+  encodeHelloRequest,
   encodeMarkGood,
   encodeListBegin,
   encodeListCommit,
   encodeListItem,
   listCrc,
   MessageType,
+  packListItems,
   Result,
 } from "../protocol/messages";
 import type { ProfileRecord } from "../protocol/profile";
@@ -65,7 +67,7 @@ test.serial(
     try {
       await rig.start("mcu/devs/main.ts");
       await rig.waitLine(/^BOUND 14 of 14$/, 120_000);
-      // EVENT_HELLO at start: an empty MCU (generation 0), protocol v1.
+      // EVENT_HELLO at start: an empty MCU (generation 0).
       const hello = await rig.waitFrame((f) => f.type === MessageType.EVENT_HELLO, 60_000, "EVENT_HELLO");
       t.is(hello.kind, FrameKind.EVENT);
       const h = decodeHelloResponse(hello.payload);
@@ -227,16 +229,22 @@ test.serial(
     try {
       await rig.start("mcu/devs/main.ts");
       await rig.waitLine(/^BOUND 14 of 14$/, 120_000);
+      // As the bridge sends it: HELLO negotiates 512-byte payloads, LIST_ITEMs are packed to that.
+      const hello = await rig.request(
+        MessageType.HELLO,
+        encodeHelloRequest({ minVersion: 2, maxVersion: 2, maxPayload: 1024, capabilities: 0x1f }),
+      );
+      t.is(hello.result, Result.OK);
+      const maxPayload = decodeHelloResponse(hello.payload).value?.maxPayload ?? 0;
+      t.is(maxPayload, 512);
       const push = async (generation: number, list: ProfileRecord[]) => {
         let r = await rig.request(
           MessageType.LIST_BEGIN,
           encodeListBegin({ generation, count: list.length }),
         );
-        for (let i = 0; i < list.length && r.result === Result.OK; i++) {
-          r = await rig.request(
-            MessageType.LIST_ITEM,
-            encodeListItem({ generation, index: i, record: list[i] }),
-          );
+        for (const item of packListItems(generation, list, maxPayload)) {
+          if (r.result !== Result.OK) break;
+          r = await rig.request(MessageType.LIST_ITEM, item);
         }
         if (r.result !== Result.OK) return r.result;
         r = await rig.request(

@@ -1,10 +1,12 @@
-// planDeltas (property test): whenever it answers with PUT/DELETE operations, applying them with
-// the real MCU core (mcu/core BootCore putProfile/deleteProfile) gives exactly the new list, in order.
+// planDeltas (property test): whenever it answers with PUT/DELETE operations, sending them as
+// PUT_PROFILE/DELETE_PROFILE frames to the real MCU link and core gives exactly the new list, in
+// order, each under a newer generation; sending them again afterwards changes nothing.
 import test from "ava";
 import fc from "fast-check";
 import { BootCore } from "../mcu/core/core";
 import { MemoryFlash } from "../mcu/node/flash";
-import { listCrc } from "../protocol/messages";
+import { encodeFrame, FrameDecoder, FrameKind, MAX_WIRE_FRAME } from "../protocol/frame";
+import { encodeDeleteProfile, encodePutProfile, listCrc, MessageType, Result } from "../protocol/messages";
 import { type ProfileRecord, sameProfile } from "../protocol/profile";
 import { nextGeneration, planDeltas } from "../soc-bridge/ops";
 
@@ -23,11 +25,33 @@ const listArb = fc
   .uniqueArray(fc.constantFrom("a", "b", "c", "d", "e", "f", "g", "h"), { maxLength: 8 })
   .chain((ids) => (ids.length === 0 ? fc.constant([] as ProfileRecord[]) : fc.tuple(...ids.map(recordArb))));
 
-function coreWith(list: ProfileRecord[]): BootCore {
-  const core = new BootCore({ send: () => {}, final: () => {} }, { instance: 1 });
+function coreWith(list: ProfileRecord[]): { core: BootCore; request: (type: number, p: number[]) => number } {
+  let result = -1;
+  const dec = new FrameDecoder(MAX_WIRE_FRAME);
+  const core = new BootCore(
+    {
+      send: (b) =>
+        dec.push(
+          b,
+          (f) => {
+            if (f.kind === FrameKind.RESPONSE) result = f.result;
+          },
+          () => {},
+        ),
+      final: () => {},
+    },
+    { instance: 1 },
+  );
   core.load(new MemoryFlash());
   core.commitList(1, list, listCrc(list));
-  return core;
+  let seq = 0;
+  const request = (type: number, payload: number[]) => {
+    result = -1;
+    seq = (seq + 1) & 0xff;
+    core.uartReceive(encodeFrame({ type, seq, kind: FrameKind.REQUEST, result: 0, payload }), 0);
+    return result;
+  };
+  return { core, request };
 }
 
 test("deltas, when planned, reproduce the new list exactly on the real core", (t) => {
@@ -37,17 +61,36 @@ test("deltas, when planned, reproduce the new list exactly on the real core", (t
       const ops = planDeltas(oldList, newList, 8);
       if (ops === null) return true;
       planned++;
-      const core = coreWith(oldList);
+      const { core, request } = coreWith(oldList);
       let gen = 1;
+      const sent: [number, number[]][] = [];
       for (const op of ops) {
         const next = nextGeneration(gen);
-        const o =
-          op.kind === "put" ? core.putProfile(gen, next, op.record) : core.deleteProfile(gen, next, op.id);
-        if (o.result !== 0) return false;
+        const frame: [number, number[]] =
+          op.kind === "put"
+            ? [
+                MessageType.PUT_PROFILE,
+                encodePutProfile({ baseGeneration: gen, newGeneration: next, record: op.record }),
+              ]
+            : [
+                MessageType.DELETE_PROFILE,
+                encodeDeleteProfile({ baseGeneration: gen, newGeneration: next, id: op.id }),
+              ];
+        if (request(...frame) !== Result.OK) return false;
+        if (core.generation() !== next) return false;
+        sent.push(frame);
         gen = next;
       }
-      const got = core.profiles();
-      return got.length === newList.length && got.every((r, i) => sameProfile(r, newList[i]));
+      const same = (got: ProfileRecord[]) =>
+        got.length === newList.length && got.every((r, i) => sameProfile(r, newList[i]));
+      if (!same(core.profiles())) return false;
+      // Replayed afterwards (new seqs): all but a retry of the last are refused; nothing changes.
+      for (let i = 0; i < sent.length; i++) {
+        const r = request(...sent[i]);
+        const expected = i === sent.length - 1 ? Result.OK : Result.OLD_GENERATION;
+        if (r !== expected) return false;
+      }
+      return same(core.profiles()) && core.generation() === gen;
     }),
     { numRuns: 400, seed: 42 },
   );

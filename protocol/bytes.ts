@@ -120,6 +120,26 @@ export function utf8Encode(text: string): Bytes {
   return out;
 }
 
+/** utf8Encode(text).length, without building the bytes (lone surrogates count as U+FFFD, 3 bytes). */
+export function utf8Length(text: string): number {
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      const lo = text.charCodeAt(i + 1);
+      if (lo >= 0xdc00 && lo <= 0xdfff) {
+        n += 4;
+        i++;
+      } else {
+        n += 3;
+      }
+    } else n += 3;
+  }
+  return n;
+}
+
 /**
  * Strict UTF-8 decoding of data[start..end). Returns null for any malformed, overlong or
  * surrogate sequence, so a corrupted name is rejected rather than shown half-decoded.

@@ -1,6 +1,6 @@
 // UART link framing: COBS-encoded frames ending in 0x00, each carrying a 6-byte header,
 // the payload and a CRC-32. A receiver resynchronises at the next 0x00 after any error.
-import { type ByteSource, type Bytes, CRC32_RESIDUE, crc32, writeU32LE } from "./bytes";
+import { type ByteSource, type Bytes, CRC32_RESIDUE, crc32, readU32LE, writeU32LE } from "./bytes";
 
 /** Frame kinds (header byte 2). */
 export const FrameKind = { REQUEST: 0, RESPONSE: 1, EVENT: 2 } as const;
@@ -23,6 +23,8 @@ export interface Frame {
   /** Result code in responses (messages.ts Result); 0 in requests and events. */
   result: number;
   payload: Bytes;
+  /** Set by the decoder: the frame's CRC-32 (over header and payload), which identifies a resent frame. */
+  crc?: number;
 }
 
 /** Frame-level failures the decoder counts; none of them stops the stream. */
@@ -126,7 +128,14 @@ export function decodeFrameBody(data: Bytes, start: number, end: number): FrameD
   if (crc32(raw, 0, raw.length) !== CRC32_RESIDUE) return { frame: null, error: FrameError.BAD_CRC };
   if (raw[2] > FrameKind.EVENT) return { frame: null, error: FrameError.BAD_KIND };
   return {
-    frame: { type: raw[0], seq: raw[1], kind: raw[2], result: raw[3], payload: raw.slice(6, 6 + n) },
+    frame: {
+      type: raw[0],
+      seq: raw[1],
+      kind: raw[2],
+      result: raw[3],
+      payload: raw.slice(6, 6 + n),
+      crc: readU32LE(raw, 6 + n),
+    },
     error: "",
   };
 }

@@ -301,37 +301,91 @@ export function encodeListItem(m: ListItemInput): Bytes {
   return w.bytes;
 }
 
-export function decodeListItem(p: Bytes): Decoded<ListItem> {
-  const r = new ByteReader(p, 0, p.length);
-  const generation = r.u32();
-  const index = r.u8();
-  if (r.failed) return bad(SHORT);
-  if (index >= MAX_PROFILES) {
-    return noSpace(
-      "index " + decimal(index) + " is past the limit: at most " + decimal(MAX_PROFILES) + " profiles",
-    );
+/**
+ * Reads a LIST_ITEM payload one record at a time, so the MCU can check a packed frame in bounded
+ * steps (ten records at once exceed the DeviceScript VM's step budget). decodeListItem is built on it.
+ */
+export class ListItemReader {
+  generation: number;
+  /** Index of the first record. */
+  index: number;
+  /** Records read so far. */
+  count = 0;
+  /** Where the last record read starts and ends in the payload (its bytes, for a running CRC). */
+  recordStart = 0;
+  recordEnd = 0;
+  /** Empty until a rule is broken; then names it, and `result` is INVALID or NO_SPACE. */
+  error = "";
+  result: number = Result.OK;
+  private r: ByteReader;
+
+  constructor(p: Bytes) {
+    this.r = new ByteReader(p, 0, p.length);
+    this.generation = this.r.u32();
+    this.index = this.r.u8();
+    if (this.r.failed) this.fail(Result.INVALID, SHORT);
+    else if (this.index >= MAX_PROFILES) {
+      this.fail(
+        Result.NO_SPACE,
+        "index " + decimal(this.index) + " is past the limit: at most " + decimal(MAX_PROFILES) + " profiles",
+      );
+    }
   }
-  const records: ProfileRecord[] = [];
-  // Records run to the end of the payload; more than fit the list is NO_SPACE, not a long loop.
-  while (!r.failed && r.pos < r.end && index + records.length < MAX_PROFILES) {
-    const record = readRecord(r);
-    if (r.failed) break;
+
+  private fail(result: number, error: string): void {
+    this.result = result;
+    this.error = error;
+  }
+
+  /** The next valid record, or null at the end of the payload or at the first error. */
+  next(): ProfileRecord | null {
+    if (this.error !== "" || this.r.pos >= this.r.end) return null;
+    if (this.index + this.count >= MAX_PROFILES) {
+      this.fail(
+        Result.NO_SPACE,
+        "records from index " +
+          decimal(this.index) +
+          " go past the limit: at most " +
+          decimal(MAX_PROFILES) +
+          " profiles",
+      );
+      return null;
+    }
+    this.recordStart = this.r.pos;
+    const record = readRecord(this.r);
+    if (this.r.failed) {
+      this.fail(Result.INVALID, SHORT);
+      return null;
+    }
     const e = validateProfile(record);
-    if (e) return bad(formatFieldError(e));
+    if (e) {
+      this.fail(Result.INVALID, formatFieldError(e));
+      return null;
+    }
+    this.recordEnd = this.r.pos;
+    this.count++;
+    return record;
+  }
+
+  /** After next() returned null: true when the payload was whole and held at least one record. */
+  finish(): boolean {
+    if (this.error === "" && this.count === 0) {
+      this.fail(Result.INVALID, "LIST_ITEM carries no record: at least one is required");
+    }
+    return this.error === "";
+  }
+}
+
+export function decodeListItem(p: Bytes): Decoded<ListItem> {
+  const it = new ListItemReader(p);
+  const records: ProfileRecord[] = [];
+  let record = it.next();
+  while (record !== null) {
     records.push(record);
+    record = it.next();
   }
-  if (!r.failed && r.pos < r.end) {
-    return noSpace(
-      "records from index " +
-        decimal(index) +
-        " go past the limit: at most " +
-        decimal(MAX_PROFILES) +
-        " profiles",
-    );
-  }
-  if (!r.done()) return bad(SHORT);
-  if (records.length === 0) return bad("LIST_ITEM carries no record: at least one is required");
-  return ok({ generation: generation, index: index, records: records });
+  if (!it.finish()) return { value: null, error: it.error, result: it.result };
+  return ok({ generation: it.generation, index: it.index, records: records });
 }
 
 /**

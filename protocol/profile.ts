@@ -1,6 +1,6 @@
 // The profile record and the rules that make its fields safe on a kernel command line,
 // inside a U-Boot script, on the MCU's screen and in its flash. One validator for every endpoint.
-import { type Bytes, decimal, describeText, utf8Encode } from "./bytes";
+import { type Bytes, decimal, describeText, utf8Length } from "./bytes";
 
 export const PROFILE_ID_MAX = 31;
 export const PROFILE_BASE_MAX = 11;
@@ -60,16 +60,20 @@ export const NAME_RULE = "must be 1 to 48 bytes of UTF-8 text without control ch
 export const TIME_RULE = "must be a whole number of seconds from 0 to 4294967295";
 export const FLAGS_RULE = "must be a combination of the known flag bits (hidden 0x01, protected 0x02)";
 
+/**
+ * A FieldError for a text field. Built only when a rule is broken: describing every valid value
+ * up front cost the MCU's VM most of its step budget when a LIST_ITEM carries ten records.
+ */
+function badText(field: string, value: string, rule: string): FieldError {
+  return { field: field, value: typeof value === "string" ? describeText(value) : "(not text)", rule: rule };
+}
+
 /** Why `id` is not a valid profile id, or null. Used for `origin` too (where "" means none). */
 export function checkProfileId(id: string, field: string): FieldError | null {
-  const bad = {
-    field: field,
-    value: typeof id === "string" ? describeText(id) : "(not text)",
-    rule: ID_RULE,
-  };
-  if (typeof id !== "string" || id.length < 1 || id.length > PROFILE_ID_MAX) return bad;
+  if (typeof id !== "string" || id.length < 1 || id.length > PROFILE_ID_MAX)
+    return badText(field, id, ID_RULE);
   for (let i = 0; i < id.length; i++) {
-    if (!isIdChar(id.charCodeAt(i), i === 0)) return bad;
+    if (!isIdChar(id.charCodeAt(i), i === 0)) return badText(field, id, ID_RULE);
   }
   return null;
 }
@@ -79,28 +83,25 @@ export function isValidProfileId(id: string): boolean {
 }
 
 export function checkBaseVersion(base: string, field: string): FieldError | null {
-  const bad = {
-    field: field,
-    value: typeof base === "string" ? describeText(base) : "(not text)",
-    rule: BASE_RULE,
-  };
-  if (typeof base !== "string" || base.length < 3 || base.length > PROFILE_BASE_MAX) return bad;
+  if (typeof base !== "string" || base.length < 3 || base.length > PROFILE_BASE_MAX) {
+    return badText(field, base, BASE_RULE);
+  }
   let parts = 1;
   let digits = 0;
   for (let i = 0; i < base.length; i++) {
     const c = base.charCodeAt(i);
     if (c === 0x2e) {
-      if (digits === 0) return bad;
+      if (digits === 0) return badText(field, base, BASE_RULE);
       parts++;
       digits = 0;
     } else if (c >= 0x30 && c <= 0x39) {
       digits++;
-      if (digits > 4) return bad;
+      if (digits > 4) return badText(field, base, BASE_RULE);
     } else {
-      return bad;
+      return badText(field, base, BASE_RULE);
     }
   }
-  if (digits === 0 || parts < 2 || parts > 4) return bad;
+  if (digits === 0 || parts < 2 || parts > 4) return badText(field, base, BASE_RULE);
   return null;
 }
 
@@ -109,18 +110,12 @@ export function isValidBaseVersion(base: string): boolean {
 }
 
 export function checkDisplayName(name: string, field: string): FieldError | null {
-  const bad = {
-    field: field,
-    value: typeof name === "string" ? describeText(name) : "(not text)",
-    rule: NAME_RULE,
-  };
-  if (typeof name !== "string" || name.length === 0) return bad;
+  if (typeof name !== "string" || name.length === 0) return badText(field, name, NAME_RULE);
   for (let i = 0; i < name.length; i++) {
     const c = name.charCodeAt(i);
-    if (c < 0x20 || c === 0x7f || (c >= 0x80 && c < 0xa0)) return bad;
+    if (c < 0x20 || c === 0x7f || (c >= 0x80 && c < 0xa0)) return badText(field, name, NAME_RULE);
   }
-  const n = utf8Encode(name).length;
-  if (n > PROFILE_NAME_MAX_BYTES) return bad;
+  if (utf8Length(name) > PROFILE_NAME_MAX_BYTES) return badText(field, name, NAME_RULE);
   return null;
 }
 

@@ -272,7 +272,7 @@ test("CLI without a daemon talks to the port directly", async (t) => {
     // --verbose shows every frame with its message name and the payload in hex.
     const vb = await run([...common, "list", "--verbose"]);
     t.is(vb.code, 0, vb.stderr);
-    t.regex(vb.stderr, /^flipper-boot: -> REQ HELLO seq \d+ \[8 B\] 01 01 00 04 1f 00 00 00$/m);
+    t.regex(vb.stderr, /^flipper-boot: -> REQ HELLO seq \d+ \[8 B\] 02 02 00 04 1f 00 00 00$/m);
     t.regex(vb.stderr, /^flipper-boot: <- RSP GET_PROFILE seq \d+ OK \[\d+ B\] ([0-9a-f]{2} )+/m);
     t.regex(vb.stdout, /alpha\s+Alpha/);
     // An MCU that does not answer: exit 3, "MCU not responding".

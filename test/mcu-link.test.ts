@@ -406,9 +406,12 @@ test("VM mode (autoWork off): items out of order are hashed in the background; a
   const core = new BootCore({ send: (b) => sent.push(b), final: () => {} }, { instance: 1, autoWork: false });
   core.load({ read: () => null });
   const dec = new FrameDecoder(MAX_WIRE_FRAME);
-  const send = (type: number, payload: number[], seq: number) => {
+  // The adapter's pump: one bounded work() step at a time (a LIST_ITEM's answer comes after its
+  // records were checked, one per step).
+  const send = (type: number, payload: number[], seq: number, steps = 100) => {
     sent.length = 0;
     core.uartReceive(encodeFrame({ type, seq, kind: FrameKind.REQUEST, result: 0, payload }), 0);
+    for (let i = 0; i < steps && core.link.busy(); i++) core.work();
     let result = -1;
     for (const b of sent)
       dec.push(
@@ -663,4 +666,74 @@ test("LIST_BEGIN with more than 32 profiles: NO_SPACE from protocol's decoder, n
   t.is(m.link.send(MessageType.LIST_BEGIN, [2, 0, 0]).result, Result.INVALID);
   t.false(m.mcu.core.link.staging);
   t.is(fingerprint(m), fp);
+});
+
+test("VM mode (autoWork off): a packed LIST_ITEM is checked one record per work() step; meanwhile the same frame waits and others get BUSY", async (t) => {
+  const { BootCore } = await import("../mcu/core/core");
+  const answers: { type: number; seq: number; result: number }[] = [];
+  const dec = new FrameDecoder(MAX_WIRE_FRAME);
+  const core = new BootCore(
+    {
+      send: (b) =>
+        dec.push(
+          b,
+          (f) => {
+            if (f.kind === FrameKind.RESPONSE) answers.push({ type: f.type, seq: f.seq, result: f.result });
+          },
+          () => {},
+        ),
+      final: () => {},
+    },
+    { instance: 1, autoWork: false },
+  );
+  core.load({ read: () => null });
+  while (core.work()) {
+    // loading
+  }
+  const frame = (type: number, seq: number, payload: number[]) =>
+    encodeFrame({ type, seq, kind: FrameKind.REQUEST, result: 0, payload });
+  core.uartReceive(
+    frame(
+      MessageType.HELLO,
+      1,
+      encodeHelloRequest({ minVersion: 2, maxVersion: 2, maxPayload: 512, capabilities: 0 }),
+    ),
+    0,
+  );
+  const list = profiles(8);
+  core.uartReceive(frame(MessageType.LIST_BEGIN, 2, encodeListBegin({ generation: 3, count: 8 })), 0);
+  t.deepEqual(
+    answers.map((a) => a.result),
+    [Result.OK, Result.OK],
+  );
+  const item = frame(MessageType.LIST_ITEM, 3, encodeListItem({ generation: 3, index: 0, records: list }));
+  core.uartReceive(item, 0);
+  t.is(answers.length, 2, "no answer before the records are checked");
+  t.true(core.link.busy());
+  core.uartReceive(item, 0); // resent by a sender that timed out: waits for the one answer
+  core.uartReceive(frame(MessageType.GET_STATE, 4, []), 0);
+  t.deepEqual(answers.slice(2), [{ type: MessageType.GET_STATE, seq: 4, result: Result.BUSY }]);
+  let steps = 0;
+  while (core.link.busy()) {
+    core.work();
+    steps++;
+  }
+  t.is(steps, list.length + 1, "one step per record, then the answer");
+  t.deepEqual(answers.slice(3), [{ type: MessageType.LIST_ITEM, seq: 3, result: Result.OK }]);
+  // Already hashed as the records were read: the commit needs no background work.
+  t.is(core.link.stageHashed, 8);
+  core.uartReceive(
+    frame(MessageType.LIST_COMMIT, 5, encodeListCommit({ generation: 3, count: 8, listCrc: listCrc(list) })),
+    0,
+  );
+  t.is(answers[4].result, Result.OK);
+  t.deepEqual(core.profiles(), list);
+  // The resent item after the answer: the cached answer (or OLD_GENERATION), never a second effect.
+  core.uartReceive(item, 0);
+  t.is(answers.length, 5, "the item after the commit is checked again, step by step");
+  while (core.work()) {
+    // steps
+  }
+  t.is(answers[5].result, Result.OLD_GENERATION);
+  t.deepEqual(core.profiles(), list);
 });

@@ -1,7 +1,7 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: hostile inputs are literal ${...} text
 import test from "ava";
 import fc from "fast-check";
-import { utf8Decode, utf8Encode } from "../protocol/bytes";
+import { utf8Decode, utf8Encode, utf8Length } from "../protocol/bytes";
 import {
   checkKernelOptions,
   checkOverlayList,
@@ -122,6 +122,18 @@ test("property: an id accepted by the validator matches the documented pattern",
     { numRuns: 5000 },
   );
   t.pass();
+});
+
+test("property: utf8Length is the length of utf8Encode for any text, lone surrogates included", (t) => {
+  fc.assert(
+    fc.property(
+      fc.oneof(fc.string({ unit: "grapheme", maxLength: 30 }), fc.string({ unit: "binary", maxLength: 30 })),
+      (s) => utf8Length(s) === utf8Encode(s).length && utf8Length(s) === Buffer.byteLength(s, "utf8"),
+    ),
+    { numRuns: 2000 },
+  );
+  t.is(utf8Length("\ud800x"), 4);
+  t.is(utf8Length("\udc00"), 3);
 });
 
 test("property: UTF-8 encoding agrees with Node's and decodes back", (t) => {

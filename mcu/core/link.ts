@@ -27,7 +27,6 @@ import {
   decodeHelloRequest,
   decodeListBegin,
   decodeListCommit,
-  decodeListItem,
   decodeMarkGood,
   decodeMenuOptions,
   decodePutProfile,
@@ -36,7 +35,7 @@ import {
   encodeHelloResponse,
   encodeRecord,
   encodeProfileReply,
-  LIST_ITEM_HEADER_BYTES,
+  ListItemReader,
   encodeState,
   type HelloResponse,
   type MarkGood,
@@ -95,13 +94,21 @@ export class LinkEndpoint {
   maxPayload = MIN_MAX_PAYLOAD;
   version = PROTOCOL_VERSION;
   eventSeq = 0;
-  // Retry cache: the last request (its payload by length and CRC-32, not a copy: a packed
-  // LIST_ITEM is 512 bytes, 4 KB of VM heap) and the wire bytes of its response.
+  // Retry cache: the last request (by its frame CRC, not a copy: a packed LIST_ITEM is 512 bytes,
+  // 4 KB of VM heap) and the wire bytes of its response.
   private lastType = -1;
   private lastSeq = -1;
-  private lastPayloadLength = -1;
-  private lastPayloadCrc = 0;
+  private lastLength = -1;
+  private lastCrc = 0;
   private lastResponse: Bytes = [];
+  // A LIST_ITEM being checked one record per work() step; its answer is sent when done.
+  private item: ListItemReader | null = null;
+  private itemFrame: Frame | null = null;
+  private itemCrcId = 0;
+  private itemRecords: ProfileRecord[] = [];
+  /** The item extends the hashed prefix of the transfer: its records' CRC is built as they are read. */
+  private itemHashing = false;
+  private itemCrc = 0;
   // Staged list transfer.
   staging = false;
   stageGeneration = 0;
@@ -144,6 +151,9 @@ export class LinkEndpoint {
     this.lastSeq = -1;
     this.staging = false;
     this.stageItems = [];
+    this.item = null;
+    this.itemFrame = null;
+    this.itemRecords = [];
   }
 
   /** Hashes the next staged item into the running list CRC; false when there is nothing to do. */
@@ -157,9 +167,18 @@ export class LinkEndpoint {
     return true;
   }
 
-  /** One bounded piece of background work (hashing a staged item); false when idle. */
+  /** One bounded piece of background work (one record of a LIST_ITEM, or hashing a staged item); false when idle. */
   work(): boolean {
+    if (this.item !== null) {
+      this.itemStep();
+      return true;
+    }
     return this.hashNext();
+  }
+
+  /** True while a LIST_ITEM is being checked (its answer is not sent yet). */
+  busy(): boolean {
+    return this.item !== null;
   }
 
   /** Sends an event frame (the bridge may answer; nothing waits for it). */
@@ -187,33 +206,54 @@ export class LinkEndpoint {
     // Responses to our events and events from the bridge need no answer.
     if (f.kind !== FrameKind.REQUEST) return;
     this.requests++;
-    const payloadCrc = crc32(f.payload, 0, f.payload.length);
+    const crc = f.crc !== undefined ? f.crc : crc32(f.payload, 0, f.payload.length);
     if (
       f.type === this.lastType &&
       f.seq === this.lastSeq &&
-      f.payload.length === this.lastPayloadLength &&
-      payloadCrc === this.lastPayloadCrc
+      f.payload.length === this.lastLength &&
+      crc === this.lastCrc
     ) {
       this.retries++;
       this.send(this.lastResponse);
       return;
     }
-    let result: number = Result.OK;
-    let payload: Bytes = [];
-    if (f.payload.length > this.maxPayload) {
-      result = Result.TOO_LARGE;
-      payload = utf8Encode(
-        "payload of " +
-          decimal(f.payload.length) +
-          " bytes is too large: at most " +
-          decimal(this.maxPayload) +
-          " bytes (negotiate with HELLO)",
+    const pending = this.itemFrame;
+    if (pending !== null) {
+      // The same LIST_ITEM again (the sender timed out): its answer follows when it is checked.
+      if (f.type === pending.type && f.seq === pending.seq && crc === this.itemCrcId) return;
+      this.answer(
+        f,
+        crc,
+        Result.BUSY,
+        utf8Encode("still checking LIST_ITEM seq " + decimal(pending.seq) + ": retry in a few ms"),
       );
-    } else {
-      const r = this.dispatch(f);
-      result = r.result;
-      payload = r.payload;
+      return;
     }
+    if (f.payload.length > this.maxPayload) {
+      this.answer(
+        f,
+        crc,
+        Result.TOO_LARGE,
+        utf8Encode(
+          "payload of " +
+            decimal(f.payload.length) +
+            " bytes is too large: at most " +
+            decimal(this.maxPayload) +
+            " bytes (negotiate with HELLO)",
+        ),
+      );
+      return;
+    }
+    if (f.type === MessageType.LIST_ITEM) {
+      this.beginItem(f, crc);
+      return;
+    }
+    const r = this.dispatch(f);
+    this.answer(f, crc, r.result, r.payload);
+  }
+
+  /** Sends the one response to `f` and remembers it for a retry (BUSY is not remembered). */
+  private answer(f: Frame, crc: number, result: number, payload: Bytes): void {
     if (result !== Result.OK) this.errors++;
     const wire = encodeFrame({
       type: f.type,
@@ -229,11 +269,48 @@ export class LinkEndpoint {
     } else {
       this.lastType = f.type;
       this.lastSeq = f.seq;
-      this.lastPayloadLength = f.payload.length;
-      this.lastPayloadCrc = payloadCrc;
+      this.lastLength = f.payload.length;
+      this.lastCrc = crc;
       this.lastResponse = wire;
     }
     this.send(wire);
+  }
+
+  /** Starts checking a LIST_ITEM: the header now, then one record per work() step. */
+  private beginItem(f: Frame, crc: number): void {
+    const it = new ListItemReader(f.payload);
+    if (it.error !== "") {
+      this.answer(f, crc, it.result, utf8Encode("LIST_ITEM: " + it.error));
+      return;
+    }
+    this.item = it;
+    this.itemFrame = f;
+    this.itemCrcId = crc;
+    this.itemRecords = [];
+    this.itemHashing =
+      this.staging && it.generation === this.stageGeneration && it.index === this.stageHashed;
+    this.itemCrc = this.stageCrc;
+  }
+
+  private itemStep(): void {
+    const it = this.item;
+    const f = this.itemFrame;
+    if (it === null || f === null) return;
+    const record = it.next();
+    if (record !== null) {
+      this.itemRecords.push(record);
+      // The record's bytes are in the payload already: no re-encoding.
+      if (this.itemHashing) this.itemCrc = crcUpdate(this.itemCrc, f.payload, it.recordStart, it.recordEnd);
+      return;
+    }
+    const records = this.itemRecords;
+    this.item = null;
+    this.itemFrame = null;
+    this.itemRecords = [];
+    const o = it.finish()
+      ? this.listItem(it.generation, it.index, records)
+      : fail(it.result, "LIST_ITEM: " + it.error);
+    this.answer(f, this.itemCrcId, o.result, o.result === Result.OK ? [] : utf8Encode(o.message));
   }
 
   private dispatch(f: Frame): { result: number; payload: Bytes } {
@@ -292,8 +369,6 @@ export class LinkEndpoint {
       });
     } else if (t === MessageType.LIST_BEGIN) {
       o = this.listBegin(p);
-    } else if (t === MessageType.LIST_ITEM) {
-      o = this.listItem(p);
     } else if (t === MessageType.LIST_COMMIT) {
       o = this.listCommit(p);
     } else if (t === MessageType.PUT_PROFILE) {
@@ -400,27 +475,23 @@ export class LinkEndpoint {
     return okOutcome();
   }
 
-  private listItem(p: Bytes): Outcome {
-    const d = decodeListItem(p);
-    if (d.value === null) return fail(d.result, "LIST_ITEM: " + d.error);
-    const m = d.value;
-    if (m.generation <= this.target.generation()) {
-      return fail(Result.OLD_GENERATION, this.oldGenerationText("LIST_ITEM", m.generation));
+  private listItem(generation: number, first: number, records: ProfileRecord[]): Outcome {
+    if (generation <= this.target.generation()) {
+      return fail(Result.OLD_GENERATION, this.oldGenerationText("LIST_ITEM", generation));
     }
     if (!this.staging)
       return fail(Result.OUT_OF_ORDER, "LIST_ITEM without LIST_BEGIN: start the transfer first");
-    if (m.generation !== this.stageGeneration) {
+    if (generation !== this.stageGeneration) {
       return fail(
         Result.OUT_OF_ORDER,
         "generation " +
-          decimal(m.generation) +
+          decimal(generation) +
           " is not the transfer in progress (" +
           decimal(this.stageGeneration) +
           ")",
       );
     }
-    const n = m.records.length;
-    const first = m.index;
+    const n = records.length;
     if (first + n > this.stageCount) {
       return fail(
         Result.INVALID,
@@ -432,12 +503,12 @@ export class LinkEndpoint {
       );
     }
     for (let k = 0; k < n; k++) {
-      const id = m.records[k].id;
+      const id = records[k].id;
       for (let i = 0; i < this.stageItems.length; i++) {
         const other = this.stageItems[i];
         const inBatch = i >= first && i < first + n;
         const clash = inBatch
-          ? i < first + k && m.records[i - first].id === id
+          ? i < first + k && records[i - first].id === id
           : other !== null && other.id === id;
         if (clash) {
           return fail(
@@ -449,16 +520,16 @@ export class LinkEndpoint {
     }
     for (let k = 0; k < n; k++) {
       const old = this.stageItems[first + k];
-      if (first + k < this.stageHashed && old !== null && !sameProfile(old, m.records[k])) {
+      if (first + k < this.stageHashed && old !== null && !sameProfile(old, records[k])) {
         // An item already in the running CRC changed: start the CRC again (in the background).
         this.stageHashed = 0;
         this.stageCrc = crcStart();
       }
-      this.stageItems[first + k] = m.records[k];
+      this.stageItems[first + k] = records[k];
     }
-    if (first === this.stageHashed) {
-      // The records' bytes are the payload after generation and index: no re-encoding.
-      this.stageCrc = crcUpdate(this.stageCrc, p, LIST_ITEM_HEADER_BYTES, p.length);
+    if (this.itemHashing && first === this.stageHashed) {
+      // Hashed record by record as they were read.
+      this.stageCrc = this.itemCrc;
       this.stageHashed += n;
     }
     return okOutcome();

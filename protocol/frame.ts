@@ -120,6 +120,14 @@ export interface FrameDecodeResult {
 export function decodeFrameBody(data: Bytes, start: number, end: number): FrameDecodeResult {
   const raw = cobsDecode(data, start, end);
   if (raw === null) return { frame: null, error: FrameError.BAD_COBS };
+  return frameFromRaw(raw);
+}
+
+/**
+ * Checks a COBS-decoded frame (header, payload, CRC) and makes it a Frame. Takes `raw` over: its
+ * bytes are moved down to become the payload, so a frame costs the MCU's heap one array, not two.
+ */
+export function frameFromRaw(raw: Bytes): FrameDecodeResult {
   if (raw.length < FRAME_HEADER_BYTES + FRAME_CRC_BYTES) return { frame: null, error: FrameError.TRUNCATED };
   const n = raw[4] | (raw[5] << 8);
   if (n > PAYLOAD_LIMIT) return { frame: null, error: FrameError.OVERSIZE };
@@ -127,26 +135,36 @@ export function decodeFrameBody(data: Bytes, start: number, end: number): FrameD
     return { frame: null, error: FrameError.BAD_LENGTH };
   if (crc32(raw, 0, raw.length) !== CRC32_RESIDUE) return { frame: null, error: FrameError.BAD_CRC };
   if (raw[2] > FrameKind.EVENT) return { frame: null, error: FrameError.BAD_KIND };
-  return {
-    frame: {
-      type: raw[0],
-      seq: raw[1],
-      kind: raw[2],
-      result: raw[3],
-      payload: raw.slice(6, 6 + n),
-      crc: readU32LE(raw, 6 + n),
-    },
-    error: "",
+  const f: Frame = {
+    type: raw[0],
+    seq: raw[1],
+    kind: raw[2],
+    result: raw[3],
+    payload: raw,
+    crc: readU32LE(raw, FRAME_HEADER_BYTES + n),
   };
+  for (let i = 0; i < n; i++) raw[i] = raw[FRAME_HEADER_BYTES + i];
+  // pop(), not `length = n`: shrinking an array's length trips the DeviceScript VM's garbage collector.
+  for (let k = 0; k < FRAME_HEADER_BYTES + FRAME_CRC_BYTES; k++) raw.pop();
+  return { frame: f, error: "" };
 }
 
 /**
  * Streaming receiver: feed it bytes as they arrive; it calls onFrame for every good frame and
- * onError for every bad one, and resynchronises at the next 0x00. A run of bytes longer than
- * any frame is dropped as OVERSIZE without being buffered, so garbage cannot exhaust memory.
+ * onError for every bad one, and resynchronises at the next 0x00. COBS is undone as bytes arrive,
+ * so only the decoded frame is held (on the MCU a 512-byte payload is 4 KB of heap per copy). A run
+ * of bytes longer than any frame is dropped as OVERSIZE without being kept, so garbage cannot
+ * exhaust memory.
  */
 export class FrameDecoder {
-  private buf: Bytes = [];
+  /** Decoded bytes of the frame so far. */
+  private raw: Bytes = [];
+  /** Wire bytes since the last delimiter. */
+  private wire = 0;
+  /** Data bytes left in the current COBS block (0: the next byte is a code). */
+  private left = 0;
+  /** The current block ended short of 255: a zero follows if more data does. */
+  private zeroPending = false;
   private overflow = false;
   maxWire: number;
   goodFrames = 0;
@@ -163,26 +181,37 @@ export class FrameDecoder {
         if (this.overflow) {
           this.badFrames++;
           onError(FrameError.OVERSIZE);
-        } else if (this.buf.length > 0) {
-          const r = decodeFrameBody(this.buf, 0, this.buf.length);
-          // Released before the frame is handled: on the MCU a full frame is KBs of heap.
-          this.buf = [];
-          if (r.frame) {
+        } else if (this.wire > 0) {
+          const raw = this.raw;
+          const truncated = this.left > 0;
+          // Released before the frame is handled.
+          this.raw = [];
+          const r: FrameDecodeResult = truncated
+            ? { frame: null, error: FrameError.BAD_COBS }
+            : frameFromRaw(raw);
+          const f = r.frame;
+          if (f !== null) {
             this.goodFrames++;
-            onFrame(r.frame);
+            onFrame(f);
           } else {
             this.badFrames++;
             onError(r.error);
           }
         }
-        this.buf = [];
-        this.overflow = false;
+        this.reset();
       } else if (!this.overflow) {
-        if (this.buf.length >= this.maxWire) {
+        this.wire++;
+        if (this.wire > this.maxWire) {
           this.overflow = true;
-          this.buf = [];
+          this.raw = [];
+        } else if (this.left > 0) {
+          this.raw.push(b);
+          this.left--;
         } else {
-          this.buf.push(b);
+          // A code byte: the block before it ended, so its implied zero is data.
+          if (this.zeroPending) this.raw.push(0);
+          this.left = b - 1;
+          this.zeroPending = b !== 0xff;
         }
       }
     }
@@ -190,7 +219,10 @@ export class FrameDecoder {
 
   /** Drops a partial frame (after a reset of the peer). */
   reset(): void {
-    this.buf = [];
+    this.raw = [];
+    this.wire = 0;
+    this.left = 0;
+    this.zeroPending = false;
     this.overflow = false;
   }
 }

@@ -393,3 +393,38 @@ test("property: packListItems splits any list into consecutive LIST_ITEM payload
   );
   t.deepEqual(M.packListItems(1, [], 512), []);
 });
+
+test("property: the streaming decoder (COBS undone as bytes arrive) agrees with decodeFrameBody on any body, split anywhere", (t) => {
+  const arbBody = fc
+    .oneof(
+      // Real frames, sometimes damaged, and pure noise; zeros removed (they are delimiters).
+      arbFrame.map((f) => encodeFrame(f).slice(0, -1)),
+      fc.tuple(arbFrame, fc.nat(), fc.integer({ min: 0, max: 255 })).map(([f, at, v]) => {
+        const w = encodeFrame(f).slice(0, -1);
+        w[at % w.length] = v;
+        return w;
+      }),
+      fc.array(fc.integer({ min: 1, max: 255 }), { maxLength: 1200 }),
+    )
+    .map((b) => b.filter((x) => x !== 0));
+  fc.assert(
+    fc.property(arbBody, fc.integer({ min: 1, max: 64 }), (body, chunk) => {
+      const got: (Frame | string)[] = [];
+      const dec = new FrameDecoder(MAX_WIRE_FRAME);
+      const wire = [...body, 0];
+      for (let i = 0; i < wire.length; i += chunk) {
+        dec.push(
+          wire.slice(i, i + chunk),
+          (f) => got.push(f),
+          (e) => got.push(e),
+        );
+      }
+      if (body.length === 0) return got.length === 0;
+      const want = body.length > MAX_WIRE_FRAME ? FrameError.OVERSIZE : decodeFrameBody(body, 0, body.length);
+      const expected = typeof want === "string" ? want : (want.frame ?? want.error);
+      return got.length === 1 && isDeepStrictEqual(got[0], expected);
+    }),
+    { numRuns: 1500 },
+  );
+  t.pass();
+});

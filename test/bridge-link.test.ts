@@ -7,6 +7,7 @@ import { LinkTimeoutError, McuError, McuLink, VersionError } from "../soc-bridge
 import { getState, isStale, syncWholeList, transferList } from "../soc-bridge/ops";
 import { realMcuOnPty } from "./helpers/mcu-endpoint";
 import { realisticProfiles } from "../bench/protocol";
+import { MCU_MAX_PAYLOAD } from "../mcu/core/link";
 import { openSerial } from "../soc-bridge/serial";
 import { doubleOnPty } from "./helpers/bridge-env";
 import { startFaultProxy } from "./helpers/fault-proxy";
@@ -158,14 +159,14 @@ test("the real MCU: a full sync packs records into negotiated-size LIST_ITEMs; a
   try {
     const h = await link.hello();
     t.is(h.version, 2);
-    t.is(link.maxPayload, 512);
+    t.is(link.maxPayload, MCU_MAX_PAYLOAD);
     const list = realisticProfiles(32);
     const first = await syncWholeList(link, list);
     t.is(first.kind, "full");
     t.deepEqual(end.profiles(), list);
     const items = end.received.filter((f) => f.type === MessageType.LIST_ITEM);
     t.true(items.length >= 2 && items.length <= 5, `${items.length} LIST_ITEM frames for 32 profiles`);
-    t.true(items.every((f) => f.payload.length <= 512));
+    t.true(items.every((f) => f.payload.length <= MCU_MAX_PAYLOAD));
     // A bridge restarted (new link, nothing remembered) with the same list on disk.
     await link.close();
     const again = await linkTo(end.port, 500, 6);

@@ -23,6 +23,7 @@ import type { ProfileRecord } from "../protocol/profile";
 import { BlockAction, BlockFlag, BlockReason, BlockStatus, decodeBlock } from "../protocol/register-block";
 import { BootCore } from "../mcu/core/core";
 import { Key } from "../mcu/core/keys";
+import { MCU_MAX_PAYLOAD } from "../mcu/core/link";
 import { Framebuffer } from "../mcu/node/framebuffer";
 import { realisticProfiles } from "../bench/protocol";
 import { acquireVmLock, VmRig } from "./helpers/mcu-devs-vm";
@@ -229,14 +230,14 @@ test.serial(
     try {
       await rig.start("mcu/devs/main.ts");
       await rig.waitLine(/^BOUND 14 of 14$/, 120_000);
-      // As the bridge sends it: HELLO negotiates 512-byte payloads, LIST_ITEMs are packed to that.
+      // As the bridge sends it: HELLO negotiates the MCU's payload size, LIST_ITEMs are packed to that.
       const hello = await rig.request(
         MessageType.HELLO,
         encodeHelloRequest({ minVersion: 2, maxVersion: 2, maxPayload: 1024, capabilities: 0x1f }),
       );
       t.is(hello.result, Result.OK);
       const maxPayload = decodeHelloResponse(hello.payload).value?.maxPayload ?? 0;
-      t.is(maxPayload, 512);
+      t.is(maxPayload, MCU_MAX_PAYLOAD);
       const push = async (generation: number, list: ProfileRecord[]) => {
         let r = await rig.request(
           MessageType.LIST_BEGIN,

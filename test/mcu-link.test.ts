@@ -33,6 +33,7 @@ import {
   Result,
   resultName,
 } from "../protocol/messages";
+import { MCU_MAX_PAYLOAD } from "../mcu/core/link";
 import { utf8Encode } from "../protocol/bytes";
 import { makeMcu, profile, profiles } from "./mcu-helpers";
 
@@ -74,7 +75,7 @@ test("HELLO negotiates version and payload size; bad ranges are refused with the
   t.is(r.result, Result.OK);
   const h = decodeHelloResponse(r.payload).value!;
   t.is(h.version, PROTOCOL_VERSION);
-  t.is(h.maxPayload, 512);
+  t.is(h.maxPayload, MCU_MAX_PAYLOAD);
   t.is(h.generation, 1);
   r = link.send(
     MessageType.HELLO,
@@ -590,13 +591,13 @@ test("property: a list sent as packed LIST_ITEM ranges, in any order, some resen
   await fc.assert(
     fc.asyncProperty(
       fc.integer({ min: 0, max: 32 }),
-      fc.integer({ min: 40, max: 512 }),
+      fc.integer({ min: 40, max: MCU_MAX_PAYLOAD }),
       fc.nat(),
       fc.array(fc.nat(), { maxLength: 4 }),
       async (n, pack, rotate, resend) => {
         const m = await withList();
         const h = encodeHelloRequest({ minVersion: 2, maxVersion: 2, maxPayload: 1024, capabilities: 0 });
-        t.is(m.link.send(MessageType.HELLO, h).result, Result.OK, "negotiates 512-byte payloads");
+        t.is(m.link.send(MessageType.HELLO, h).result, Result.OK, "negotiates the MCU's payload size");
         const list = profiles(n).map((p, i) => ({ ...p, name: `Profile number ${i} of ${n}` }));
         const items = packListItems(2, list, pack);
         // Each frame is within the size asked for, unless one record alone is larger.

@@ -52,7 +52,13 @@ import {
 import { MAX_PROFILES, type ProfileRecord, sameProfile } from "../../protocol/profile";
 
 /** Largest payload this MCU accepts and sends after HELLO. */
-export const MCU_MAX_PAYLOAD = 512;
+/**
+ * Largest payload this MCU accepts and sends after HELLO. 410 bytes still carry 32 typical profiles
+ * in 4 LIST_ITEMs, and a 410-byte frame decodes into exactly 420 elements: one of the DeviceScript
+ * VM's array capacity steps (it grows arrays by 1.25x), so receiving one never reallocates past
+ * 3.4 KB (512 bytes peaked at 7.6 KB while growing, and ran a 32-profile replacement out of heap).
+ */
+export const MCU_MAX_PAYLOAD = 410;
 
 /** The outcome of one operation: a Result code and, on error, the message naming value and rule. */
 export interface Outcome {
@@ -94,7 +100,7 @@ export class LinkEndpoint {
   maxPayload = MIN_MAX_PAYLOAD;
   version = PROTOCOL_VERSION;
   eventSeq = 0;
-  // Retry cache: the last request (by its frame CRC, not a copy: a packed LIST_ITEM is 512 bytes,
+  // Retry cache: the last request (by its frame CRC, not a copy: a packed LIST_ITEM is 410 bytes,
   // 4 KB of VM heap) and the wire bytes of its response.
   private lastType = -1;
   private lastSeq = -1;

@@ -49,7 +49,7 @@ const guardHandler: ProxyHandler<number[]> = {
     if (typeof prop === "string") {
       const i = +prop;
       // An index (a numeric key, "-1" included): anything outside 0..length-1 is a bug in the reader.
-      if (i === i && prop !== "") {
+      if (!Number.isNaN(i) && prop !== "") {
         if (!(i >= 0 && i < target.length)) throw new RangeError(`read at ${prop} of ${target.length}`);
         return target[i];
       }

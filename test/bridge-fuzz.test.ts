@@ -249,7 +249,10 @@ test(`fuzz: the bridge link fed ${COUNT} garbage frames and fuzzed replies: no t
   clean = true;
   t.deepEqual(await ops.getState(link), state(LIST));
   t.true(fed >= COUNT);
+  // Every operation both succeeded and failed (checked at the default budget; a small FUZZ_FRAMES
+  // run is a quick smoke test).
   for (const [name] of operations) {
+    if (COUNT < 50_000) break;
     t.true(outcomes[name].ok > 0 && outcomes[name].errors > 0, `${name}: ${JSON.stringify(outcomes[name])}`);
   }
   t.true(events > 0);

@@ -252,8 +252,9 @@ test(`fuzz: ${COUNT} payloads, frames and register blocks; no throw, no out-of-b
     }
   }
   t.is(frames, Math.floor((COUNT + 1) / 3));
-  // The mutations reach past the first checks: every decoder accepted some and refused some inputs.
-  for (let k = 0; k < decoders.length; k++) {
+  // The mutations reach past the first checks: every decoder accepted some and refused some inputs
+  // (checked at the default budget; a small FUZZ_FRAMES run is a quick smoke test).
+  for (let k = 0; k < decoders.length && COUNT >= 100_000; k++) {
     t.true(
       perDecoder[k].ok > 0 && perDecoder[k].refused > 0,
       `${decoders[k][0]}: ${JSON.stringify(perDecoder[k])}`,

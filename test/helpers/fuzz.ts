@@ -3,7 +3,16 @@
 // that throws on any out-of-bounds read, and the mutations.
 
 /** Total fuzz inputs (frames, payloads and blocks) across the three fuzz files. */
-export const FUZZ_TOTAL = Number(process.env.FUZZ_FRAMES ?? 1_000_000);
+export const FUZZ_TOTAL = fuzzTotal(process.env.FUZZ_FRAMES);
+
+function fuzzTotal(env: string | undefined): number {
+  if (env === undefined || env === "") return 1_000_000;
+  const n = Number(env);
+  if (!Number.isInteger(n) || n < 100) {
+    throw new Error(`FUZZ_FRAMES ${JSON.stringify(env)} is invalid: must be a whole number of at least 100`);
+  }
+  return n;
+}
 
 /** Shares of FUZZ_TOTAL per file; they add up to 1. */
 export const FUZZ_SHARE = { protocol: 0.6, mcuLink: 0.25, bridgeLink: 0.15 } as const;

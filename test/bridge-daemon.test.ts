@@ -18,7 +18,7 @@ import {
 import path from "node:path";
 import { renderFragment } from "../protocol/boot-fragment";
 import type { Frame } from "../protocol/frame";
-import { DefaultMode, MessageType } from "../protocol/messages";
+import { DefaultMode, MessageType, PROTOCOL_VERSION } from "../protocol/messages";
 import { type ProfileRecord, sameProfile } from "../protocol/profile";
 import { controlRequest } from "../soc-bridge/control";
 import { startDaemon } from "../soc-bridge/daemon";
@@ -434,7 +434,9 @@ test("the start line says how many profiles the MCU holds and how many it can ho
     await first.whenSynced();
     await first.stop();
     t.true(
-      logs.includes("flipper-boot: MCU speaks protocol 1, holds 0 of 32 profiles, generation 0"),
+      logs.includes(
+        `flipper-boot: MCU speaks protocol ${PROTOCOL_VERSION}, holds 0 of 32 profiles, generation 0`,
+      ),
       logs.join("\n"),
     );
     logs.length = 0;
@@ -443,7 +445,9 @@ test("the start line says how many profiles the MCU holds and how many it can ho
     await second.whenSynced();
     await second.stop();
     t.true(
-      logs.includes("flipper-boot: MCU speaks protocol 1, holds 4 of 32 profiles, generation " + gen),
+      logs.includes(
+        `flipper-boot: MCU speaks protocol ${PROTOCOL_VERSION}, holds 4 of 32 profiles, generation ${gen}`,
+      ),
       logs.join("\n"),
     );
   } finally {

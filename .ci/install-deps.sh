@@ -12,14 +12,18 @@ cd "$(dirname "$0")/.."
 what=${1:-test}
 # command:package pairs; a command found on PATH (or in /usr/sbin, /sbin) means its package is there.
 sim_pairs="socat:socat qemu-system-arm:qemu-system-arm mkimage:u-boot-tools mkenvimage:u-boot-tools mcopy:mtools
-  sfdisk:fdisk mkfs.vfat:dosfstools fw_setenv:libubootenv-tool dtc:device-tree-compiler"
+  sfdisk:fdisk mkfs.vfat:dosfstools fw_setenv:libubootenv-tool dtc:device-tree-compiler mkfs.btrfs:btrfs-progs"
 case "$what" in
 start)
   pairs=$sim_pairs
   uboot=sim
   ;;
 test)
-  pairs="$sim_pairs chromium:chromium setpriv:util-linux systemd-analyze:systemd"
+  # The profile store and the real-Linux tests: btrfs, Debian roots made with mmdebstrap (armhf
+  # through qemu-user), the x86_64 guest, the package checked by lintian.
+  pairs="$sim_pairs chromium:chromium setpriv:util-linux systemd-analyze:systemd getfattr:attr
+    mmdebstrap:mmdebstrap qemu-system-x86_64:qemu-system-x86 qemu-img:qemu-utils qemu-arm-static:qemu-user-static
+    update-binfmts:binfmt-support cpio:cpio zstd:zstd lintian:lintian readelf:binutils man:man-db"
   uboot=all
   ;;
 *)

@@ -31,7 +31,7 @@ import { readStore, records } from "../soc-bridge/profile-store";
 import { TEST_BASE_DTS, TEST_FDTFILE, TEST_OVERLAY_OK_DTS } from "../uboot-script/harness";
 import { compileDts } from "../uboot-script/qemu";
 import { NodeMcu } from "../mcu/node/mcu";
-import { VmMcu } from "./mcu-vm";
+import { VM_SCREEN_BITS, VmMcu } from "./mcu-vm";
 import { btrfsMissing, btrfsStore, folderStore, type SimStore } from "./store";
 import { SimUboot, type UbootBootResult } from "./uboot";
 
@@ -486,6 +486,11 @@ export class Simulation extends EventEmitter {
     return blankPng();
   }
 
+  /** Bits a pixel the MCU draws: 6 (NodeMcu, gray 0..63) or 4 (the DeviceScript program's Image). */
+  screenBits(): number {
+    return this.o.mcu === "vm" ? VM_SCREEN_BITS : 6;
+  }
+
   /** SoC power-on with `held` keys down (names like "ok" or Key codes). Power-cycles when on. */
   async powerOn(held: Array<string | number> = [], release = true): Promise<void> {
     if (this.power !== "off") await this.powerOff();
@@ -525,10 +530,15 @@ export class Simulation extends EventEmitter {
 
   async press(key: string, ms = 60): Promise<void> {
     if (!this.mcu) throw new Error("the MCU is absent");
+    if (this.mcu instanceof VmMcu) {
+      // Held from the program's own Down line to the Up (a loaded machine cannot shorten it).
+      await this.mcu.press(key, ms);
+      return;
+    }
     await this.mcu.keyDown(key);
     await sleep(ms);
     await this.mcu.keyUp(key);
-    await sleep(this.mcu instanceof VmMcu ? 150 : 30);
+    await sleep(30);
   }
 
   /** The boot under way (or the last one of this power cycle); rejects when none was started. */
@@ -549,6 +559,28 @@ export class Simulation extends EventEmitter {
     return this.flow !== null && this.flowCycle === this.cycle;
   }
 
+  /**
+   * Resolves true once U-Boot starts in this power cycle (at once if it did), false after
+   * `timeoutMs` without a boot or when the power goes off. (A pick in the menu becomes a boot only
+   * when the MCU has published its FINAL block, a while after the key.)
+   */
+  waitBootStart(timeoutMs: number): Promise<boolean> {
+    if (this.bootStarted()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (v: boolean) => {
+        clearTimeout(timer);
+        this.removeListener("state", check);
+        resolve(v);
+      };
+      const check = () => {
+        if (this.bootStarted()) done(true);
+        else if (this.power === "off") done(false);
+      };
+      const timer = setTimeout(() => done(false), timeoutMs);
+      this.on("state", check);
+    });
+  }
+
   lastBoot(): BootRecord | null {
     return this.boots.length > 0 ? this.boots[this.boots.length - 1] : null;
   }
@@ -558,6 +590,8 @@ export class Simulation extends EventEmitter {
     this.flowCycle = this.cycle;
     this.flow = this.runBoot(sel, live);
     this.flow.catch((e) => this.log("sim", "boot failed: " + (e as Error).message));
+    // Now bootStarted() is true (runBoot's own first "state" came before this.flow was set).
+    this.emit("state");
   }
 
   /** Reads the saved environment with the real fw_printenv. */
@@ -872,15 +906,18 @@ export class Simulation extends EventEmitter {
   async settled(timeoutMs = 30000): Promise<void> {
     const bridge = this.needBridge();
     const t0 = Date.now();
-    if (!(this.mcu instanceof NodeMcu)) {
-      // The VM's list is not readable from here: give the bridge time to notice, then wait for it.
-      await sleep((this.o.debounceMs ?? 100) + 400);
-      await bridge.whenSynced(timeoutMs);
-      return;
-    }
     for (;;) {
       const want = records((await readStore(this.storeDir)).profiles);
-      const have = this.mcu ? this.mcu.profiles() : [];
+      // The VM's list is read back over the link (GET_PROFILE through the bridge), once it is idle.
+      const have =
+        this.mcu instanceof VmMcu
+          ? await bridge
+              .whenSynced(Math.max(1000, timeoutMs - (Date.now() - t0)))
+              .then(() => bridge.listMcu())
+              .then((l) => l.records)
+          : this.mcu
+            ? this.mcu.profiles()
+            : [];
       if (want.length === have.length && want.every((r, i) => sameProfile(r, have[i]))) break;
       if (Date.now() - t0 > timeoutMs) {
         throw new Error(
@@ -892,7 +929,7 @@ export class Simulation extends EventEmitter {
             JSON.stringify(have.map((r) => r.id)),
         );
       }
-      await sleep(25);
+      await sleep(this.mcu instanceof VmMcu ? 250 : 25);
     }
     await bridge.whenSynced(Math.max(1000, timeoutMs - (Date.now() - t0)));
   }

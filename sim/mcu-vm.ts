@@ -1,10 +1,10 @@
-// `--mcu vm`: the compiled DeviceScript program (mcu/devs/main.ts) in the real DeviceScript VM
-// (`devs run --tcp`) instead of the Node adapter, through the VM rig (sim/devs-vm.ts:
-// jacdac-ts ButtonServers for the keys and a Serial server for the UART).
+// `--mcu vm`: the compiled DeviceScript program in the real DeviceScript VM (`devs run --tcp`)
+// instead of the Node adapter, through the VM rig (sim/devs-vm.ts: jacdac-ts ButtonServers for the
+// keys and a Serial server for the UART). It runs mcu/devs/sim.devs.ts: main.ts with its frames
+// mirrored as `PIX` lines, so the screen here is the program's own pixels (4-bit gray).
 // This adapter joins the rig's serial server to the simulator's pty and reads what the program
 // prints: `REG <hex>` (the register block, the stand-in for the I2C target), `FRAME n <screen> ...
-// text a|b|c` (the screen's text: the VM has no display service, so the page shows a text mirror
-// drawn with the MCU's font), `POWER on|off`.
+// text a|b|c` (the screen's name and text; the rig attaches the frame's pixels), `POWER on|off`.
 // Limits: one VM per machine (fixed TCP port 8082, a lock file); power-on is the power key held
 // 1 s as on the device; the program powers the SoC off only from the booting screen, so a power
 // cycle with the menu open restarts the VM (flash kept).
@@ -16,6 +16,16 @@ import { MemoryFlash } from "../mcu/node/flash";
 import { Framebuffer } from "../mcu/node/framebuffer";
 import { BlockStatus, type BootSelection, decodeBlock } from "../protocol/register-block";
 import { acquireVmLock, VmRig } from "./devs-vm";
+
+/** The program's entry in the simulator. */
+export const VM_PROGRAM = "mcu/devs/sim.devs.ts";
+/** Bits a pixel of the VM's screen (DeviceScript's Image: 4-bit indices, gray 0..63 >> 2). */
+export const VM_SCREEN_BITS = 4;
+
+/** The gray level (0..63) shown for a 4-bit index: 0, 4, ... spread to 0..63 (15 -> 63). */
+export function grayOfIndex(index: number): number {
+  return Math.round((index * 63) / 15);
+}
 
 function code(k: number | string): number {
   const c = typeof k === "number" ? k : keyByName(k.toLowerCase());
@@ -53,7 +63,7 @@ export class VmMcu extends EventEmitter {
     process.on("exit", this.onExit);
     try {
       this.rig = new VmRig();
-      await this.rig.start("mcu/devs/main.ts", 120000, this.o.workdir);
+      await this.rig.start(VM_PROGRAM, 120000, this.o.workdir);
       await this.rig.waitLine(/^BOUND 14 of 14$/, 120000);
       const port = new SerialPort({
         path: this.o.serialPath,
@@ -99,9 +109,10 @@ export class VmMcu extends EventEmitter {
     const rig = this.rig;
     if (!rig) return;
     const finals: BootSelection[] = [];
-    let frame = false;
+    let frame: Uint8Array | null = null;
     while (this.seen < rig.lines.length) {
-      const t = rig.lines[this.seen++].text;
+      const line = rig.lines[this.seen++];
+      const t = line.text;
       let m = /^REG ([0-9a-f]{128})$/.exec(t);
       if (m) {
         this.block = [...Buffer.from(m[1], "hex")];
@@ -116,7 +127,8 @@ export class VmMcu extends EventEmitter {
       if (m) {
         this.screen = m[1];
         this.texts = m[2] === "" ? [] : m[2].split("|");
-        frame = true;
+        // A frame whose pixel lines did not all arrive keeps the previous picture.
+        if (line.pixels) frame = line.pixels;
         continue;
       }
       m = /^POWER (on|off)(?: held \d+ screen (\S+))?/.exec(t);
@@ -126,22 +138,15 @@ export class VmMcu extends EventEmitter {
         this.screen = m[1] === "off" ? "off" : (m[2] ?? this.screen);
       }
     }
-    if (frame) this.drawMirror();
+    if (frame) this.show(frame);
     for (const sel of finals) this.emit("final", sel);
   }
 
-  /** The VM's screen text drawn as plain lines (a mirror: the VM has no display output). */
-  private drawMirror(): void {
-    const fb = this.fb;
-    fb.fillRect(0, 0, 256, 144, 0);
-    // One string a line, 20 lines a column, two columns (the VM logs strings, not their places).
-    this.texts.slice(0, 40).forEach((line, i) => {
-      const x = 2 + Math.floor(i / 20) * 128;
-      const y = 3 + (i % 20) * 7;
-      drawText(fb, x, y, line.slice(0, 31), i === 0 ? 63 : 44);
-      fb.text(x, y, line, 0);
-    });
-    this.emit("frame", fb);
+  /** The program's latest frame (4-bit indices) on the framebuffer, as gray levels. */
+  private show(indices: Uint8Array): void {
+    const px = this.fb.pixels;
+    for (let i = 0; i < px.length; i++) px[i] = grayOfIndex(indices[i]);
+    this.emit("frame", this.fb);
   }
 
   private waitLine(re: RegExp, from: number, timeoutMs = 60000): Promise<string> {
@@ -207,6 +212,46 @@ export class VmMcu extends EventEmitter {
     this.screen = "off";
   }
 
+  /** Waits until the program drew a frame of `screen` after its latest POWER line. */
+  async waitFrameOf(screen: string, timeoutMs = 60000): Promise<void> {
+    const rig = this.rig;
+    if (!rig) throw new Error("the VM is not running");
+    let from = 0;
+    for (let i = rig.lines.length - 1; i >= 0; i--) {
+      if (rig.lines[i].text.startsWith("POWER ")) {
+        from = i;
+        break;
+      }
+    }
+    await this.waitLine(new RegExp("^FRAME \\d+ " + screen + " "), from, timeoutMs);
+  }
+
+  /**
+   * Presses a key for `ms`: held from the moment the program printed its Down (so a loaded machine
+   * cannot make a long press short), released, and done once the program saw the Up.
+   */
+  press(k: number | string, ms: number): Promise<void> {
+    const c = code(k);
+    const run = async () => {
+      const rig = this.rig;
+      if (!rig) throw new Error("the VM is not running");
+      const at = rig.lines.length;
+      await rig.keyDown(c);
+      await this.waitLine(new RegExp("^KEY " + c + " down "), at, 30000).catch(() => {
+        throw new Error("the VM did not see key " + c + " pressed within 30 s");
+      });
+      await new Promise((r) => setTimeout(r, ms));
+      const up = rig.lines.length;
+      await rig.keyUp(c);
+      await this.waitLine(new RegExp("^KEY " + c + " up "), up, 30000).catch(() => {
+        throw new Error("the VM did not see key " + c + " released within 30 s");
+      });
+    };
+    const p = this.keys.then(run);
+    this.keys = p.catch(() => {});
+    return p;
+  }
+
   keyDown(k: number | string): Promise<void> {
     const rig = this.rig;
     const c = code(k);
@@ -260,6 +305,7 @@ export class VmMcu extends EventEmitter {
   }
 
   screenName(): string {
+    this.scan();
     return this.screen;
   }
 
@@ -294,61 +340,4 @@ export class VmMcu extends EventEmitter {
   private onExit = () => {
     if (this.release) this.release();
   };
-}
-
-/** A tiny 3x5 block font for the text mirror (upper-cased; unknown characters as a box). */
-const GLYPHS: Record<string, string> = {
-  A: "010101111101101",
-  B: "110101110101110",
-  C: "011100100100011",
-  D: "110101101101110",
-  E: "111100110100111",
-  F: "111100110100100",
-  G: "011100101101011",
-  H: "101101111101101",
-  I: "111010010010111",
-  J: "001001001101010",
-  K: "101101110101101",
-  L: "100100100100111",
-  M: "101111111101101",
-  N: "110101101101101",
-  O: "010101101101010",
-  P: "110101110100100",
-  Q: "010101101110011",
-  R: "110101110101101",
-  S: "011100010001110",
-  T: "111010010010010",
-  U: "101101101101111",
-  V: "101101101101010",
-  W: "101101111111101",
-  X: "101101010101101",
-  Y: "101101010010010",
-  Z: "111001010100111",
-  "0": "111101101101111",
-  "1": "010110010010111",
-  "2": "110001010100111",
-  "3": "110001010001110",
-  "4": "101101111001001",
-  "5": "111100110001110",
-  "6": "011100111101111",
-  "7": "111001010010010",
-  "8": "111101111101111",
-  "9": "111101111001110",
-  ".": "000000000000010",
-  ":": "000010000010000",
-  "-": "000000111000000",
-  "/": "001001010100100",
-  " ": "000000000000000",
-  "+": "000010111010000",
-  ">": "100010001010100",
-  "<": "001010100010001",
-};
-
-function drawText(fb: Framebuffer, x: number, y: number, text: string, gray: number): void {
-  for (const ch of text.toUpperCase()) {
-    const g = GLYPHS[ch] ?? "111101101101111";
-    for (let i = 0; i < 15; i++)
-      if (g[i] === "1") fb.fillRect(x + (i % 3), y + Math.floor(i / 3), 1, 1, gray);
-    x += 4;
-  }
 }

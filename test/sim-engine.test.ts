@@ -8,6 +8,8 @@ import { comparePng, partialMatch } from "../sim/scenario";
 import { memWriteLines, readTree, SimUboot } from "../sim/uboot";
 import { BlockAction, BlockReason, BlockStatus, encodeBlock } from "../protocol/register-block";
 import { Framebuffer } from "../mcu/node/framebuffer";
+import { FrameMirror } from "../sim/devs-vm";
+import { grayOfIndex } from "../sim/mcu-vm";
 
 test("parseBootargs splits options; the last one wins", (t) => {
   t.deepEqual(parseBootargs("console=ttyS0 flipper.profile=a  quiet flipper.profile=b"), {
@@ -74,6 +76,55 @@ test("comparePng counts differing pixels and names the first", (t) => {
   } finally {
     rmSync(d, { recursive: true, force: true });
   }
+});
+
+test("comparePng at 4 bits (the VM's screen) matches a reference it quantizes exactly, and no other", (t) => {
+  const d = mkdtempSync(join(tmpdir(), "flipper-sim-png4-"));
+  try {
+    // The reference: the Node renderer's grays (20 is index 5; the VM's index 5 shows as gray 21).
+    const ref = new Framebuffer(256, 144);
+    ref.fillRect(0, 0, 256, 144, 63);
+    ref.fillRect(0, 0, 40, 10, 20);
+    ref.fillRect(50, 0, 4, 4, 46);
+    const f = join(d, "ref.png");
+    writeFileSync(f, ref.toPng());
+    const vm = new Framebuffer(256, 144);
+    vm.fillRect(0, 0, 256, 144, grayOfIndex(15));
+    vm.fillRect(0, 0, 40, 10, grayOfIndex(20 >> 2));
+    vm.fillRect(50, 0, 4, 4, grayOfIndex(46 >> 2));
+    t.is(comparePng(f, vm.toPng(), 4), null);
+    t.is(comparePng(f, vm.toPng()), "400 pixels differ, first at (0,0)", "at 6 bits gray 21 is not 20");
+    vm.fillRect(3, 2, 1, 1, grayOfIndex(6));
+    t.is(comparePng(f, vm.toPng(), 4), "1 pixels differ at 4 bits, first at (3,2)");
+    t.throws(() => comparePng(f, vm.toPng(), 8), { message: "bits 8 is invalid: use 6 or 4" });
+  } finally {
+    rmSync(d, { recursive: true, force: true });
+  }
+});
+
+test("FrameMirror rebuilds a frame from the program's PIX lines (DeviceScript's column-major 4-bit buffer)", (t) => {
+  const m = new FrameMirror();
+  // Column x of band `top` (16 rows, 8 bytes a column): the even row in the low nibble.
+  const line = (f: number, top: number, x: number, fill: (x: number, r: number) => number) => {
+    const bytes: number[] = [];
+    for (let c = 0; c < 16; c++)
+      for (let b = 0; b < 8; b++) bytes.push(fill(x + c, 2 * b) | (fill(x + c, 2 * b + 1) << 4));
+    return `PIX ${f} ${top} 16 ${x} ${Buffer.from(bytes).toString("hex")}`;
+  };
+  const expected = (x: number, y: number) => (x * 7 + y * 3) & 15;
+  for (let top = 0; top < 144; top += 16)
+    for (let x = 0; x < 256; x += 16) t.true(m.take(line(3, top, x, (cx, r) => expected(cx, top + r))));
+  const px = m.finish(3);
+  t.truthy(px);
+  let wrong = 0;
+  for (let y = 0; y < 144; y++)
+    for (let x = 0; x < 256; x++) if (px![y * 256 + x] !== expected(x, y)) wrong++;
+  t.is(wrong, 0);
+  // A frame with a line missing is not shown; other lines are not PIX lines.
+  t.true(m.take(line(4, 0, 0, () => 1)));
+  t.is(m.finish(4), null);
+  t.false(m.take("FRAME 4 list render 10 latency 5 text a"));
+  t.false(m.take("PIX 5 0 16 0 abc"), "an odd number of hex digits");
 });
 
 test("FlipCTL refuses a profile id that cannot be a folder name, and names it", async (t) => {

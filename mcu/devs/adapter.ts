@@ -140,7 +140,18 @@ export interface AdapterOptions {
    * (a get() per pixel): test entries only.
    */
   hashFrames: boolean;
+  /**
+   * Log each band's pixels as `PIX f top rows x hex` lines: frame f, the band's top row and height,
+   * its first column x, then MIRROR_COLS columns of the band Image's buffer in hex (its own layout:
+   * column by column, rows / 2 bytes a column, the even row in the low nibble). The simulator
+   * rebuilds the frame from them. A console line holds at most 296 characters in the VM, hence
+   * the short lines. Simulation entry only (sim.devs.ts).
+   */
+  mirrorFrames: boolean;
 }
+
+/** Columns of a band per `PIX` line (16 columns = 128 bytes = 256 hex digits). */
+export const MIRROR_COLS = 16;
 
 /** Runs BootCore on DeviceScript: owns the pump fiber, the queues and the I/O. */
 export class DevsMcu implements CoreHost {
@@ -330,6 +341,7 @@ export class DevsMcu implements CoreHost {
       await suspend(0);
       if (this.opts.hashFrames)
         hash = await this.hashBand(hash, SCREEN_H - top < BAND_H ? SCREEN_H - top : BAND_H);
+      if (this.opts.mirrorFrames) this.mirrorBand(top);
       // Here a display service takes the band (natively: QSPI DMA to rows top..top+BAND_H-1).
     }
     const end = millis();
@@ -351,6 +363,17 @@ export class DevsMcu implements CoreHost {
       );
     }
     if (this.opts.hashFrames) console.log("FRAMEHASH " + this.frames + " " + hex(hash, 8));
+  }
+
+  /** Prints the band just drawn as `PIX` lines (see AdapterOptions.mirrorFrames). */
+  private mirrorBand(top: number): void {
+    const buf = this.image.buffer;
+    const colBytes = BAND_H / 2;
+    const prefix = "PIX " + (this.frames + 1) + " " + top + " " + BAND_H + " ";
+    for (let x = 0; x < SCREEN_W; x += MIRROR_COLS) {
+      const at = x * colBytes;
+      console.log(prefix + x + " " + buf.slice(at, at + MIRROR_COLS * colBytes).toString("hex"));
+    }
   }
 
   private async hashBand(h: number, rows: number): Promise<number> {

@@ -11,6 +11,7 @@ const mcu = new DevsMcu({
   logFrames: true,
   logKeys: true,
   hashFrames: false,
+  mirrorFrames: false,
 });
 pttButton.down.subscribe(async () => {
   await probeHeap("program");

@@ -11,5 +11,6 @@ const mcu = new DevsMcu({
   logFrames: true,
   logKeys: true,
   hashFrames: false,
+  mirrorFrames: false,
 });
 await mcu.run();

@@ -10,5 +10,6 @@ const mcu = new DevsMcu({
   logFrames: true,
   logKeys: true,
   hashFrames: true,
+  mirrorFrames: false,
 });
 await mcu.run();

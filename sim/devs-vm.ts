@@ -3,7 +3,8 @@
 // VM through a small TCP hub on 127.0.0.1:8082 that relays the length-prefixed Jacdac frames.
 // The port is fixed by the CLI, so only one VmRig may run at a time on a machine: take the lock
 // (acquireVmLock) before starting one.
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import {
   appendFileSync,
   closeSync,
@@ -11,7 +12,9 @@ import {
   mkdirSync,
   mkdtempSync,
   openSync,
+  readdirSync,
   readFileSync,
+  renameSync,
   rmSync,
   statSync,
   symlinkSync,
@@ -129,6 +132,16 @@ function startHub(): Promise<{ server: Server; sockets: Set<Socket> }> {
   });
 }
 
+/** True when process `pid` runs (or exists under another user). */
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
 /** True when the process named in the lock file still runs (or the file cannot be read yet). */
 function holderAlive(): boolean {
   let pid = Number.NaN;
@@ -145,29 +158,126 @@ function holderAlive(): boolean {
       return false;
     }
   }
+  return pidAlive(pid);
+}
+
+/** Waiting-line tickets beside the lock: `<prefix><start ms, 15 digits>-<pid>-<n>`, in name order. */
+const TICKET_PREFIX = "flipper-boot-devs-tcp-8082.wait-";
+let tickets = 0;
+
+/** True when no live waiter took a ticket before `mine` (tickets of dead processes are removed). */
+function firstInLine(mine: string): boolean {
+  for (const f of readdirSync(tmpdir())) {
+    if (!f.startsWith(TICKET_PREFIX) || f >= mine) continue;
+    const pid = Number(f.split("-").at(-2));
+    if (Number.isInteger(pid) && pid > 0 && pidAlive(pid)) return false;
+    rmSync(join(tmpdir(), f), { force: true });
+  }
+  return true;
+}
+
+/**
+ * Takes the machine-wide lock for port 8082 (waits while another live process holds it). Waiters
+ * get it in the order they came (a ticket file each): a process running scenario after scenario
+ * releases and takes it again at once, and used to starve the others until they timed out.
+ */
+export async function acquireVmLock(timeoutMs = 1_800_000): Promise<() => void> {
+  const start = Date.now();
+  const mine = `${TICKET_PREFIX}${String(start).padStart(15, "0")}-${process.pid}-${++tickets}`;
+  const ticket = join(tmpdir(), mine);
+  writeFileSync(ticket, String(process.pid));
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
+    for (;;) {
+      if (firstInLine(mine)) {
+        try {
+          const fd = openSync(LOCK, "wx");
+          writeFileSync(fd, String(process.pid));
+          closeSync(fd);
+          return () => rmSync(LOCK, { force: true });
+        } catch {
+          // A lock whose holder is gone (killed without cleanup) is taken over at once.
+          if (!holderAlive()) rmSync(LOCK, { force: true });
+        }
+      }
+      if (Date.now() - start > timeoutMs)
+        throw new Error(
+          `lock ${LOCK} held for too long (waited ${timeoutMs} ms for the DeviceScript VM's port)`,
+        );
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  } finally {
+    rmSync(ticket, { force: true });
   }
 }
 
-/** Takes the machine-wide lock for port 8082 (waits while another live process holds it). */
-export async function acquireVmLock(timeoutMs = 600_000): Promise<() => void> {
-  const start = Date.now();
-  for (;;) {
-    try {
-      const fd = openSync(LOCK, "wx");
-      writeFileSync(fd, String(process.pid));
-      closeSync(fd);
-      return () => rmSync(LOCK, { force: true });
-    } catch {
-      // A lock whose holder is gone (killed without cleanup) is taken over at once.
-      if (!holderAlive()) rmSync(LOCK, { force: true });
-      if (Date.now() - start > timeoutMs) throw new Error(`lock ${LOCK} held for too long`);
-      await new Promise((r) => setTimeout(r, 250));
+/** Fingerprint of the sources a program may compile (every .ts under mcu/ and protocol/). */
+function sourcesFingerprint(): string {
+  const h = createHash("sha1");
+  const walk = (dir: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const f = join(dir, e.name);
+      if (e.isDirectory()) walk(f);
+      else if (e.name.endsWith(".ts")) {
+        const st = statSync(f);
+        h.update(`${f}:${st.mtimeMs}:${st.size}\n`);
+      }
     }
+  };
+  for (const d of ["mcu", "protocol"]) walk(join(REPO, d));
+  return h.digest("hex");
+}
+
+/** VM processes still running: killed when this process exits, however it exits. */
+const liveVms = new Set<ChildProcess>();
+process.on("exit", () => {
+  for (const p of liveVms) if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
+});
+
+const builds = new Map<string, Promise<string>>();
+let binDir: string | null = null;
+let buildCount = 0;
+
+/**
+ * `file` (relative to the repository) compiled to bytecode with `devs build`, once per process and
+ * again after a source changed; the VM then starts from the bytecode (`devs run FILE.devs`). The
+ * compile was most of a VM start, 30 s of it on a loaded machine, and a scenario restarts the VM
+ * several times.
+ */
+export function compiled(file: string): Promise<string> {
+  const key = `${file}@${sourcesFingerprint()}`;
+  let p = builds.get(key);
+  if (!p) {
+    p = buildBytecode(file);
+    builds.set(key, p);
+    p.catch(() => builds.delete(key));
+  }
+  return p;
+}
+
+async function buildBytecode(file: string): Promise<string> {
+  if (binDir === null) {
+    const dir = mkdtempSync(join(tmpdir(), "devs-bin-"));
+    binDir = dir;
+    process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+  }
+  const work = mkdtempSync(join(binDir, "build-"));
+  try {
+    writeFileSync(join(work, "devsconfig.json"), "{}\n");
+    symlinkSync(join(REPO, "node_modules"), join(work, "node_modules"));
+    await new Promise<void>((res, rej) =>
+      execFile(
+        process.execPath,
+        [CLI, "build", join(REPO, file)],
+        { cwd: work, timeout: 600_000, maxBuffer: 16 << 20 },
+        (err, stdout, stderr) =>
+          err ? rej(new Error(`devs build ${file} failed:\n${stdout}${stderr}`)) : res(),
+      ),
+    );
+    const out = join(binDir, `${++buildCount}-${file.replace(/[^A-Za-z0-9.]+/g, "_")}.devs`);
+    renameSync(join(work, ".devicescript", "bin", "bytecode.devs"), out);
+    return out;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
   }
 }
 
@@ -282,10 +392,11 @@ export class VmRig {
     if (!existsSync(join(this.workdir, "node_modules")))
       symlinkSync(join(REPO, "node_modules"), join(this.workdir, "node_modules"));
     mkdirSync(join(this.workdir, ".devicescript"), { recursive: true });
-    this.file = file;
+    this.file = await compiled(file);
     await this.launch(timeoutMs);
   }
 
+  /** The program's bytecode (compiled once per process, see compiled()). */
   private file = "";
   private mirror = new FrameMirror();
   /** The latest FRAME lines (the ones still holding pixels). */
@@ -295,11 +406,13 @@ export class VmRig {
     const from = this.lines.length;
     this.exited = null;
     this.mirror = new FrameMirror();
-    const child = spawn(process.execPath, [CLI, "run", join(REPO, this.file), "--tcp"], {
+    const child = spawn(process.execPath, [CLI, "run", this.file, "--tcp"], {
       cwd: this.workdir,
       stdio: ["ignore", "pipe", "pipe"],
     });
     this.child = child;
+    liveVms.add(child);
+    child.on("exit", () => liveVms.delete(child));
     let partial = "";
     const onData = (d: Buffer) => {
       const text = d.toString().replace(/\u001b\[[0-9;]*m/g, "");

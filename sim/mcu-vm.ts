@@ -15,7 +15,7 @@ import { type LoadedState, Store, storeKeys } from "../mcu/core/store";
 import { MemoryFlash } from "../mcu/node/flash";
 import { Framebuffer } from "../mcu/node/framebuffer";
 import { BlockStatus, type BootSelection, decodeBlock } from "../protocol/register-block";
-import { acquireVmLock, VmRig } from "./devs-vm";
+import { acquireVmLock, compiled, VmRig } from "./devs-vm";
 
 /** The program's entry in the simulator. */
 export const VM_PROGRAM = "mcu/devs/sim.devs.ts";
@@ -59,6 +59,8 @@ export class VmMcu extends EventEmitter {
   }
 
   async start(): Promise<void> {
+    // Compiled before taking the machine's one VM port: other VM users need not wait for it.
+    await compiled(VM_PROGRAM);
     this.release = await acquireVmLock();
     process.on("exit", this.onExit);
     try {

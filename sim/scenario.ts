@@ -118,6 +118,10 @@ const EXPECT_KINDS = [
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** How long an expectation is retried by default (`within`), with NodeMcu and with the VM. */
+export const EXPECT_WITHIN_MS = 15000;
+export const EXPECT_WITHIN_VM_MS = 30000;
+
 class ExpectationError extends Error {
   constructor(readonly details: string[]) {
     super(details[0]);
@@ -397,8 +401,14 @@ class Runner {
       "reason",
       "linux",
     ];
-    // The DeviceScript VM is much slower than Node: give it more time by default.
-    const within = typeof e.within === "number" ? e.within : sim.mcu instanceof VmMcu ? 30000 : 5000;
+    // Generous by default (a loaded machine; a passing expectation returns at once), and more for
+    // the DeviceScript VM, which is much slower than Node.
+    const within =
+      typeof e.within === "number"
+        ? e.within
+        : sim.mcu instanceof VmMcu
+          ? EXPECT_WITHIN_VM_MS
+          : EXPECT_WITHIN_MS;
     if (needsBoot.some((k) => k in e)) {
       // A pick made just before becomes a boot once the MCU publishes its FINAL block: wait for it.
       if (sim.power === "menu" && !(await sim.waitBootStart(within))) {

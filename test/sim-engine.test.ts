@@ -1,5 +1,6 @@
 // Unit tests of the simulator's helpers (no QEMU, no browser).
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import test from "ava";
@@ -8,7 +9,7 @@ import { comparePng, partialMatch } from "../sim/scenario";
 import { memWriteLines, readTree, SimUboot } from "../sim/uboot";
 import { BlockAction, BlockReason, BlockStatus, encodeBlock } from "../protocol/register-block";
 import { Framebuffer } from "../mcu/node/framebuffer";
-import { FrameMirror } from "../sim/devs-vm";
+import { acquireVmLock, FrameMirror } from "../sim/devs-vm";
 import { grayOfIndex } from "../sim/mcu-vm";
 
 test("parseBootargs splits options; the last one wins", (t) => {
@@ -125,6 +126,28 @@ test("FrameMirror rebuilds a frame from the program's PIX lines (DeviceScript's 
   t.is(m.finish(4), null);
   t.false(m.take("FRAME 4 list render 10 latency 5 text a"));
   t.false(m.take("PIX 5 0 16 0 abc"), "an odd number of hex digits");
+});
+
+test("the VM lock serves waiters in order: an earlier live waiter goes first, a dead one's ticket is dropped", async (t) => {
+  const ticket = (pid: number) =>
+    join(tmpdir(), `flipper-boot-devs-tcp-8082.wait-${"1".padStart(15, "0")}-${pid}-1`);
+  // A live process (this one) waiting since long ago: we are not first in line.
+  const live = ticket(process.pid);
+  writeFileSync(live, String(process.pid));
+  try {
+    await t.throwsAsync(() => acquireVmLock(700), { message: /held for too long/ });
+  } finally {
+    rmSync(live, { force: true });
+  }
+  // A waiter that died without cleaning up does not block the line.
+  const child = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"], {
+    encoding: "utf8",
+  });
+  const dead = ticket(Number(child.stdout));
+  writeFileSync(dead, child.stdout);
+  const release = await acquireVmLock(700).catch(() => null); // the lock itself may be busy
+  if (release) release();
+  t.false(existsSync(dead), "the dead waiter's ticket was removed");
 });
 
 test("FlipCTL refuses a profile id that cannot be a folder name, and names it", async (t) => {

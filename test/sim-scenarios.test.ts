@@ -37,7 +37,7 @@ test("there is a scenario for every user story of the issue", (t) => {
 });
 
 test("all scenarios pass (one process, one shared U-Boot session)", async (t) => {
-  t.timeout(600000);
+  t.timeout(1_200_000); // generous: a loaded machine
   const uboot = new SimUboot();
   const out = mkdtempSync(join(tmpdir(), "flipper-sim-test-"));
   const lines: string[] = [];

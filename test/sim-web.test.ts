@@ -23,7 +23,16 @@ async function canvasHash(page: Page): Promise<string> {
   return createHash("sha1").update(data, "latin1").digest("hex");
 }
 
-async function waitCanvasChange(page: Page, from: string, timeoutMs = 10000): Promise<string> {
+/** Waits until `ok()` holds (polled; 60 s). */
+async function until(what: string, ok: () => boolean | Promise<boolean>): Promise<void> {
+  const t0 = Date.now();
+  while (!(await ok())) {
+    if (Date.now() - t0 > 60000) throw new Error("timed out waiting for " + what);
+    await sleep(50);
+  }
+}
+
+async function waitCanvasChange(page: Page, from: string, timeoutMs = 60000): Promise<string> {
   const t0 = Date.now();
   for (;;) {
     const h = await canvasHash(page);
@@ -45,7 +54,7 @@ async function litPixels(page: Page): Promise<number> {
 }
 
 test("the page shows the screen, takes keys and buttons, boots and shows the bootargs", async (t) => {
-  t.timeout(240000);
+  t.timeout(600_000); // generous: a loaded machine (QEMU cold start)
   const srv = await startServer({ port: 0 });
   const lb = await launchChromium().catch(async (e) => {
     await srv.close();
@@ -54,6 +63,8 @@ test("the page shows the screen, takes keys and buttons, boots and shows the boo
   try {
     t.regex(srv.url, /^http:\/\/127\.0\.0\.1:\d+\/$/, "binds to loopback by default");
     const page = await lb.browser.newPage();
+    // A loaded machine: puppeteer's waits get the same generous time as the rest.
+    page.setDefaultTimeout(90_000);
     await page.setViewport({ width: 1480, height: 1040 });
     const errors: string[] = [];
     page.on("pageerror", (e) => errors.push(String(e)));
@@ -74,14 +85,18 @@ test("the page shows the screen, takes keys and buttons, boots and shows the boo
     await page.waitForFunction(() => document.getElementById("chip-power")!.textContent!.includes("list"));
     t.deepEqual(srv.sim.screenText().slice(0, 2), ["Boot profile", "Desktop 1.2 2026-11-20"]);
 
-    // Down with the keyboard: the selection moves (pixels change).
+    // Down with the keyboard: the selection moves (pixels change). The MCU's own state says when
+    // each key was handled (a frame may also change for another reason, e.g. OK let go).
+    const selected = () => (srv.sim.mcu as NodeMcu).core.view().selected;
     await page.keyboard.press("ArrowDown");
+    await until("the first Down handled", () => selected() === 1);
     const second = await waitCanvasChange(page, menu);
     t.not(second, menu);
     // Down with the on-page D-pad button.
     await page.click('.key[data-key="down"]');
+    await until("the second Down handled", () => selected() === 2);
     await waitCanvasChange(page, second);
-    t.is((srv.sim.mcu as NodeMcu).core.view().selected, 2, "two downs select the third entry (Router)");
+    t.is(selected(), 2, "two downs select the third entry (Router)");
 
     // OK boots it: U-Boot runs boot.scr, the page shows the bootargs with flipper.profile=.
     await page.keyboard.press("Enter");
@@ -205,15 +220,9 @@ test("the FlipCTL panel creates, clones, renames, hides and deletes profiles; th
     mcu()
       .profiles()
       .map((p) => p.id);
-  const until = async (what: string, ok: () => boolean | Promise<boolean>) => {
-    const t0 = Date.now();
-    while (!(await ok())) {
-      if (Date.now() - t0 > 30000) throw new Error("timed out waiting for " + what);
-      await sleep(50);
-    }
-  };
   try {
     const page = await lb.browser.newPage();
+    page.setDefaultTimeout(90_000);
     await page.goto(srv.url);
     await page.waitForFunction(() => document.querySelectorAll("#profiles tr").length === 4);
 
@@ -273,7 +282,11 @@ test("the FlipCTL panel creates, clones, renames, hides and deletes profiles; th
 
     // Delete router: the first click only arms the button.
     await click(page, '#profiles tr[data-id="router"] button[data-act="delete"]');
-    await sleep(300);
+    await page.waitForFunction(
+      () =>
+        document.querySelector('#profiles tr[data-id="router"] button[data-act="delete"]')!.textContent ===
+        "sure?",
+    );
     t.true(mcuIds().includes("router"), "one click does not delete");
     await click(page, '#profiles tr[data-id="router"] button[data-act="delete"]');
     await until("router gone from the MCU", () => !mcuIds().includes("router"));

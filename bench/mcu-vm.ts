@@ -96,7 +96,9 @@ export async function bench(): Promise<Array<[string, string]>> {
     ]);
 
     mark = rig.lines.length;
-    await rig.press(Key.PTT);
+    // Raw events: the probe's OutOfMemory restarts the program before it prints the key's Up.
+    await rig.sendDown(Key.PTT);
+    await rig.sendUp(Key.PTT);
     await rig.waitLine(/OutOfMemory|PANIC/, 120_000, mark);
     const free32 = lastFree(rig.lines.slice(mark).map((l) => l.text));
     rows.push(["VM heap free, 32 profiles, menu open", `${free32} bytes`]);

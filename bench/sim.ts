@@ -1,11 +1,15 @@
 // Simulator figures for `npm run bench`: start-up, one full simulated power-on to bootargs (the
-// first with a cold QEMU, then warm ones) split by stage, and the simulator's memory.
+// first with a cold QEMU, then warm ones) split by stage, and the simulator's memory; then the
+// same with the compiled program in the DeviceScript VM (`--mcu vm`), and what mirroring its frames costs.
 //   npx tsx bench/sim.ts
 import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { compiled } from "../sim/devs-vm";
 import { type BootRecord, Simulation } from "../sim/engine";
+import { VM_PROGRAM, type VmMcu } from "../sim/mcu-vm";
 
 const WARM_RUNS = 5;
+const VM_WARM_RUNS = 3;
 
 function median(xs: number[]): number {
   const s = xs.slice().sort((a, b) => a - b);
@@ -91,6 +95,53 @@ export async function bench(): Promise<Array<[string, string]>> {
     const kids = childrenRss();
     for (const name of Object.keys(kids).sort())
       rows.push(["sim memory: " + name + " RSS", mb(kids[name] * 1024)]);
+  } finally {
+    await sim.close();
+  }
+  rows.push(...(await benchVm()));
+  return rows;
+}
+
+/** The same flow with the compiled program in the DeviceScript VM (`--mcu vm`). */
+async function benchVm(): Promise<Array<[string, string]>> {
+  const rows: Array<[string, string]> = [];
+  const tc = Date.now();
+  await compiled(VM_PROGRAM);
+  rows.push(["sim --mcu vm: devs build of the program (once a process)", ms(Date.now() - tc)]);
+  const t0 = Date.now();
+  const sim = new Simulation({ mcu: "vm" });
+  try {
+    await sim.start();
+    rows.push(["sim --mcu vm: start (VM, bridge, first sync)", ms(Date.now() - t0)]);
+    await sim.powerOn([]);
+    await sim.waitBoot();
+    const warm: BootRecord[] = [];
+    for (let i = 0; i < VM_WARM_RUNS; i++) {
+      await sim.powerOn([]);
+      warm.push(await sim.waitBoot());
+    }
+    rows.push([
+      "sim --mcu vm: warm power-on to mark-good (median of " + VM_WARM_RUNS + ")",
+      ms(median(warm.map((b) => b.stages.totalMs))) +
+        " (decision " +
+        ms(median(warm.map((b) => b.stages.decisionMs))) +
+        ", incl. the 1 s power key hold)",
+    ]);
+    await sim.powerOn(["ok"]);
+    await sim.press("down");
+    await sim.press("ok");
+    const menu = await sim.waitBoot();
+    rows.push(["sim --mcu vm: menu power-on (hold OK, Down, OK)", ms(menu.stages.totalMs)]);
+    const vm = sim.mcu as VmMcu;
+    const st = vm.frameStats();
+    rows.push([
+      "sim --mcu vm: frame draw with PIX lines (VM ms, " + st.renderMs.length + " frames)",
+      "median " + median(st.renderMs) + ", max " + Math.max(...st.renderMs),
+    ]);
+    rows.push([
+      "sim --mcu vm: PIX text a frame",
+      (st.mirrorChars / st.renderMs.length / 1024).toFixed(1) + " KB",
+    ]);
   } finally {
     await sim.close();
   }

@@ -399,6 +399,8 @@ export class VmRig {
   /** The program's bytecode (compiled once per process, see compiled()). */
   private file = "";
   private mirror = new FrameMirror();
+  /** Characters of `PIX` lines read so far (the cost of mirroring the frames). */
+  mirrorChars = 0;
   /** The latest FRAME lines (the ones still holding pixels). */
   private framesSeen: VmLine[] = [];
 
@@ -422,7 +424,10 @@ export class VmRig {
       for (const l of parts) {
         const text = l.startsWith("WASM> ") ? l.slice(6) : l;
         // Pixel lines are folded into their frame, not kept (tens of KB a frame).
-        if (text.startsWith("PIX ") && this.mirror.take(text)) continue;
+        if (text.startsWith("PIX ") && this.mirror.take(text)) {
+          this.mirrorChars += l.length + 1;
+          continue;
+        }
         const line: VmLine = { at: Date.now(), text };
         const f = /^FRAME (\d+) /.exec(text);
         if (f) {
@@ -585,11 +590,11 @@ export class VmRig {
   }
 
   /**
-   * Presses a simulated key. ButtonServer.down() only changes the reading, and the Down event goes
-   * out on the next 50 ms refresh (so a down() then up() in a row sends nothing): this sends the
+   * Sends a key's Down event now. ButtonServer.down() only changes the reading, and the Down event
+   * goes out on the next 50 ms refresh (so a down() then up() in a row sends nothing): this sends the
    * event at once, with the same state changes as ButtonServer's refresh handler.
    */
-  async keyDown(key: number): Promise<void> {
+  async sendDown(key: number): Promise<void> {
     trace(`rig: key ${key} down`);
     const b = this.buttons[key] as unknown as ButtonInternals;
     await this.buttons[key].down();
@@ -599,8 +604,8 @@ export class VmRig {
     await this.buttons[key].sendEvent(1);
   }
 
-  /** Releases a simulated key (Up event at once, carrying the held time as ButtonServer does). */
-  async keyUp(key: number): Promise<void> {
+  /** Sends a key's Up event now (carrying the held time as ButtonServer does). */
+  async sendUp(key: number): Promise<void> {
     trace(`rig: key ${key} up`);
     const b = this.buttons[key] as unknown as ButtonInternals;
     await this.buttons[key].up();
@@ -611,9 +616,104 @@ export class VmRig {
     await this.buttons[key].sendEvent(2, jd.jdpack("u32", [time]));
   }
 
-  /** A short press: down and up, each event sent at once. */
-  async press(key: number): Promise<void> {
+  /**
+   * Sends the key's current state again as an event (Down while pressed, else Up), for a program that
+   * missed one: the program ignores a state it already has, so this never adds an edge.
+   */
+  async resendKey(key: number): Promise<void> {
+    const b = this.buttons[key] as unknown as ButtonInternals;
+    const down = b._downTime !== undefined;
+    trace(`rig: key ${key} ${down ? "down" : "up"} again`);
+    if (down) await this.buttons[key].sendEvent(1);
+    else await this.buttons[key].sendEvent(2, jd.jdpack("u32", [0]));
+  }
+
+  /** True when a line matching `re` is printed after line `from` within `ms`. */
+  seenWithin(re: RegExp, from: number, ms: number): Promise<boolean> {
+    return this.waitLine(re, ms, from).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  /**
+   * Waits until the program printed key `key`'s edge (its `KEY k down|up` line) after line `from`.
+   * When it has not within a few seconds, the key's state is sent again. Under heavy load the VM
+   * lost key events (a power-key release, an OK press: the program then held the key); jacdac-c,
+   * which receives them, ignores the events that follow a missed one until its retransmission
+   * arrives, and forgets a device it has not heard from.
+   */
+  async confirmKey(key: number, down: boolean, from: number, timeoutMs = 30_000): Promise<void> {
+    const re = new RegExp(`^KEY ${key} ${down ? "down" : "up"} `);
+    const t0 = Date.now();
+    for (;;) {
+      if (await this.seenWithin(re, from, 3000)) return;
+      if (Date.now() - t0 > timeoutMs)
+        throw new Error(
+          `the VM did not see key ${key} ${down ? "pressed" : "released"} within ${timeoutMs} ms`,
+        );
+      await this.resendKey(key);
+    }
+  }
+
+  /** The key's state as the program last printed it (up when not printed since it started). */
+  heldInVm(key: number): boolean {
+    const re = new RegExp(`^KEY ${key} (down|up) `);
+    for (let i = this.lines.length - 1; i >= 0; i--) {
+      const t = this.lines[i].text;
+      if (t.startsWith("READY ")) return false;
+      const m = re.exec(t);
+      if (m) return m[1] === "down";
+    }
+    return false;
+  }
+
+  /** Presses a key and waits until the program printed the Down (the event sent again if missed). */
+  async keyDown(key: number): Promise<void> {
+    const at = this.lines.length;
+    const was = this.heldInVm(key);
+    await this.sendDown(key);
+    if (!was) await this.confirmKey(key, true, at);
+  }
+
+  /** Releases a key and waits until the program printed the Up (the event sent again if missed). */
+  async keyUp(key: number): Promise<void> {
+    const at = this.lines.length;
+    const was = this.heldInVm(key);
+    await this.sendUp(key);
+    if (was) await this.confirmKey(key, false, at);
+  }
+
+  /**
+   * A press of `ms` (0: Down and Up at once) timed here, so that the lag between the program's Down
+   * and the Up arriving does not lengthen it; done once the program printed the Up. A press the
+   * program missed whole is made again; a missed Up is sent again.
+   */
+  async press(key: number, ms = 0): Promise<void> {
+    const at = this.lines.length;
+    const send = async () => {
+      await this.sendDown(key);
+      if (ms > 0) await new Promise((r) => setTimeout(r, ms));
+      await this.sendUp(key);
+    };
+    await send();
+    const up = new RegExp(`^KEY ${key} up `);
+    const down = new RegExp(`^KEY ${key} down `);
+    const t0 = Date.now();
+    while (!(await this.seenWithin(up, at, 3000))) {
+      if (Date.now() - t0 > 30_000) throw new Error(`the VM did not see key ${key} pressed within 30 s`);
+      if (this.lines.slice(at).some((l) => down.test(l.text))) await this.resendKey(key);
+      else await send();
+    }
+  }
+
+  /**
+   * A long press: held `ms` from the moment the program printed its Down (a loaded machine cannot
+   * make it short), then released; done once the program printed the Up.
+   */
+  async longPress(key: number, ms: number): Promise<void> {
     await this.keyDown(key);
+    await new Promise((r) => setTimeout(r, ms));
     await this.keyUp(key);
   }
 

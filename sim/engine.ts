@@ -531,7 +531,7 @@ export class Simulation extends EventEmitter {
   async press(key: string, ms = 60): Promise<void> {
     if (!this.mcu) throw new Error("the MCU is absent");
     if (this.mcu instanceof VmMcu) {
-      // Held from the program's own Down line to the Up (a loaded machine cannot shorten it).
+      // Timed against the program's own key lines (a loaded machine must not turn long into short).
       await this.mcu.press(key, ms);
       return;
     }

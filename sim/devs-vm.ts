@@ -264,15 +264,20 @@ async function buildBytecode(file: string): Promise<string> {
   try {
     writeFileSync(join(work, "devsconfig.json"), "{}\n");
     symlinkSync(join(REPO, "node_modules"), join(work, "node_modules"));
-    await new Promise<void>((res, rej) =>
-      execFile(
-        process.execPath,
-        [CLI, "build", join(REPO, file)],
-        { cwd: work, timeout: 600_000, maxBuffer: 16 << 20 },
-        (err, stdout, stderr) =>
-          err ? rej(new Error(`devs build ${file} failed:\n${stdout}${stderr}`)) : res(),
-      ),
-    );
+    // Up to three tries: a build failed once and passed when run again (every `devs build` rewrites
+    // node_modules/@devicescript/*, so builds side by side may race there).
+    for (let attempt = 1; ; attempt++) {
+      const err = await new Promise<Error | null>((res) =>
+        execFile(
+          process.execPath,
+          [CLI, "build", join(REPO, file)],
+          { cwd: work, timeout: 600_000, maxBuffer: 16 << 20 },
+          (e, stdout, stderr) => res(e ? new Error(`devs build ${file} failed:\n${stdout}${stderr}`) : null),
+        ),
+      );
+      if (!err) break;
+      if (attempt === 3) throw err;
+    }
     const out = join(binDir, `${++buildCount}-${file.replace(/[^A-Za-z0-9.]+/g, "_")}.devs`);
     renameSync(join(work, ".devicescript", "bin", "bytecode.devs"), out);
     return out;

@@ -33,6 +33,7 @@ import { compileDts } from "../uboot-script/qemu";
 import { NodeMcu } from "../mcu/node/mcu";
 import { VM_SCREEN_BITS, VmMcu } from "./mcu-vm";
 import { btrfsMissing, btrfsStore, folderStore, type SimStore } from "./store";
+import { LONG_PRESS_MS } from "../mcu/core/keys";
 import { SimUboot, type UbootBootResult } from "./uboot";
 
 /** A profile as FlipCTL writes it into <store>/@profiles/<id>/profile.json (schema: protocol/PROTOCOL.md). */
@@ -528,17 +529,21 @@ export class Simulation extends EventEmitter {
     void this.mcu?.keyUp(key);
   }
 
+  /**
+   * Presses a key. Under the core's LONG_PRESS_MS `ms` only says "short": down and up go at once, so
+   * a stalled event loop cannot stretch the press into a long one (a 60 ms Back held 300 ms does
+   * nothing); from LONG_PRESS_MS on the key is held `ms`.
+   */
   async press(key: string, ms = 60): Promise<void> {
     if (!this.mcu) throw new Error("the MCU is absent");
     if (this.mcu instanceof VmMcu) {
-      // Timed against the program's own key lines (a loaded machine must not turn long into short).
+      // Timed against the program's own key lines (see VmMcu.press).
       await this.mcu.press(key, ms);
       return;
     }
-    await this.mcu.keyDown(key);
-    await sleep(ms);
-    await this.mcu.keyUp(key);
-    await sleep(30);
+    this.mcu.keyDown(key);
+    if (ms >= LONG_PRESS_MS) await sleep(ms);
+    this.mcu.keyUp(key);
   }
 
   /** The boot under way (or the last one of this power cycle); rejects when none was started. */

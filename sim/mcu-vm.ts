@@ -222,8 +222,8 @@ export class VmMcu extends EventEmitter {
   /**
    * Presses a key for `ms`; done once the program printed the Up. A long press (LONG_PRESS_MS or
    * more) is held from the moment the program printed its Down, so a loaded machine cannot make it
-   * short; a short one is timed here, so the lag between the program's Down and the Up arriving
-   * cannot make it long (an Up/Down held 300-450 ms does not move the selection).
+   * short; a short one sends Down and Up at once, so no lag can make it long (an Up/Down held
+   * 300-450 ms does not move the selection).
    */
   press(k: number | string, ms: number): Promise<void> {
     const c = code(k);
@@ -231,7 +231,7 @@ export class VmMcu extends EventEmitter {
       const rig = this.rig;
       if (!rig) throw new Error("the VM is not running");
       if (ms >= LONG_PRESS_MS) await rig.longPress(c, ms);
-      else await rig.press(c, ms);
+      else await rig.press(c);
     };
     const p = this.keys.then(run);
     this.keys = p.catch(() => {});

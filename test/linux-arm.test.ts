@@ -30,6 +30,7 @@ function eepromWith(block: number[]): Buffer {
 }
 
 test("SABRE Lite: the MCU's choice reaches the profile's overlay through U-Boot, the armmp kernel and the hook", async (t) => {
+  t.timeout(90 * 60_000, "first run: an armhf root and an initramfs built under qemu-user, then a TCG boot");
   for (const tool of ["qemu-system-arm", "mmdebstrap", "mkfs.btrfs", "mkfs.vfat", "mcopy", "sfdisk"]) {
     t.notThrows(() => execFileSync("sh", ["-c", "command -v " + tool]), "missing tool: " + tool);
   }

@@ -103,7 +103,7 @@ test("contents: the agreed paths, and only that arch's binding", (t) => {
             "/usr/share/initramfs-tools/scripts/local-bottom/flipper-boot",
           ]
         : []),
-      ...(apt ? ["/etc/apt/apt.conf.d/80flipper-boot"] : []),
+      ...(apt ? ["/etc/apt/apt.conf.d/80flipper-boot", "/usr/lib/flipper-boot/apt-snapshot"] : []),
     ].sort();
     t.deepEqual(files, want, p.arch);
     t.regex(list, /^-rwxr-xr-x root\/root .* \.\/usr\/bin\/flipper-boot$/m);
@@ -134,6 +134,8 @@ test("control fields, conffiles, maintainer scripts and the initramfs trigger", 
     execFileSync("dpkg-deb", ["-e", p.file, ctl]);
     const conffiles = readFileSync(path.join(ctl, "conffiles"), "utf8").trim().split("\n");
     t.true(conffiles.includes("/etc/default/flipper-boot"));
+    if (existsSync(path.join(ROOT, "soc-bridge", "apt")))
+      t.true(conffiles.includes("/etc/apt/apt.conf.d/80flipper-boot"));
     t.is(
       readFileSync(path.join(ctl, "triggers"), "utf8").match(/^activate-noawait update-initramfs$/m)?.[0],
       "activate-noawait update-initramfs",

@@ -286,10 +286,14 @@ test("dpkg installs, removes and purges the amd64 package in a Debian trixie chr
   t.regex(rem.stdout, /Processing triggers for initramfs-tools/);
   t.false(existsSync(path.join(root, "usr/lib/flipper-boot")));
   t.true(existsSync(path.join(root, "etc/default/flipper-boot")), "a conffile stays until purge");
+  const aptHook = path.join(root, "etc/apt/apt.conf.d/80flipper-boot");
+  const hasAptHook = existsSync(path.join(ROOT, "soc-bridge", "apt"));
+  if (hasAptHook) t.true(existsSync(aptHook), "the apt hook is a conffile too");
 
   const purge = await inChroot(["dpkg", "-P", "flipper-boot"]);
   t.is(purge.code, 0, purge.stdout + purge.stderr);
   t.false(existsSync(path.join(root, "etc/default/flipper-boot")));
+  t.false(existsSync(aptHook));
   t.false(present(path.join(wants, "flipper-boot.service")));
   t.false(present(path.join(wants, "flipper-boot-mark-good.service")));
   t.false(existsSync(path.join(root, "var/lib/flipper-boot")));

@@ -111,6 +111,12 @@ test("SABRE Lite: the MCU's choice reaches the profile's overlay through U-Boot,
   const totalMs = Date.now() - t0;
   t.log("U-Boot prompt after " + ubootMs + " ms; profile's init done after " + totalMs + " ms");
 
+  t.log(
+    out
+      .split("\n")
+      .filter((l) => /^(flipper: |flipper-arm: )/.test(l))
+      .join("\n"),
+  );
   t.regex(out, /flipper: booting profile play base 1\.0/);
   t.regex(out, /Kernel command line: .*flipper\.profile=play flipper\.base=1\.0/);
   const line = (k: string) => out.match(new RegExp("^flipper-arm: " + k + "=(.*)$", "m"))?.[1] ?? "";

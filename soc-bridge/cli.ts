@@ -21,6 +21,7 @@ import { runsInProcess, storeExitCode } from "./store/base-commands";
 import { STORE_ERRORS } from "./store/errors";
 import { DEFAULT_BOOTED, DEFAULT_STORE } from "./store/layout";
 import { listStaged } from "./store/profiles";
+import { notifyReady } from "./notify";
 
 export const EXIT = {
   OK: 0,
@@ -543,6 +544,8 @@ async function runDaemon(o: Opts): Promise<number> {
   process.stderr.write(
     "flipper-boot: daemon started on " + o.port + ", store " + o.store + ", socket " + o.socket + "\n",
   );
+  const notifyError = await notifyReady("serving " + o.socket + ", MCU on " + o.port);
+  if (notifyError) process.stderr.write("flipper-boot: " + notifyError + "\n");
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once("SIGTERM", stop);

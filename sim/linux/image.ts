@@ -1,0 +1,290 @@
+// Stage 2 of the test guest: the btrfs disk (label `flipper`) as protocol/STORE.md lays it out, and
+// the kernel and initramfs to boot it. Base 1.0 is the stage-1 rootfs with flipper-boot installed
+// (`dpkg -i` of build/deb/flipper-boot_*_amd64.deb when `npm run package` made one, else the same
+// packaged paths laid out from the repository) and the test units; base 1.1 is a snapshot of it
+// with one file changed. Profiles carry a marker file in their upper. Rebuilt when any input
+// changes (hash of the rootfs recipe, the initramfs scripts, the package or bundle, this recipe).
+import { createHash } from "node:crypto";
+import {
+  chmodSync,
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { join } from "node:path";
+import { GUEST_DEFAULTS, HEALTH_UNIT, REPORT_SCRIPT, REPORT_UNIT, TEST_ACTIONS } from "./guest-files";
+import { ensureRootfs, LINUX_BUILD_DIR, REPO_ROOT, rootfsHash, ROOTFS_TAR } from "./rootfs";
+import { sh, shStream, Undo, withLock } from "./run";
+
+export const DISK_IMAGE = join(LINUX_BUILD_DIR, "disk.img");
+export const KERNEL = join(LINUX_BUILD_DIR, "vmlinuz");
+export const INITRD = join(LINUX_BUILD_DIR, "initrd.img");
+const DISK_HASH = join(LINUX_BUILD_DIR, "disk.hash");
+const IMAGE_RECIPE_VERSION = 3;
+
+export interface TestProfile {
+  id: string;
+  name: string;
+  base: string;
+  /** Extra files in the upper (path relative to / -> content). */
+  files?: Record<string, string>;
+}
+
+/** The profiles on the test disk; each upper holds /etc/flipper-marker-<id>. */
+export const TEST_PROFILES: TestProfile[] = [
+  { id: "main", name: "Main", base: "1.0" },
+  { id: "work", name: "Work", base: "1.1" },
+  { id: "lab", name: "Lab", base: "1.1" },
+  // Its health check fails (see guest-files.ts): never marked good.
+  { id: "broken", name: "Broken", base: "1.1", files: { "etc/flipper-test-unhealthy": "yes\n" } },
+];
+export const TEST_BASES = ["1.0", "1.1"];
+export const DATA_FILE = "owner-notes.txt";
+
+export const INITRAMFS_DIR = join(REPO_ROOT, "soc-bridge", "initramfs");
+const HOOK = join(INITRAMFS_DIR, "hooks", "flipper-boot");
+const SCRIPT = join(INITRAMFS_DIR, "scripts", "local-bottom", "flipper-boot");
+
+/** The newest amd64 package `npm run package` built, or null. */
+export function debPackage(): string | null {
+  const dir = join(REPO_ROOT, "build", "deb");
+  if (!existsSync(dir)) return null;
+  const debs = readdirSync(dir)
+    .filter((f) => /^flipper-boot_.*_amd64\.deb$/.test(f))
+    .map((f) => join(dir, f))
+    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+  return debs[0] ?? null;
+}
+
+const BUNDLE = join(REPO_ROOT, "build", "flipper-boot.mjs");
+
+function hashInputs(): string {
+  const h = createHash("sha256");
+  h.update(`${rootfsHash()} v${IMAGE_RECIPE_VERSION}\n`);
+  h.update(JSON.stringify({ TEST_PROFILES, TEST_BASES }));
+  // This recipe and the guest files are inputs too.
+  for (const f of [
+    HOOK,
+    SCRIPT,
+    join(REPO_ROOT, "sim/linux/guest-files.ts"),
+    join(REPO_ROOT, "sim/linux/image.ts"),
+  ]) {
+    h.update(readFileSync(f));
+  }
+  const deb = debPackage();
+  if (deb) h.update(readFileSync(deb));
+  else {
+    for (const f of readdirSync(join(REPO_ROOT, "soc-bridge", "systemd")).sort()) {
+      h.update(readFileSync(join(REPO_ROOT, "soc-bridge", "systemd", f)));
+    }
+    if (existsSync(BUNDLE)) h.update(readFileSync(BUNDLE));
+  }
+  return h.digest("hex").slice(0, 16);
+}
+
+export function imageFresh(): boolean {
+  return (
+    existsSync(DISK_IMAGE) &&
+    existsSync(KERNEL) &&
+    existsSync(INITRD) &&
+    existsSync(DISK_HASH) &&
+    readFileSync(DISK_HASH, "utf8").trim() === hashInputs()
+  );
+}
+
+function write(path: string, text: string, mode = 0o644): void {
+  mkdirSync(join(path, ".."), { recursive: true });
+  writeFileSync(path, text);
+  chmodSync(path, mode);
+}
+
+/** profile.json as protocol/PROTOCOL.md describes it; sortKey keeps the menu in TEST_PROFILES order. */
+export function profileJson(p: TestProfile): string {
+  const sortKey = String(TEST_PROFILES.indexOf(p));
+  return `${JSON.stringify({ id: p.id, name: p.name, base: p.base, created: "2026-01-01T00:00:00Z", sortKey }, null, 2)}\n`;
+}
+
+/** The bundle and serialport's binding at the packaged paths (when no .deb exists yet). */
+function installFromRepo(root: string, progress: (l: string) => void): void {
+  progress("image: no build/deb/flipper-boot_*_amd64.deb: installing the bundle at the packaged paths");
+  sh("npx", ["tsx", "soc-bridge/build.ts", BUNDLE], { cwd: REPO_ROOT });
+  const lib = join(root, "usr/lib/flipper-boot");
+  mkdirSync(join(lib, "node_modules"), { recursive: true });
+  copyFileSync(BUNDLE, join(lib, "flipper-boot.mjs"));
+  const nm = join(REPO_ROOT, "node_modules");
+  for (const p of [
+    "@serialport/bindings-cpp",
+    "@serialport/bindings-interface",
+    "@serialport/parser-readline",
+    "@serialport/parser-delimiter",
+    "debug",
+    "ms",
+    "node-gyp-build",
+  ]) {
+    cpSync(join(nm, p), join(lib, "node_modules", p), { recursive: true, dereference: true });
+  }
+  write(
+    join(root, "usr/bin/flipper-boot"),
+    '#!/bin/sh\nexec node /usr/lib/flipper-boot/flipper-boot.mjs "$@"\n',
+    0o755,
+  );
+  for (const u of ["flipper-boot.service", "flipper-boot-mark-good.service"]) {
+    const text = readFileSync(join(REPO_ROOT, "soc-bridge/systemd", u), "utf8");
+    write(join(root, "usr/lib/systemd/system", u), text);
+    const mu = join(root, "etc/systemd/system/multi-user.target.wants");
+    mkdirSync(mu, { recursive: true });
+    sh("ln", ["-sf", `/usr/lib/systemd/system/${u}`, join(mu, u)]);
+  }
+  write(join(root, "usr/share/initramfs-tools/hooks/flipper-boot"), readFileSync(HOOK, "utf8"), 0o755);
+  write(
+    join(root, "usr/share/initramfs-tools/scripts/local-bottom/flipper-boot"),
+    readFileSync(SCRIPT, "utf8"),
+    0o755,
+  );
+}
+
+function enable(root: string, unit: string, target: string): void {
+  const dir = join(root, "etc/systemd/system", `${target}.wants`);
+  mkdirSync(dir, { recursive: true });
+  sh("ln", ["-sf", `/etc/systemd/system/${unit}`, join(dir, unit)]);
+}
+
+/** Builds build/linux/{disk.img,vmlinuz,initrd.img} when missing or stale. */
+export async function ensureImage(progress: (line: string) => void = () => {}): Promise<void> {
+  if (imageFresh()) return;
+  mkdirSync(LINUX_BUILD_DIR, { recursive: true });
+  await withLock(
+    join(LINUX_BUILD_DIR, ".lock"),
+    async () => {
+      await ensureRootfs(progress);
+      if (!imageFresh()) await buildImage(progress);
+    },
+    (pid) => progress(`image: waiting for process ${pid}, which is building the image`),
+  );
+}
+
+async function buildImage(progress: (line: string) => void): Promise<void> {
+  const hash = hashInputs();
+  const t0 = Date.now();
+  // Beside the build folder (same filesystem: the results are renamed into place).
+  mkdirSync(LINUX_BUILD_DIR, { recursive: true });
+  const work = mkdtempSync(join(LINUX_BUILD_DIR, ".work-"));
+  const undo = new Undo();
+  const img = join(work, "disk.img");
+  try {
+    sh("truncate", ["-s", "6G", img]);
+    sh("mkfs.btrfs", ["-q", "-L", "flipper", img]);
+    const loop = sh("losetup", ["-f", "--show", img]).trim();
+    undo.push("losetup -d", () => sh("losetup", ["-d", loop]));
+    const top = join(work, "top");
+    mkdirSync(top);
+    sh("mount", ["-t", "btrfs", loop, top]);
+    undo.push("umount top", () => sh("umount", [top]));
+    for (const d of ["@base", "@profiles", "@snapshots", "@staged"]) mkdirSync(join(top, d));
+    const b0 = join(top, "@base", "1.0");
+    sh("btrfs", ["subvolume", "create", b0]);
+    progress("image: unpacking the rootfs into @base/1.0");
+    sh("tar", ["--xattrs", "--xattrs-include=*", "--numeric-owner", "-xpf", ROOTFS_TAR, "-C", b0]);
+
+    // flipper-boot, the way the device gets it.
+    const chrootMounts = new Undo();
+    const chrootErrors: string[] = [];
+    try {
+      for (const [type, dir] of [
+        ["proc", "proc"],
+        ["sysfs", "sys"],
+        ["devtmpfs", "dev"],
+      ]) {
+        sh("mount", ["-t", type, type, join(b0, dir)]);
+        chrootMounts.push(`umount ${dir}`, () => sh("umount", ["-l", join(b0, dir)]));
+      }
+      const deb = debPackage();
+      if (deb) {
+        progress(`image: dpkg -i ${deb.slice(REPO_ROOT.length + 1)}`);
+        copyFileSync(deb, join(b0, "tmp/flipper-boot.deb"));
+        sh("chroot", [b0, "dpkg", "-i", "/tmp/flipper-boot.deb"]);
+        rmSync(join(b0, "tmp/flipper-boot.deb"));
+      } else {
+        installFromRepo(b0, progress);
+      }
+      write(join(b0, "etc/default/flipper-boot"), GUEST_DEFAULTS);
+      write(join(b0, "etc/systemd/system/flipper-test-health.service"), HEALTH_UNIT);
+      write(join(b0, "etc/systemd/system/flipper-test-report.service"), REPORT_UNIT);
+      write(join(b0, "usr/local/sbin/flipper-test-report"), REPORT_SCRIPT, 0o755);
+      for (const [name, text] of Object.entries(TEST_ACTIONS)) {
+        write(join(b0, "usr/local/lib/flipper-test", name), text, 0o755);
+      }
+      enable(b0, "flipper-test-health.service", "boot-complete.target");
+      enable(b0, "flipper-test-health.service", "multi-user.target");
+      enable(b0, "flipper-test-report.service", "multi-user.target");
+      // A small initramfs (what the test VM needs; the hook adds btrfs and overlay): it unpacks and
+      // starts much faster under TCG than MODULES=most.
+      write(join(b0, "etc/initramfs-tools/conf.d/flipper-test"), "MODULES=list\n");
+      write(join(b0, "etc/initramfs-tools/modules"), "virtio_pci\nvirtio_blk\n");
+      // Timers a test boot never needs (they only add work to every boot under emulation).
+      for (const t of ["apt-daily", "apt-daily-upgrade", "dpkg-db-backup", "fstrim", "e2scrub_all"]) {
+        sh("ln", ["-sf", "/dev/null", join(b0, "etc/systemd/system", `${t}.timer`)]);
+      }
+      write(join(b0, "etc/hostname"), "flipper\n");
+      write(join(b0, "etc/machine-id"), "uninitialized\n");
+      write(join(b0, "etc/flipper-base-version"), "1.0\n");
+      rmSync(join(b0, "var/lib/dbus/machine-id"), { force: true });
+      progress("image: update-initramfs in @base/1.0 (about a minute)");
+      await shStream("nice", ["chroot", b0, "update-initramfs", "-u", "-k", "all"], (l) => {
+        if (/^(update-initramfs|W:|E:)/.test(l)) progress(`image: ${l}`);
+      });
+      const initrdList = sh("chroot", [b0, "lsinitramfs", "/initrd.img"]);
+      for (const need of ["scripts/local-bottom/flipper-boot", "usr/bin/btrfs", "usr/bin/rm", "overlay.ko"]) {
+        if (!initrdList.includes(need)) throw new Error(`the initramfs lacks ${need}: the hook did not run`);
+      }
+    } finally {
+      chrootErrors.push(...chrootMounts.run());
+    }
+    if (chrootErrors.length > 0) throw new Error(`cleaning up the chroot: ${chrootErrors.join("; ")}`);
+    const boot = join(b0, "boot");
+    const kernels = readdirSync(boot).filter((f) => f.startsWith("vmlinuz-"));
+    if (kernels.length !== 1)
+      throw new Error(`expected one kernel in the rootfs, found ${kernels.join(", ")}`);
+    const kver = kernels[0].slice("vmlinuz-".length);
+    copyFileSync(join(boot, kernels[0]), join(work, "vmlinuz"));
+    copyFileSync(join(boot, `initrd.img-${kver}`), join(work, "initrd.img"));
+
+    // Base 1.1: the same system, one file changed.
+    const b1 = join(top, "@base", "1.1");
+    sh("btrfs", ["subvolume", "snapshot", b0, b1]);
+    write(join(b1, "etc/flipper-base-version"), "1.1\n");
+    for (const b of [b0, b1]) sh("btrfs", ["property", "set", "-ts", b, "ro", "true"]);
+
+    for (const p of TEST_PROFILES) {
+      const dir = join(top, "@profiles", p.id);
+      sh("btrfs", ["subvolume", "create", dir]);
+      mkdirSync(join(dir, "upper", "etc"), { recursive: true });
+      mkdirSync(join(dir, "work"));
+      write(join(dir, "profile.json"), profileJson(p));
+      write(join(dir, "upper/etc", `flipper-marker-${p.id}`), `${p.id}\n`);
+      for (const [f, text] of Object.entries(p.files ?? {})) write(join(dir, "upper", f), text);
+    }
+    sh("btrfs", ["subvolume", "create", join(top, "@data")]);
+    write(join(top, "@data", DATA_FILE), "the owner's files, the same in every profile\n");
+    const errs = undo.run();
+    if (errs.length > 0) throw new Error(`cleaning up: ${errs.join("; ")}`);
+    mkdirSync(LINUX_BUILD_DIR, { recursive: true });
+    renameSync(join(work, "vmlinuz"), KERNEL);
+    renameSync(join(work, "initrd.img"), INITRD);
+    renameSync(img, DISK_IMAGE);
+    writeFileSync(DISK_HASH, `${hash}\n`);
+    progress(`image: disk, kernel and initramfs built in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  } finally {
+    const errs = undo.run();
+    rmSync(work, { recursive: true, force: true });
+    if (errs.length > 0) progress(`image: cleanup: ${errs.join("; ")}`);
+  }
+}

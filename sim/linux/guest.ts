@@ -172,8 +172,21 @@ export function bootGuest(opts: GuestOptions): Promise<GuestResult> {
       }
       opts.onLine?.(line);
     };
+    // QEMU names the MCU link's pty on stdout or stderr (depending on its version).
+    let heads = "";
+    const lookForPty = (s: string) => {
+      if (ptySeen) return;
+      heads += s;
+      const m = /char device redirected to (\/dev\/pts\/\d+) \(label mcu\)/.exec(heads);
+      if (!m) return;
+      ptySeen = true;
+      Promise.resolve(opts.onMcuPty?.(m[1])).catch((e) => {
+        opts.onLine?.(`(host) MCU link: ${(e as Error).message}`);
+      });
+    };
     child.stdout?.on("data", (b: Buffer) => {
       const s = b.toString("utf8");
+      lookForPty(s);
       text += s;
       partial += s;
       const lines = partial.split("\n");
@@ -181,14 +194,9 @@ export function bootGuest(opts: GuestOptions): Promise<GuestResult> {
       for (const l of lines) onLine(l);
     });
     child.stderr?.on("data", (b: Buffer) => {
-      stderr += b.toString("utf8");
-      const m = /char device redirected to (\/dev\/pts\/\d+) \(label mcu\)/.exec(stderr);
-      if (m && !ptySeen) {
-        ptySeen = true;
-        Promise.resolve(opts.onMcuPty?.(m[1])).catch((e) => {
-          opts.onLine?.(`(host) MCU link: ${(e as Error).message}`);
-        });
-      }
+      const s = b.toString("utf8");
+      stderr += s;
+      lookForPty(s);
     });
     child.on("error", (e) => {
       clearTimeout(timer);

@@ -378,5 +378,19 @@ test.serial(
       t.false(sh("ls", ["-A", join(top, "@profiles/work")]).includes("snapshot.json"));
       t.is(sh("ls", ["-A", join(top, ".flipper-tmp")]).trim(), "");
     });
+    // a power cut between an undo's two renames: the profile sits in the work folder's old/
+    sh("mount", [s.loop, join(s.dir, "m")]);
+    try {
+      const w = join(s.dir, "m/.flipper-tmp/undo-work-cut");
+      mkdirSync(w, { recursive: true });
+      writeFileSync(join(w, "intent.json"), '{"op": "undo", "id": "work", "before": 300}\n');
+      sh("mv", [join(s.dir, "m/@profiles/work"), join(w, "old")]);
+    } finally {
+      sh("umount", [join(s.dir, "m")]);
+    }
+    const repaired = runHook(s, "flipper.profile=work flipper.base=1.1");
+    t.regex(repaired.out, /flipper: put profile work back after an interrupted undo/);
+    t.is(repaired.booted.profile, "work", repaired.out);
+    t.true(repaired.etc.includes("flipper-marker-work"));
   },
 );

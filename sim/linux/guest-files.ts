@@ -107,6 +107,18 @@ echo written > /etc/flipper-test-written && sync && echo "wrote /etc/flipper-tes
   "show-file": `#!/bin/sh
 cat /etc/flipper-test-written 2>/dev/null || echo absent
 `,
+  // A direct overlay mount of this boot's base (a fresh tmpfs upper), timed: what mounting costs
+  // without the hook's checks, to compare with the hook's took_ms (bench/linux.ts).
+  "overlay-time": `#!/bin/sh
+base=$(sed -n 's/^base=//p' /run/flipper/booted)
+d=$(mktemp -d /run/overlay-time.XXXXXX)
+mount -t tmpfs tmpfs "$d" && mkdir "$d/u" "$d/w" "$d/m"
+t0=$(date +%s%N)
+mount -t overlay -o "lowerdir=/run/flipper/top/@base/$base,upperdir=$d/u,workdir=$d/w" overlay "$d/m"
+t1=$(date +%s%N)
+umount "$d/m"; umount "$d"; rmdir "$d"
+echo "direct_us=$(( (t1 - t0) / 1000 ))"
+`,
   // The bridge's own view of this boot.
   status: `#!/bin/sh
 flipper-boot status 2>&1 | head -n 20

@@ -1,14 +1,12 @@
 // Stage 2 of the test guest: the btrfs disk (label `flipper`) as protocol/STORE.md lays it out, and
-// the kernel and initramfs to boot it. Base 1.0 is the stage-1 rootfs with flipper-boot installed
-// (`dpkg -i` of build/deb/flipper-boot_*_amd64.deb when `npm run package` made one, else the same
-// packaged paths laid out from the repository) and the test units; base 1.1 is a snapshot of it
-// with one file changed. Profiles carry a marker file in their upper. Rebuilt when any input
-// changes (hash of the rootfs recipe, the initramfs scripts, the package or bundle, this recipe).
+// the kernel and initramfs to boot it. Base 1.0 is the stage-1 rootfs with flipper-boot installed by
+// `dpkg -i` of its amd64 package (built by soc-bridge/package.ts, as `npm run package` does) and the
+// test units; base 1.1 is a snapshot of it with one file changed. Profiles carry a marker file in
+// their upper. Rebuilt when an input changes (the rootfs recipe, the package's bytes, this recipe).
 import { createHash } from "node:crypto";
 import {
   chmodSync,
   copyFileSync,
-  cpSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -21,7 +19,8 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { GUEST_DEFAULTS, HEALTH_UNIT, REPORT_SCRIPT, REPORT_UNIT, TEST_ACTIONS } from "./guest-files";
-import { ensureRootfs, LINUX_BUILD_DIR, REPO_ROOT, rootfsHash, ROOTFS_TAR } from "./rootfs";
+import { ensureRootfs, LINUX_BUILD_DIR, REPO_ROOT, recordBuildTime, rootfsHash, ROOTFS_TAR } from "./rootfs";
+import { buildPackages } from "../../soc-bridge/package";
 import { sh, shStream, Undo, withLock } from "./run";
 
 export const DISK_IMAGE = join(LINUX_BUILD_DIR, "disk.img");
@@ -49,44 +48,29 @@ export const TEST_PROFILES: TestProfile[] = [
 export const TEST_BASES = ["1.0", "1.1"];
 export const DATA_FILE = "owner-notes.txt";
 
-export const INITRAMFS_DIR = join(REPO_ROOT, "soc-bridge", "initramfs");
-const HOOK = join(INITRAMFS_DIR, "hooks", "flipper-boot");
-const SCRIPT = join(INITRAMFS_DIR, "scripts", "local-bottom", "flipper-boot");
+/** Where the image's own amd64 package is built (apart from build/deb, which the package tests use). */
+const DEB_DIR = join(LINUX_BUILD_DIR, "deb");
 
-/** The newest amd64 package `npm run package` built, or null. */
+/** The amd64 package built by the same code as `npm run package`, or null before the first build. */
 export function debPackage(): string | null {
-  const dir = join(REPO_ROOT, "build", "deb");
-  if (!existsSync(dir)) return null;
-  const debs = readdirSync(dir)
+  if (!existsSync(DEB_DIR)) return null;
+  const debs = readdirSync(DEB_DIR)
     .filter((f) => /^flipper-boot_.*_amd64\.deb$/.test(f))
-    .map((f) => join(dir, f))
+    .map((f) => join(DEB_DIR, f))
     .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
   return debs[0] ?? null;
 }
-
-const BUNDLE = join(REPO_ROOT, "build", "flipper-boot.mjs");
 
 function hashInputs(): string {
   const h = createHash("sha256");
   h.update(`${rootfsHash()} v${IMAGE_RECIPE_VERSION}\n`);
   h.update(JSON.stringify({ TEST_PROFILES, TEST_BASES }));
-  // This recipe and the guest files are inputs too.
-  for (const f of [
-    HOOK,
-    SCRIPT,
-    join(REPO_ROOT, "sim/linux/guest-files.ts"),
-    join(REPO_ROOT, "sim/linux/image.ts"),
-  ]) {
+  // This recipe and the guest files are inputs too; the package carries the initramfs scripts.
+  for (const f of [join(REPO_ROOT, "sim/linux/guest-files.ts"), join(REPO_ROOT, "sim/linux/image.ts")]) {
     h.update(readFileSync(f));
   }
   const deb = debPackage();
-  if (deb) h.update(readFileSync(deb));
-  else {
-    for (const f of readdirSync(join(REPO_ROOT, "soc-bridge", "systemd")).sort()) {
-      h.update(readFileSync(join(REPO_ROOT, "soc-bridge", "systemd", f)));
-    }
-    if (existsSync(BUNDLE)) h.update(readFileSync(BUNDLE));
-  }
+  h.update(deb ? readFileSync(deb) : "no package");
   return h.digest("hex").slice(0, 16);
 }
 
@@ -112,45 +96,6 @@ export function profileJson(p: TestProfile): string {
   return `${JSON.stringify({ id: p.id, name: p.name, base: p.base, created: "2026-01-01T00:00:00Z", sortKey }, null, 2)}\n`;
 }
 
-/** The bundle and serialport's binding at the packaged paths (when no .deb exists yet). */
-function installFromRepo(root: string, progress: (l: string) => void): void {
-  progress("image: no build/deb/flipper-boot_*_amd64.deb: installing the bundle at the packaged paths");
-  sh("npx", ["tsx", "soc-bridge/build.ts", BUNDLE], { cwd: REPO_ROOT });
-  const lib = join(root, "usr/lib/flipper-boot");
-  mkdirSync(join(lib, "node_modules"), { recursive: true });
-  copyFileSync(BUNDLE, join(lib, "flipper-boot.mjs"));
-  const nm = join(REPO_ROOT, "node_modules");
-  for (const p of [
-    "@serialport/bindings-cpp",
-    "@serialport/bindings-interface",
-    "@serialport/parser-readline",
-    "@serialport/parser-delimiter",
-    "debug",
-    "ms",
-    "node-gyp-build",
-  ]) {
-    cpSync(join(nm, p), join(lib, "node_modules", p), { recursive: true, dereference: true });
-  }
-  write(
-    join(root, "usr/bin/flipper-boot"),
-    '#!/bin/sh\nexec node /usr/lib/flipper-boot/flipper-boot.mjs "$@"\n',
-    0o755,
-  );
-  for (const u of ["flipper-boot.service", "flipper-boot-mark-good.service"]) {
-    const text = readFileSync(join(REPO_ROOT, "soc-bridge/systemd", u), "utf8");
-    write(join(root, "usr/lib/systemd/system", u), text);
-    const mu = join(root, "etc/systemd/system/multi-user.target.wants");
-    mkdirSync(mu, { recursive: true });
-    sh("ln", ["-sf", `/usr/lib/systemd/system/${u}`, join(mu, u)]);
-  }
-  write(join(root, "usr/share/initramfs-tools/hooks/flipper-boot"), readFileSync(HOOK, "utf8"), 0o755);
-  write(
-    join(root, "usr/share/initramfs-tools/scripts/local-bottom/flipper-boot"),
-    readFileSync(SCRIPT, "utf8"),
-    0o755,
-  );
-}
-
 function enable(root: string, unit: string, target: string): void {
   const dir = join(root, "etc/systemd/system", `${target}.wants`);
   mkdirSync(dir, { recursive: true });
@@ -159,12 +104,14 @@ function enable(root: string, unit: string, target: string): void {
 
 /** Builds build/linux/{disk.img,vmlinuz,initrd.img} when missing or stale. */
 export async function ensureImage(progress: (line: string) => void = () => {}): Promise<void> {
-  if (imageFresh()) return;
   mkdirSync(LINUX_BUILD_DIR, { recursive: true });
   await withLock(
     join(LINUX_BUILD_DIR, ".lock"),
     async () => {
       await ensureRootfs(progress);
+      // The package is rebuilt every time (seconds; reproducible bytes): the image follows its content.
+      rmSync(DEB_DIR, { recursive: true, force: true });
+      await buildPackages({ arches: ["amd64"], outDir: DEB_DIR, log: (l) => progress(`image: ${l}`) });
       if (!imageFresh()) await buildImage(progress);
     },
     (pid) => progress(`image: waiting for process ${pid}, which is building the image`),
@@ -207,14 +154,11 @@ async function buildImage(progress: (line: string) => void): Promise<void> {
         chrootMounts.push(`umount ${dir}`, () => sh("umount", ["-l", join(b0, dir)]));
       }
       const deb = debPackage();
-      if (deb) {
-        progress(`image: dpkg -i ${deb.slice(REPO_ROOT.length + 1)}`);
-        copyFileSync(deb, join(b0, "tmp/flipper-boot.deb"));
-        sh("chroot", [b0, "dpkg", "-i", "/tmp/flipper-boot.deb"]);
-        rmSync(join(b0, "tmp/flipper-boot.deb"));
-      } else {
-        installFromRepo(b0, progress);
-      }
+      if (!deb) throw new Error(`no flipper-boot_*_amd64.deb in ${DEB_DIR}`);
+      progress(`image: dpkg -i ${deb.slice(REPO_ROOT.length + 1)} in @base/1.0`);
+      copyFileSync(deb, join(b0, "tmp/flipper-boot.deb"));
+      sh("chroot", [b0, "dpkg", "-i", "/tmp/flipper-boot.deb"]);
+      rmSync(join(b0, "tmp/flipper-boot.deb"));
       write(join(b0, "etc/default/flipper-boot"), GUEST_DEFAULTS);
       write(join(b0, "etc/systemd/system/flipper-test-health.service"), HEALTH_UNIT);
       write(join(b0, "etc/systemd/system/flipper-test-report.service"), REPORT_UNIT);
@@ -232,6 +176,14 @@ async function buildImage(progress: (line: string) => void): Promise<void> {
       // Timers a test boot never needs (they only add work to every boot under emulation).
       for (const t of ["apt-daily", "apt-daily-upgrade", "dpkg-db-backup", "fstrim", "e2scrub_all"]) {
         sh("ln", ["-sf", "/dev/null", join(b0, "etc/systemd/system", `${t}.timer`)]);
+      }
+      // No network in the test VM.
+      for (const u of [
+        "systemd-networkd.service",
+        "systemd-networkd.socket",
+        "systemd-networkd-wait-online.service",
+      ]) {
+        sh("ln", ["-sf", "/dev/null", join(b0, "etc/systemd/system", u)]);
       }
       write(join(b0, "etc/hostname"), "flipper\n");
       write(join(b0, "etc/machine-id"), "uninitialized\n");
@@ -281,6 +233,7 @@ async function buildImage(progress: (line: string) => void): Promise<void> {
     renameSync(join(work, "initrd.img"), INITRD);
     renameSync(img, DISK_IMAGE);
     writeFileSync(DISK_HASH, `${hash}\n`);
+    recordBuildTime("image", Date.now() - t0);
     progress(`image: disk, kernel and initramfs built in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   } finally {
     const errs = undo.run();

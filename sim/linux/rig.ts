@@ -5,7 +5,7 @@
 // the same MCU, so the packaged flipper-boot.service syncs it and flipper-boot-mark-good.service
 // marks the boot good on it.
 import { EventEmitter } from "node:events";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { SerialPort } from "serialport";
@@ -13,7 +13,7 @@ import { MemoryFlash } from "../../mcu/node/flash";
 import { type ByteStream, NodeMcu } from "../../mcu/node/mcu";
 import type { McuState } from "../../protocol/messages";
 import { type BootSelection, BlockStatus, decodeBlock } from "../../protocol/register-block";
-import { startDaemon } from "../../soc-bridge/daemon";
+import { type Daemon, startDaemon } from "../../soc-bridge/daemon";
 import type { Transport } from "../../soc-bridge/link";
 import { runUboot } from "../../uboot-script/harness";
 import { bootGuest, type GuestResult, makeOverlayDisk } from "./guest";
@@ -76,8 +76,14 @@ export interface PowerOnOptions {
   held?: string[];
   /** Menu steps after power-on (see menuTo()). */
   menu?: MenuStep[];
+  /** Open the menu (OK held at power-on), move to this row (a profile's name, or "recovery") and boot it. */
+  pick?: string;
+  /** With pick: a long-OK action on that row instead of OK. */
+  pickAction?: "reset" | "recovery";
   /** Skip the MCU and U-Boot: boot the guest with these flipper.* options as they are. */
   cmdline?: string;
+  /** Skip the MCU's decision: U-Boot reads this 64-byte block. */
+  block?: number[];
   /** More kernel options for this boot (fbtest.run=...). */
   extra?: string;
   /** Log each console line. */
@@ -129,13 +135,13 @@ export class LinuxRig {
   }
 
   /**
-   * Puts the test disk's profiles on the MCU the way the bridge does (the real daemon, host side,
-   * straight into the MCU), as if Linux had synced before; optionally sets menu options.
+   * Runs the real bridge daemon on the host, straight into the MCU (no serial line), with a store
+   * holding the test disk's profile.json files: the MCU then holds the list as if Linux had synced.
+   * `fn` gets the daemon for more (setDefault, setNext, setOptions) while the SoC is off.
    */
-  async seed(options?: { maxTries?: number; timeoutSeconds?: number }): Promise<void> {
+  async bridge(fn?: (d: Daemon) => Promise<void>): Promise<void> {
     const store = mkdtempSync(join(tmpdir(), "flipper-seed-"));
     try {
-      const { mkdirSync, writeFileSync } = await import("node:fs");
       for (const p of TEST_PROFILES) {
         mkdirSync(join(store, "@profiles", p.id), { recursive: true });
         writeFileSync(join(store, "@profiles", p.id, "profile.json"), profileJson(p));
@@ -145,17 +151,24 @@ export class LinuxRig {
         store,
         socket: null,
         openTransport: async () => directTransport(this.uart),
-        log: (l) => this.o.log?.(`seed: ${l}`),
+        log: (l) => this.o.log?.(`host bridge: ${l}`),
       });
       try {
         await d.whenSynced();
-        if (options) await d.setOptions(options);
+        if (fn) await fn(d);
       } finally {
         await d.stop();
       }
     } finally {
       rmSync(store, { recursive: true, force: true });
     }
+  }
+
+  /** The list on the MCU, and optionally menu options. */
+  async seed(options?: { maxTries?: number; timeoutSeconds?: number }): Promise<void> {
+    await this.bridge(async (d) => {
+      if (options) await d.setOptions(options);
+    });
   }
 
   /** Presses keys in the open menu, waiting between them as a person would. */
@@ -175,6 +188,26 @@ export class LinuxRig {
     const steps: MenuStep[] = [];
     for (let i = v.selected; i < want; i++) steps.push({ key: "down" });
     for (let i = v.selected; i > want; i--) steps.push({ key: "up" });
+    return steps;
+  }
+
+  /** Steps from the open list to booting `title` (with a long-OK action: reset or recovery mode). */
+  pickSteps(title: string, action?: "reset" | "recovery"): MenuStep[] {
+    const steps = this.menuTo(title);
+    // The actions screen lists: Boot once, Make default, Reset profile, Recovery mode.
+    if (action === "reset") {
+      steps.push(
+        { key: "ok", ms: 600 },
+        { key: "down" },
+        { key: "down" },
+        { key: "ok" },
+        { key: "ok", ms: 1800 },
+      );
+    } else if (action === "recovery") {
+      steps.push({ key: "ok", ms: 600 }, { key: "up" }, { key: "ok" });
+    } else {
+      steps.push({ key: "ok" });
+    }
     return steps;
   }
 
@@ -212,12 +245,17 @@ export class LinuxRig {
     let menuMs = 0;
     let ubootMs = 0;
     if (o.cmdline === undefined) {
-      this.mcu.powerOn(o.held ?? []);
-      for (const k of o.held ?? []) this.mcu.keyUp(k);
-      if (o.menu) await this.menu(o.menu);
-      selection = await this.waitFinal(30_000);
-      menuMs = Date.now() - t0;
-      const block = this.mcu.registerBlock();
+      let block = o.block;
+      if (!block) {
+        const held = o.held ?? (o.pick ? ["ok"] : []);
+        this.mcu.powerOn(held);
+        for (const k of held) this.mcu.keyUp(k);
+        if (o.menu) await this.menu(o.menu);
+        if (o.pick) await this.menu(this.pickSteps(o.pick, o.pickAction));
+        selection = await this.waitFinal(30_000);
+        menuMs = Date.now() - t0;
+        block = this.mcu.registerBlock();
+      }
       const t1 = Date.now();
       const u = await runUboot({ block });
       ubootMs = Date.now() - t1;
@@ -238,7 +276,7 @@ export class LinuxRig {
       verbose: o.verbose,
     });
     await this.uart.detach();
-    this.mcu.powerOff();
+    if (!o.block && o.cmdline === undefined) this.mcu.powerOff();
     return {
       selection,
       uboot,

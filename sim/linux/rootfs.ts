@@ -25,6 +25,8 @@ export const PACKAGES = [
   "zstd",
   "btrfs-progs",
   "nodejs",
+  // flipper-boot's own dependency (fw_setenv), so `dpkg -i` of the package resolves offline
+  "libubootenv-tool",
 ];
 
 export interface RootfsRecipe {
@@ -95,6 +97,7 @@ export async function ensureRootfs(progress: (line: string) => void = () => {}):
   }
   renameSync(tmp, ROOTFS_TAR);
   writeFileSync(ROOTFS_HASH, `${hash}\n`);
+  recordBuildTime("rootfs", Date.now() - t0);
   progress(`rootfs: built in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   return ROOTFS_TAR;
 }
@@ -107,4 +110,21 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
       process.exit(1);
     },
   );
+}
+
+const TIMES = join(LINUX_BUILD_DIR, "build-times.json");
+
+/** Remembers how long a build stage took (bench/linux.ts reports it). */
+export function recordBuildTime(stage: string, ms: number): void {
+  const t = buildTimes();
+  t[stage] = ms;
+  writeFileSync(TIMES, `${JSON.stringify(t)}\n`);
+}
+
+export function buildTimes(): Record<string, number> {
+  try {
+    return JSON.parse(readFileSync(TIMES, "utf8")) as Record<string, number>;
+  } catch {
+    return {};
+  }
 }

@@ -1,43 +1,10 @@
-// biome-ignore-all lint/suspicious/noTemplateCurlyInString: hostile inputs are literal ${...} text
 // The injection corpus: values every validator (protocol/, boot.scr, the initramfs hook) must refuse
-// as ids and as bases. Shared by the protocol tests and the initramfs validator test.
+// as ids and as bases, for the initramfs validator test.
+import { HOSTILE_IDS } from "./arbitraries";
 
 /** What attackers and typos put in ids and bases; every one must be refused. */
-export const HOSTILE_VALUES = [
-  "",
-  " ",
-  "desk top",
-  "desktop ",
-  "a;reboot",
-  "a$(reboot)",
-  "$bootcmd",
-  "${bootcmd}",
-  "a`id`",
-  'a"b',
-  "a'b",
-  "a\nb",
-  "a\rb",
-  "a\tb",
-  "a=b",
-  "flipper.profile=x",
-  "a\\b",
-  "a/b",
-  "../etc",
-  "a.b",
-  "Desktop",
-  "-desktop",
-  "_desktop",
-  "a".repeat(32),
-  "dеsktop", // Cyrillic е
-  "desktop\u200b", // zero-width space
-  "ｄesktop", // full-width d
-  "desk\u0000top",
-  "naïve",
-  "a#b",
-  "a&b",
-  "a|b",
-  "a>b",
-];
+/** The protocol tests' corpus of hostile ids (test/helpers/arbitraries.ts). */
+export const HOSTILE_VALUES = HOSTILE_IDS;
 
 /** Malformed base versions (besides HOSTILE_VALUES). */
 export const BAD_BASES = [

@@ -3,18 +3,35 @@
 // the first serial port (read line by line) and the MCU link on the second (a host pty, opened by
 // the caller). KVM is tried first where it works; otherwise TCG.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, linkSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { basename, join } from "node:path";
 import { DISK_IMAGE, INITRD, KERNEL } from "./image";
 import { LINUX_BUILD_DIR } from "./rootfs";
 import { sh } from "./run";
 
 export type Accel = "kvm" | "tcg";
 
-/** A disk for a series of boots: writes go to `path` (qcow2), the cached image stays as it is. */
-export function makeOverlayDisk(path: string): string {
-  sh("qemu-img", ["create", "-q", "-f", "qcow2", "-F", "raw", "-b", DISK_IMAGE, path]);
-  return path;
+export interface GuestFiles {
+  disk: string;
+  kernel: string;
+  initrd: string;
+}
+
+/**
+ * A disk for a series of boots in `dir`: writes go to a qcow2 overlay, the cached image stays as it
+ * is. The image, kernel and initramfs are hard-linked into `dir` first, so a rebuild of the cache
+ * (which renames new files into place) never changes what this series boots.
+ */
+export function makeGuestFiles(dir: string): GuestFiles {
+  const pin = (f: string) => {
+    const to = join(dir, basename(f));
+    linkSync(f, to);
+    return to;
+  };
+  const base = pin(DISK_IMAGE);
+  const disk = join(dir, "disk.qcow2");
+  sh("qemu-img", ["create", "-q", "-f", "qcow2", "-F", "raw", "-b", base, disk]);
+  return { disk, kernel: pin(KERNEL), initrd: pin(INITRD) };
 }
 
 let accelCache: { accel: Accel; why: string } | null = null;
@@ -79,8 +96,8 @@ export function chooseAccel(): { accel: Accel; why: string } {
 }
 
 export interface GuestOptions {
-  /** qcow2 overlay from makeOverlayDisk. */
-  disk: string;
+  /** From makeGuestFiles. */
+  files: GuestFiles;
   /** Appended to the fixed part (console, root=LABEL=flipper rootflags=subvolid=5). */
   cmdline: string;
   /** Called with the MCU link's host pty once QEMU made it. */
@@ -127,13 +144,13 @@ export function bootGuest(opts: GuestOptions): Promise<GuestResult> {
     "none",
     "-no-reboot",
     "-kernel",
-    KERNEL,
+    opts.files.kernel,
     "-initrd",
-    INITRD,
+    opts.files.initrd,
     "-append",
     cmdline,
     "-drive",
-    `file=${opts.disk},format=qcow2,if=virtio`,
+    `file=${opts.files.disk},format=qcow2,if=virtio`,
     "-serial",
     "stdio",
     "-chardev",

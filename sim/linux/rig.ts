@@ -16,8 +16,9 @@ import { type BootSelection, BlockStatus, decodeBlock } from "../../protocol/reg
 import { type Daemon, startDaemon } from "../../soc-bridge/daemon";
 import type { Transport } from "../../soc-bridge/link";
 import { runUboot } from "../../uboot-script/harness";
-import { bootGuest, type GuestResult, makeOverlayDisk } from "./guest";
+import { bootGuest, type GuestFiles, type GuestResult, makeGuestFiles } from "./guest";
 import { ensureImage, profileJson, TEST_PROFILES } from "./image";
+import { LINUX_BUILD_DIR } from "./rootfs";
 
 /** The MCU's UART: re-plugged into each boot's pty (the SoC side exists only while it runs). */
 export class SwitchableUart extends EventEmitter implements ByteStream {
@@ -113,7 +114,7 @@ export interface RigOptions {
 /** The MCU, its flash and one guest disk (a qcow2 overlay) that lives as long as the rig. */
 export class LinuxRig {
   readonly dir: string;
-  readonly disk: string;
+  readonly files: GuestFiles;
   readonly flash = new MemoryFlash();
   readonly uart = new SwitchableUart();
   readonly mcu: NodeMcu;
@@ -121,8 +122,9 @@ export class LinuxRig {
 
   private constructor(o: RigOptions) {
     this.o = o;
-    this.dir = mkdtempSync(join(tmpdir(), "flipper-linux-"));
-    this.disk = makeOverlayDisk(join(this.dir, "disk.qcow2"));
+    // Beside the cache (same filesystem: the image is hard-linked, not copied).
+    this.dir = mkdtempSync(join(LINUX_BUILD_DIR, "rig-"));
+    this.files = makeGuestFiles(this.dir);
     this.mcu = new NodeMcu({ stream: this.uart, flash: this.flash });
   }
 
@@ -268,7 +270,7 @@ export class LinuxRig {
       log(`uboot: bootargs=${u.bootargs ?? "(unset)"}`);
     }
     const guest = await bootGuest({
-      disk: this.disk,
+      files: this.files,
       cmdline: `${flipperOptions} fbtest.poweroff ${o.extra ?? ""}`.trim(),
       onMcuPty: (p) => this.uart.attach(p),
       onLine: o.onLine,

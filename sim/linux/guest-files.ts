@@ -119,6 +119,25 @@ t1=$(date +%s%N)
 umount "$d/m"; umount "$d"; rmdir "$d"
 echo "direct_us=$(( (t1 - t0) / 1000 ))"
 `,
+  // apt inside the running profile: a snapshot first, a package (made here with dpkg-deb: the VM
+  // has no network) installed with apt-get, then `profile undo`, which stages the undo.
+  "apt-install": `#!/bin/sh
+id=$(sed -n 's/^profile=//p' /run/flipper/booted)
+flipper-boot profile snapshot "$id" --note "before apt" 2>&1
+d=$(mktemp -d)
+mkdir -p "$d/pkg/DEBIAN" "$d/pkg/usr/share/flipper-test-hello"
+printf 'Package: flipper-test-hello\\nVersion: 1.0\\nArchitecture: all\\nMaintainer: flipper-boot tests <tests@localhost>\\nDescription: installed by the Linux test\\n' >"$d/pkg/DEBIAN/control"
+echo hello >"$d/pkg/usr/share/flipper-test-hello/hello.txt"
+dpkg-deb --root-owner-group --build "$d/pkg" "$d/hello.deb" >/dev/null
+apt-get install -y -q "$d/hello.deb" >/dev/null 2>&1 || echo "apt-get failed"
+dpkg-query -W -f='\${Status}\\n' flipper-test-hello 2>&1
+flipper-boot profile undo "$id" 2>&1
+echo "staged: $(ls /run/flipper/top/@staged)"
+sync
+`,
+  "show-package": `#!/bin/sh
+if dpkg-query -W -f='\${Status}' flipper-test-hello 2>/dev/null | grep -q 'ok installed'; then echo installed; else echo "not installed"; fi
+`,
   // The bridge's own view of this boot.
   status: `#!/bin/sh
 flipper-boot status 2>&1 | head -n 20

@@ -27,7 +27,7 @@ export const DISK_IMAGE = join(LINUX_BUILD_DIR, "disk.img");
 export const KERNEL = join(LINUX_BUILD_DIR, "vmlinuz");
 export const INITRD = join(LINUX_BUILD_DIR, "initrd.img");
 const DISK_HASH = join(LINUX_BUILD_DIR, "disk.hash");
-const IMAGE_RECIPE_VERSION = 3;
+const IMAGE_RECIPE_VERSION = 4;
 
 export interface TestProfile {
   id: string;
@@ -65,10 +65,9 @@ function hashInputs(): string {
   const h = createHash("sha256");
   h.update(`${rootfsHash()} v${IMAGE_RECIPE_VERSION}\n`);
   h.update(JSON.stringify({ TEST_PROFILES, TEST_BASES }));
-  // This recipe and the guest files are inputs too; the package carries the initramfs scripts.
-  for (const f of [join(REPO_ROOT, "sim/linux/guest-files.ts"), join(REPO_ROOT, "sim/linux/image.ts")]) {
-    h.update(readFileSync(f));
-  }
+  // The guest files as this process runs them, and this recipe; the package carries the rest.
+  h.update(JSON.stringify({ GUEST_DEFAULTS, HEALTH_UNIT, REPORT_SCRIPT, REPORT_UNIT, TEST_ACTIONS }));
+  h.update(readFileSync(join(REPO_ROOT, "sim/linux/image.ts")));
   const deb = debPackage();
   h.update(deb ? readFileSync(deb) : "no package");
   return h.digest("hex").slice(0, 16);
@@ -111,7 +110,15 @@ export async function ensureImage(progress: (line: string) => void = () => {}): 
       await ensureRootfs(progress);
       // The package is rebuilt every time (seconds; reproducible bytes): the image follows its content.
       rmSync(DEB_DIR, { recursive: true, force: true });
-      await buildPackages({ arches: ["amd64"], outDir: DEB_DIR, log: (l) => progress(`image: ${l}`) });
+      // A fixed date: the package's bytes then change with its content only, not with every commit.
+      const epoch = process.env.SOURCE_DATE_EPOCH;
+      process.env.SOURCE_DATE_EPOCH = "1764547200";
+      try {
+        await buildPackages({ arches: ["amd64"], outDir: DEB_DIR, log: (l) => progress(`image: ${l}`) });
+      } finally {
+        if (epoch === undefined) delete process.env.SOURCE_DATE_EPOCH;
+        else process.env.SOURCE_DATE_EPOCH = epoch;
+      }
       if (!imageFresh()) await buildImage(progress);
     },
     (pid) => progress(`image: waiting for process ${pid}, which is building the image`),

@@ -23,10 +23,12 @@ import { ensureRootfs, LINUX_BUILD_DIR, REPO_ROOT, recordBuildTime, rootfsHash, 
 import { buildPackages } from "../../soc-bridge/package";
 import { sh, shStream, Undo, withLock } from "./run";
 
-export const DISK_IMAGE = join(LINUX_BUILD_DIR, "disk.img");
-export const KERNEL = join(LINUX_BUILD_DIR, "vmlinuz");
-export const INITRD = join(LINUX_BUILD_DIR, "initrd.img");
-const DISK_HASH = join(LINUX_BUILD_DIR, "disk.hash");
+/** The built image's files (renamed into place whole; rigs hard-link what they boot). */
+export const IMAGE_DIR = join(LINUX_BUILD_DIR, "image");
+export const DISK_IMAGE = join(IMAGE_DIR, "disk.img");
+export const KERNEL = join(IMAGE_DIR, "vmlinuz");
+export const INITRD = join(IMAGE_DIR, "initrd.img");
+const DISK_HASH = join(IMAGE_DIR, "disk.hash");
 const IMAGE_RECIPE_VERSION = 4;
 
 export interface TestProfile {
@@ -235,7 +237,7 @@ async function buildImage(progress: (line: string) => void): Promise<void> {
     write(join(top, "@data", DATA_FILE), "the owner's files, the same in every profile\n");
     const errs = undo.run();
     if (errs.length > 0) throw new Error(`cleaning up: ${errs.join("; ")}`);
-    mkdirSync(LINUX_BUILD_DIR, { recursive: true });
+    mkdirSync(IMAGE_DIR, { recursive: true });
     renameSync(join(work, "vmlinuz"), KERNEL);
     renameSync(join(work, "initrd.img"), INITRD);
     renameSync(img, DISK_IMAGE);

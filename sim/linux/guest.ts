@@ -125,6 +125,12 @@ export interface GuestResult {
   exitCode: number | null;
 }
 
+/** QEMUs still running: killed when this process exits, so a failed or timed-out test leaves none. */
+const live = new Set<ChildProcess>();
+process.on("exit", () => {
+  for (const c of live) c.kill("SIGKILL");
+});
+
 const FIXED_CMDLINE = "console=ttyS0 root=LABEL=flipper rootflags=subvolid=5 rw panic=-1";
 
 /** One boot, until the guest powers off (the report unit does with fbtest.poweroff) or the timeout. */
@@ -161,6 +167,8 @@ export function bootGuest(opts: GuestOptions): Promise<GuestResult> {
   const t0 = Date.now();
   return new Promise((resolve, reject) => {
     const child: ChildProcess = spawn("qemu-system-x86_64", args, { stdio: ["ignore", "pipe", "pipe"] });
+    live.add(child);
+    child.on("exit", () => live.delete(child));
     let text = "";
     let partial = "";
     let firstFlipper: number | null = null;

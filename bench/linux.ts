@@ -17,6 +17,11 @@ export async function bench(): Promise<Array<[string, string]>> {
     await rig.seed();
     const r = await rig.powerOn({ extra: "fbtest.run=overlay-time" });
     const g = r.guest;
+    if (g.report.size === 0) {
+      throw new Error(
+        `the guest printed no report (QEMU exit ${g.exitCode}: ${g.stderr.trim() || "no message"}); console ends: ${g.console.slice(-600)}`,
+      );
+    }
     const mono = (k: string) => Number(reportValue(g, k)) / 1000; // guest monotonic µs -> ms
     const userspace = mono("t-userspace");
     const complete = mono("t-boot-complete");

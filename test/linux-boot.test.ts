@@ -16,7 +16,7 @@ function describe(r: PowerOnResult): string {
     ...(r.uboot?.flipperLines ?? []).map((l) => `uboot: ${l}`),
     ...r.guest.flipperLines.map((l) => `guest: ${l}`),
     ...[...r.guest.report.entries()].map(([k, v]) => `report ${k}: ${v.join(" | ")}`),
-    `exit ${r.guest.exitCode} after ${r.guest.ms} ms`,
+    `exit ${r.guest.exitCode} after ${r.guest.ms} ms; QEMU said: ${r.guest.stderr.trim()}`,
     r.guest.report.size === 0 ? r.guest.console.slice(-3000) : "",
   ].join("\n");
 }

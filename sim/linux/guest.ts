@@ -123,6 +123,8 @@ export interface GuestResult {
   /** QEMU start to the first kernel line / first flipper: line, ms (null when not seen). */
   firstFlipperLineMs: number | null;
   exitCode: number | null;
+  /** What QEMU itself said (errors). */
+  stderr: string;
 }
 
 /** QEMUs still running: killed when this process exits, so a failed or timed-out test leaves none. */
@@ -247,6 +249,7 @@ export function bootGuest(opts: GuestOptions): Promise<GuestResult> {
         ms,
         firstFlipperLineMs: firstFlipper,
         exitCode: code,
+        stderr,
       });
     });
   });

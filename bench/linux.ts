@@ -1,11 +1,12 @@
 // Figures for the real Linux chain (npx tsx bench/linux.ts, or npm run bench -- linux): power-on to
 // mark-good with the test guest under QEMU, split into stages; what the initramfs hook costs against
 // a direct mount of the same overlay inside the guest; the image build times.
-import { resolve } from "node:path";
+import { writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { reportValue } from "../sim/linux/guest";
 import { LinuxRig } from "../sim/linux/rig";
-import { buildTimes } from "../sim/linux/rootfs";
+import { buildTimes, LINUX_BUILD_DIR } from "../sim/linux/rootfs";
 
 const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
@@ -18,8 +19,11 @@ export async function bench(): Promise<Array<[string, string]>> {
     const r = await rig.powerOn({ extra: "fbtest.run=overlay-time" });
     const g = r.guest;
     if (g.report.size === 0) {
+      const file = join(LINUX_BUILD_DIR, "bench-console.txt");
+      writeFileSync(file, g.console);
       throw new Error(
-        `the guest printed no report (QEMU exit ${g.exitCode}: ${g.stderr.trim() || "no message"}); console ends: ${g.console.slice(-600)}`,
+        `(console in ${file}) ` +
+          `the guest printed no report (QEMU exit ${g.exitCode}: ${g.stderr.trim() || "no message"}); console ends: ${g.console.slice(-600)}`,
       );
     }
     const mono = (k: string) => Number(reportValue(g, k)) / 1000; // guest monotonic µs -> ms

@@ -2,7 +2,7 @@
 // and exports bench(); an area whose prerequisites are missing reports why instead of a figure.
 import { existsSync } from "node:fs";
 
-const areas = ["protocol", "uboot", "mcu", "mcu-vm", "bridge", "profiles", "sim", "store"];
+const areas = ["protocol", "uboot", "mcu", "mcu-vm", "bridge", "profiles", "sim", "store", "linux"];
 const only = process.argv.slice(2);
 
 for (const area of areas) {

@@ -1,7 +1,7 @@
 // flipper-boot: the command line for people and FlipCTL. Talks to the daemon's control socket when
 // a daemon runs, and directly to the MCU's serial port when none does. See README.md for exit codes.
-import { readFileSync } from "node:fs";
 import { ShowMenu } from "../protocol/messages";
+import { bootedForStatus, describeBooted, markGoodDecision } from "./booted";
 import type { McuState } from "../protocol/messages";
 import { ControlConnectError, controlRequest, controlWatch, DEFAULT_SOCKET } from "./control";
 import type { McuLink } from "./link";
@@ -21,6 +21,7 @@ import { runsInProcess, storeExitCode } from "./store/base-commands";
 import { STORE_ERRORS } from "./store/errors";
 import { DEFAULT_BOOTED, DEFAULT_STORE } from "./store/layout";
 import { listStaged } from "./store/profiles";
+import { notifyReady } from "./notify";
 
 export const EXIT = {
   OK: 0,
@@ -208,16 +209,6 @@ function exitFor(code: string | undefined): number {
   }
 }
 
-/** flipper.profile=<id> from the kernel command line, or null. */
-function runningProfile(file: string): string | null {
-  try {
-    const m = /(?:^|\s)flipper\.profile=(\S+)/.exec(readFileSync(file, "utf8"));
-    return m ? m[1] : null;
-  } catch {
-    return null;
-  }
-}
-
 function parseOptionsChange(o: Opts): OptionsChange {
   const change: OptionsChange = {};
   if (o.timeout !== null) {
@@ -276,9 +267,13 @@ function toRequest(cmd: string, o: Opts): { cmd: string; args: Record<string, un
     case "next":
       need(1, "one argument: a profile id");
       return { cmd, args: { id: o.args[1], action: o.action } };
-    case "mark-good":
+    case "mark-good": {
       need(0, "no arguments");
-      return { cmd, args: { running: runningProfile(o.cmdline) } };
+      // /run/flipper/booted decides (boot or reset, no deviation); without it, the command line.
+      const d = markGoodDecision(o.booted, o.cmdline);
+      if (d.refuse) throw new CliError(d.refuse, EXIT.FAILED);
+      return { cmd, args: { running: d.running } };
+    }
     case "options":
       need(0, "only --timeout, --show, --max-tries");
       return { cmd, args: parseOptionsChange(o) as Record<string, unknown> };
@@ -359,6 +354,7 @@ function human(cmd: string, r: Record<string, unknown>): string {
         lines.push(
           "staged:    " + s.action + (s.stamp ? " to " + s.stamp : "") + " at the next boot of " + s.id,
         );
+      lines.push(...describeBooted(r.booted as Parameters<typeof describeBooted>[0]));
       return lines.join("\n");
     }
     case "list": {
@@ -543,6 +539,8 @@ async function runDaemon(o: Opts): Promise<number> {
   process.stderr.write(
     "flipper-boot: daemon started on " + o.port + ", store " + o.store + ", socket " + o.socket + "\n",
   );
+  const notifyError = await notifyReady("serving " + o.socket + ", MCU on " + o.port);
+  if (notifyError) process.stderr.write("flipper-boot: " + notifyError + "\n");
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once("SIGTERM", stop);
@@ -648,6 +646,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     if (e instanceof CliError) return fail(e.message, e.exit);
     return fail((e as Error).message, exitFor((e as { code?: string }).code));
   }
+  if (req.cmd === "status") result = { ...(result as object), booted: bootedForStatus(o.booted) };
   if (o.json) process.stdout.write(JSON.stringify({ ok: true, command: req.cmd, result }) + "\n");
   else process.stdout.write(human(req.cmd, result as Record<string, unknown>) + "\n");
   return storeExitCode(req.cmd, result);

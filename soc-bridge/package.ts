@@ -62,10 +62,7 @@ const PARTS: Array<{ folder: string; what: string; files: Array<[string, string,
   {
     folder: "soc-bridge/apt",
     what: "apt hook",
-    files: [
-      ["80flipper-boot", "etc/apt/apt.conf.d/80flipper-boot", 0o644],
-      ["apt-snapshot", LIB_DIR + "/apt-snapshot", 0o755],
-    ],
+    files: [["80flipper-boot", "etc/apt/apt.conf.d/80flipper-boot", 0o644]],
   },
 ];
 
@@ -378,7 +375,6 @@ function buildOne(
     const scrDir = join(stage, ".boot-scr");
     execFileSync("npm", ["run", "-s", "uboot:build", "--", scrDir, spec.mkimage], {
       cwd: ROOT,
-      env: { ...process.env, SOURCE_DATE_EPOCH: String(epoch) }, // mkimage stamps the image with it
       stdio: ["ignore", "ignore", "inherit"],
     });
     putFile(stage, "usr/share/flipper-boot/boot.scr", join(scrDir, "boot.scr"), 0o644);

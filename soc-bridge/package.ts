@@ -375,6 +375,7 @@ function buildOne(
     const scrDir = join(stage, ".boot-scr");
     execFileSync("npm", ["run", "-s", "uboot:build", "--", scrDir, spec.mkimage], {
       cwd: ROOT,
+      env: { ...process.env, SOURCE_DATE_EPOCH: String(epoch) }, // mkimage stamps the image with it
       stdio: ["ignore", "ignore", "inherit"],
     });
     putFile(stage, "usr/share/flipper-boot/boot.scr", join(scrDir, "boot.scr"), 0o644);

@@ -179,6 +179,29 @@ test("the same sources give the same bytes (reproducible: times come from the la
   t.true(readFileSync(again!.file).equals(readFileSync(byArch("amd64").file)));
 });
 
+test("the manual page names every command flipper-boot --help lists", async (t) => {
+  const help = await run(process.execPath, [
+    "--import=tsx",
+    path.join(ROOT, "soc-bridge", "cli.ts"),
+    "--help",
+  ]);
+  t.is(help.code, 0, help.stderr);
+  const commands = help.stdout
+    .slice(0, help.stdout.indexOf("\noptions:"))
+    .split("\n")
+    .filter((l) => /^ {2}[a-z]/.test(l))
+    .map((l) => {
+      const w = l.trim().split(/\s+/);
+      return w[0] === "profile" || w[0] === "base" ? w[0] + " " + w[1] : w[0]!;
+    });
+  t.true(commands.length >= 20, commands.join(", "));
+  const man = (await run("man", ["-l", path.join(ROOT, "soc-bridge", "debian", "flipper-boot.1")])).stdout;
+  const missing = commands.filter(
+    (c) => !new RegExp("^ {7}" + c.replace(/-/g, "[-‐]") + "\\b", "m").test(man),
+  );
+  t.deepEqual(missing, [], "commands --help lists but the manual page does not");
+});
+
 test("lintian: no errors and no warnings", async (t) => {
   const r = await run("lintian", ["--tag-display-limit", "0", ...built.map((p) => p.file)], 600_000);
   const tags = (r.stdout + r.stderr).split("\n").filter((l) => /^[EW]: /.test(l));

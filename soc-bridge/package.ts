@@ -62,7 +62,10 @@ const PARTS: Array<{ folder: string; what: string; files: Array<[string, string,
   {
     folder: "soc-bridge/apt",
     what: "apt hook",
-    files: [["80flipper-boot", "etc/apt/apt.conf.d/80flipper-boot", 0o644]],
+    files: [
+      ["80flipper-boot", "etc/apt/apt.conf.d/80flipper-boot", 0o644],
+      ["apt-snapshot", LIB_DIR + "/apt-snapshot", 0o755],
+    ],
   },
 ];
 

@@ -30,6 +30,7 @@ function eepromWith(block: number[]): Buffer {
 }
 
 test("SABRE Lite: the MCU's choice reaches the profile's overlay through U-Boot, the armmp kernel and the hook", async (t) => {
+  t.timeout(90 * 60_000, "first run: an armhf root and an initramfs built under qemu-user, then a TCG boot");
   for (const tool of ["qemu-system-arm", "mmdebstrap", "mkfs.btrfs", "mkfs.vfat", "mcopy", "sfdisk"]) {
     t.notThrows(() => execFileSync("sh", ["-c", "command -v " + tool]), "missing tool: " + tool);
   }
@@ -110,6 +111,12 @@ test("SABRE Lite: the MCU's choice reaches the profile's overlay through U-Boot,
   const totalMs = Date.now() - t0;
   t.log("U-Boot prompt after " + ubootMs + " ms; profile's init done after " + totalMs + " ms");
 
+  t.log(
+    out
+      .split("\n")
+      .filter((l) => /^(flipper: |flipper-arm: )/.test(l))
+      .join("\n"),
+  );
   t.regex(out, /flipper: booting profile play base 1\.0/);
   t.regex(out, /Kernel command line: .*flipper\.profile=play flipper\.base=1\.0/);
   const line = (k: string) => out.match(new RegExp("^flipper-arm: " + k + "=(.*)$", "m"))?.[1] ?? "";

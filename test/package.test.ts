@@ -103,7 +103,7 @@ test("contents: the agreed paths, and only that arch's binding", (t) => {
             "/usr/share/initramfs-tools/scripts/local-bottom/flipper-boot",
           ]
         : []),
-      ...(apt ? ["/etc/apt/apt.conf.d/80flipper-boot"] : []),
+      ...(apt ? ["/etc/apt/apt.conf.d/80flipper-boot", "/usr/lib/flipper-boot/apt-snapshot"] : []),
     ].sort();
     t.deepEqual(files, want, p.arch);
     t.regex(list, /^-rwxr-xr-x root\/root .* \.\/usr\/bin\/flipper-boot$/m);
@@ -134,6 +134,8 @@ test("control fields, conffiles, maintainer scripts and the initramfs trigger", 
     execFileSync("dpkg-deb", ["-e", p.file, ctl]);
     const conffiles = readFileSync(path.join(ctl, "conffiles"), "utf8").trim().split("\n");
     t.true(conffiles.includes("/etc/default/flipper-boot"));
+    if (existsSync(path.join(ROOT, "soc-bridge", "apt")))
+      t.true(conffiles.includes("/etc/apt/apt.conf.d/80flipper-boot"));
     t.is(
       readFileSync(path.join(ctl, "triggers"), "utf8").match(/^activate-noawait update-initramfs$/m)?.[0],
       "activate-noawait update-initramfs",
@@ -307,10 +309,14 @@ test("dpkg installs, removes and purges the amd64 package in a Debian trixie chr
   t.regex(rem.stdout, /Processing triggers for initramfs-tools/);
   t.false(existsSync(path.join(root, "usr/lib/flipper-boot")));
   t.true(existsSync(path.join(root, "etc/default/flipper-boot")), "a conffile stays until purge");
+  const aptHook = path.join(root, "etc/apt/apt.conf.d/80flipper-boot");
+  const hasAptHook = existsSync(path.join(ROOT, "soc-bridge", "apt"));
+  if (hasAptHook) t.true(existsSync(aptHook), "the apt hook is a conffile too");
 
   const purge = await inChroot(["dpkg", "-P", "flipper-boot"]);
   t.is(purge.code, 0, purge.stdout + purge.stderr);
   t.false(existsSync(path.join(root, "etc/default/flipper-boot")));
+  t.false(existsSync(aptHook));
   t.false(present(path.join(wants, "flipper-boot.service")));
   t.false(present(path.join(wants, "flipper-boot-mark-good.service")));
   t.false(existsSync(path.join(root, "var/lib/flipper-boot")));

@@ -3,7 +3,7 @@
 // Debian's armmp kernel with an initramfs built by Debian's initramfs-tools in an armhf root where
 // the armhf flipper-boot package is installed (so its initramfs hook is the one inside), onto a
 // USB stick whose second partition is the btrfs profile store.
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
   chmodSync,
@@ -67,6 +67,19 @@ export interface ArmBootFiles {
 
 function sh(cmd: string, args: string[], timeoutMs = 15 * 60_000): string {
   return execFileSync(cmd, args, { encoding: "utf8", timeout: timeoutMs, stdio: ["ignore", "pipe", "pipe"] });
+}
+
+/** The slow steps (minutes under qemu-user) run asynchronously, so the test runner stays responsive. */
+function shAsync(cmd: string, args: string[], timeoutMs = 30 * 60_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err)
+        reject(
+          new Error(cmd + " " + args.join(" ") + " failed: " + err.message + "\n" + stderr.slice(-4000)),
+        );
+      else resolve(stdout + stderr);
+    });
+  });
 }
 
 /** Hook files inside a .deb (what decides the initramfs besides the kernel and ARM_MODULES). */
@@ -134,7 +147,7 @@ export async function armBootFiles(deb: string, log: (l: string) => void = () =>
     );
     copyFileSync(deb, path.join(root, "tmp/flipper-boot.deb"));
     const t0 = Date.now();
-    log(sh("chroot", [root, "dpkg", "-i", "/tmp/flipper-boot.deb"]));
+    log(await shAsync("chroot", [root, "dpkg", "-i", "/tmp/flipper-boot.deb"]));
     log("dpkg -i (armhf, qemu-user): " + (Date.now() - t0) + " ms");
     const conf = path.join(root, "etc/initramfs-tools/initramfs.conf");
     writeFileSync(
@@ -145,7 +158,7 @@ export async function armBootFiles(deb: string, log: (l: string) => void = () =>
     );
     writeFileSync(path.join(root, "etc/initramfs-tools/modules"), ARM_MODULES.join("\n") + "\n");
     const t1 = Date.now();
-    sh("chroot", [root, "mkinitramfs", "-o", "/tmp/initrd.img", kver]);
+    log(await shAsync("chroot", [root, "mkinitramfs", "-o", "/tmp/initrd.img", kver]));
     log("mkinitramfs (armhf, qemu-user): " + (Date.now() - t1) + " ms");
 
     const tmp = dir + ".tmp-" + process.pid;

@@ -5,11 +5,13 @@ import test from "ava";
 import {
   DefaultMode,
   encodeListBegin,
+  encodeListCommit,
   encodeMarkGood,
   encodeMenuOptions,
   encodePutProfile,
   encodeSetDefault,
   encodeSetNext,
+  listCrc,
   MessageType,
   Result,
   ShowMenu,
@@ -25,6 +27,14 @@ function clone(f: MemoryFlash): MemoryFlash {
   const c = new MemoryFlash();
   for (const k of f.keys()) c.data.set(k, f.read(k)!);
   return c;
+}
+
+/** LIST_COMMIT of the generation the MCU holds, with its count and list CRC: a retry. */
+function commitAgain(link: TestLink, list: ProfileRecord[], generation: number) {
+  return link.send(
+    MessageType.LIST_COMMIT,
+    encodeListCommit({ generation, count: list.length, listCrc: listCrc(list) }),
+  );
 }
 
 /** What a fresh MCU loads, per record group (each group is written atomically). */
@@ -187,7 +197,10 @@ test("nothing is written when nothing changes", async (t) => {
   const { link, flash } = await populated();
   const list = profiles(20);
   const w = flash.writeCount;
-  t.is(link.pushList(list, 5).result, Result.OK, "the same generation and list again");
+  // A retry of the commit that made the held generation is OK; a whole transfer at that
+  // generation is a replay and is refused (generations only move forward). Neither writes.
+  t.is(commitAgain(link, list, 5).result, Result.OK, "the held generation's commit again");
+  t.is(link.pushList(list, 5).result, Result.OLD_GENERATION, "the held generation replayed whole");
   link.send(MessageType.SET_DEFAULT, encodeSetDefault({ mode: DefaultMode.FIXED, id: "p03" }));
   link.send(
     MessageType.SET_OPTIONS,
@@ -312,7 +325,7 @@ test("the run record stays within 200 bytes at its worst: 32 failed profiles wit
   t.is(again.mcu.state().tries.filter((x) => x.failed === 1).length, 32);
 });
 
-test("a list made by PUT, committed again whole with the same generation, writes nothing", async (t) => {
+test("a list made by PUT, its held generation's commit retried, writes nothing", async (t) => {
   const { link, flash } = await makeMcu();
   link.pushList(profiles(3), 1);
   const list = [...profiles(3), profile("newbie")];
@@ -322,6 +335,7 @@ test("a list made by PUT, committed again whole with the same generation, writes
   );
   const again = await makeMcu(clone(flash)); // its CRC is computed after loading, in the background
   const w = again.flash.writeCount;
-  t.is(again.link.pushList(list, 2).result, Result.OK);
+  t.is(commitAgain(again.link, list, 2).result, Result.OK);
+  t.is(again.link.pushList(list, 2).result, Result.OLD_GENERATION);
   t.is(again.flash.writeCount, w);
 });

@@ -333,7 +333,7 @@ test.serial(
     t.is(first.booted.profile, "work");
     sh("mount", [s.loop, join(s.dir, "m")]);
     try {
-      writeFileSync(join(s.dir, "m/@profiles/work/upper/etc/written"), "yes\n");
+      writeFileSync(join(s.dir, "m/@profiles", "work", "upper/etc/written"), "yes\n");
       writeFileSync(join(s.dir, "m/@staged/work"), "action=reset\nrequested=20261201T221600Z\n");
       writeFileSync(join(s.dir, "m/@staged/main"), "action=explode\n");
     } finally {
@@ -374,7 +374,7 @@ test.serial(
     t.true(undo.etc.includes("flipper-marker-work"));
     inStore(s, (top) => {
       t.is(sh("ls", [join(top, "@staged")]).trim(), "main.invalid");
-      t.is(JSON.parse(readFileSync(join(top, "@profiles/work/profile.json"), "utf8")).id, "work");
+      t.is(JSON.parse(readFileSync(join(top, "@profiles", "work", "profile.json"), "utf8")).id, "work");
       t.false(sh("ls", ["-A", join(top, "@profiles/work")]).includes("snapshot.json"));
       t.is(sh("ls", ["-A", join(top, ".flipper-tmp")]).trim(), "");
     });

@@ -204,13 +204,14 @@ test("profile rebase: refused on conflicts without --force (nothing changed); --
   );
   t.true(forced.forced);
   t.regex(
-    JSON.parse(readFileSync(path.join(fs.mnt, "@snapshots/work/20261201T220000Z/snapshot.json"), "utf8"))
-      .note,
+    JSON.parse(
+      readFileSync(path.join(fs.mnt, "@snapshots", "work", "20261201T220000Z/snapshot.json"), "utf8"),
+    ).note,
     /forced: 4 files and 1 package/,
   );
-  t.is(JSON.parse(readFileSync(path.join(fs.mnt, "@profiles/work/profile.json"), "utf8")).base, "1.1");
+  t.is(JSON.parse(readFileSync(path.join(fs.mnt, "@profiles", "work", "profile.json"), "utf8")).base, "1.1");
   // The upper is untouched: what it hid, it still hides (that is what --force accepts).
-  t.is(readFileSync(path.join(fs.mnt, "@profiles/work/upper/etc/app.conf"), "utf8"), "a=mine\n");
+  t.is(readFileSync(path.join(fs.mnt, "@profiles", "work", "upper/etc/app.conf"), "utf8"), "a=mine\n");
   t.deepEqual(readdirSync(path.join(fs.mnt, ".flipper-tmp")), []);
 });
 

@@ -2,7 +2,6 @@
 // as ids and as bases, for the initramfs validator test.
 import { HOSTILE_IDS } from "./arbitraries";
 
-/** What attackers and typos put in ids and bases; every one must be refused. */
 /** The protocol tests' corpus of hostile ids (test/helpers/arbitraries.ts). */
 export const HOSTILE_VALUES = HOSTILE_IDS;
 

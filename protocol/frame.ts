@@ -14,13 +14,13 @@ export const PAYLOAD_LIMIT = 1024;
 export const MAX_WIRE_FRAME = cobsMaxEncoded(FRAME_HEADER_BYTES + PAYLOAD_LIMIT + FRAME_CRC_BYTES) + 1;
 
 export interface Frame {
-  /** Message type (see messages.ts MessageType). */
+  /** Message type (see messages-codes.ts MessageType). */
   type: number;
   /** Sequence id 0..255 chosen by the sender of a request or event; a response repeats it. */
   seq: number;
   /** FrameKind. */
   kind: number;
-  /** Result code in responses (messages.ts Result); 0 in requests and events. */
+  /** Result code in responses (messages-codes.ts Result); 0 in requests and events. */
   result: number;
   payload: Bytes;
   /** Set by the decoder: the frame's CRC-32 (over header and payload), which identifies a resent frame. */

@@ -19,9 +19,15 @@ export const FRAGMENT_FILE_MAX = 512;
 /** Characters allowed in kernel options besides a-z, A-Z and 0-9 (space separates options). */
 export const KOPTS_EXTRA_CHARS = " _.,:=/+-@";
 export const KOPTS_RULE =
-  "must be at most 200 characters of a-z, A-Z, 0-9, space and _ . , : = / + - @, and must not set flipper.* options";
+  "must be at most " +
+  decimal(KOPTS_MAX) +
+  " characters of a-z, A-Z, 0-9, space and _ . , : = / + - @, and must not set flipper.* options";
 export const OVERLAY_RULE =
-  "must be at most 8 names of 1 to 31 characters of a-z, 0-9, '_' and '-' (starting with a letter or digit), separated by single spaces";
+  "must be at most " +
+  decimal(OVERLAYS_MAX) +
+  " names of 1 to " +
+  decimal(OVERLAY_NAME_MAX) +
+  " characters of a-z, 0-9, '_' and '-' (starting with a letter or digit), separated by single spaces";
 
 function isAlnum(c: number): boolean {
   return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39);
@@ -99,7 +105,11 @@ export function parseFragment(text: string): FragmentParseResult {
   if (text.length > FRAGMENT_FILE_MAX) {
     return {
       fragment: null,
-      error: { field: "fragment", value: decimal(text.length) + " bytes", rule: "must be at most 512 bytes" },
+      error: {
+        field: "fragment",
+        value: decimal(text.length) + " bytes",
+        rule: "must be at most " + decimal(FRAGMENT_FILE_MAX) + " bytes",
+      },
     };
   }
   let kopts = "";

@@ -209,6 +209,24 @@ export function hex(value: number, width: number): string {
   return out;
 }
 
+/** Lower-case hex of bytes, two digits each (a Node Buffer or Uint8Array works too). */
+export function hexBytes(data: ByteSource): string {
+  let out = "";
+  for (let i = 0; i < data.length; i++) {
+    const b = data[i];
+    out += HEX_DIGITS.charAt((b >>> 4) & 0xf) + HEX_DIGITS.charAt(b & 0xf);
+  }
+  return out;
+}
+
+/** True when both are null, or both hold the same bytes. */
+export function sameBytes(a: Bytes | null, b: Bytes | null): boolean {
+  if (a === null || b === null) return a === b;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /** Decimal text of a non-negative integer (no Number.toString on the MCU). */
 export function decimal(value: number): string {
   let v = Math.floor(Math.abs(value));

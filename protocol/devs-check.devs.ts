@@ -2,8 +2,15 @@
 // stays inside the language subset the MCU runs, and run in its VM (`--test`) to prove it
 // computes the same bytes there (namespace imports are not supported by the compiler).
 import { crc32, hex, utf8Decode, utf8Encode } from "./bytes";
-import { isValidProfileId, validateProfile } from "./profile";
-import { BlockAction, BlockReason, BlockStatus, decodeBlock, encodeBlock } from "./register-block";
+import { isValidProfileId, MAX_PROFILES, validateProfile } from "./profile";
+import {
+  BlockAction,
+  BlockOffset,
+  BlockReason,
+  BlockStatus,
+  decodeBlock,
+  encodeBlock,
+} from "./register-block";
 import { parseFragment, renderFragment } from "./boot-fragment";
 import { encodeFrame, type Frame, FrameDecoder, FrameKind, MAX_WIRE_FRAME } from "./frame";
 import {
@@ -36,7 +43,7 @@ const encoded = encodeBlock({
 });
 check("block round trip", decodeBlock(encoded).ok);
 // The same CRC Node computes (test/protocol-devs.test.ts compares this line).
-console.log("crc " + hex(crc32(encoded, 0, 60), 8));
+console.log("crc " + hex(crc32(encoded, 0, BlockOffset.CRC), 8));
 check("id rule", isValidProfileId("desktop") && !isValidProfileId("a b"));
 const e = validateProfile({
   id: "a b",
@@ -109,7 +116,7 @@ const st = encodeState({
   generation: 3,
   profileCount: 1,
   listCrc: 0xfedcba98,
-  maxProfiles: 32,
+  maxProfiles: MAX_PROFILES,
   defaultMode: 0,
   defaultId: "pentest",
   nextAction: 0,

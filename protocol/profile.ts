@@ -53,10 +53,16 @@ function isIdChar(c: number, first: boolean): boolean {
   return c === 0x5f || c === 0x2d; // _ -
 }
 
-export const ID_RULE = "must be 1 to 31 characters of a-z, 0-9, '_' and '-', starting with a letter or digit";
+export const ID_RULE =
+  "must be 1 to " +
+  decimal(PROFILE_ID_MAX) +
+  " characters of a-z, 0-9, '_' and '-', starting with a letter or digit";
 export const BASE_RULE =
-  "must be 2 to 4 dot-separated numbers of 1 to 4 digits (like 1.2.3), at most 11 characters";
-export const NAME_RULE = "must be 1 to 48 bytes of UTF-8 text without control characters";
+  "must be 2 to 4 dot-separated numbers of 1 to 4 digits (like 1.2.3), at most " +
+  decimal(PROFILE_BASE_MAX) +
+  " characters";
+export const NAME_RULE =
+  "must be 1 to " + decimal(PROFILE_NAME_MAX_BYTES) + " bytes of UTF-8 text without control characters";
 export const TIME_RULE = "must be a whole number of seconds from 0 to 4294967295";
 export const FLAGS_RULE = "must be a combination of the known flag bits (hidden 0x01, protected 0x02)";
 
@@ -184,7 +190,7 @@ export function sameProfile(a: ProfileRecord, b: ProfileRecord): boolean {
   );
 }
 
-/** Encoded size bound of one record on the wire and in flash (see record-codec). */
+/** Encoded size bound of one record on the wire and in flash (the layout is in messages-list.ts). */
 export function maxRecordBytes(): number {
   return (
     1 + PROFILE_ID_MAX + 1 + PROFILE_NAME_MAX_BYTES + 1 + PROFILE_BASE_MAX + 1 + PROFILE_ID_MAX + 1 + 4 + 4

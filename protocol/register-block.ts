@@ -62,8 +62,28 @@ export const BLOCK_FLAGS_KNOWN = 0x0f;
 
 /** `flipper.action=` words for the kernel command line, indexed by BlockAction. */
 export const ACTION_NAMES = ["", "boot", "recovery", "reset"];
+/** `flipper.reason=` words, indexed by BlockReason. */
 export const REASON_NAMES = ["", "default", "last-used", "user", "one-shot", "fallback"];
+/** BlockStatus's words, indexed by status. */
 export const STATUS_NAMES = ["empty", "pending", "final"];
+
+/** The word for a BlockAction, or its decimal when it has none. */
+export function actionName(action: number): string {
+  const n = ACTION_NAMES[action];
+  return n ? n : decimal(action);
+}
+
+/** The word for a BlockReason, or its decimal when it has none. */
+export function reasonName(reason: number): string {
+  const n = REASON_NAMES[reason];
+  return n ? n : decimal(reason);
+}
+
+/** The word for a BlockStatus, or its decimal when it has none. */
+export function statusName(status: number): string {
+  const n = STATUS_NAMES[status];
+  return n ? n : decimal(status);
+}
 
 export interface BootSelection {
   status: number;
@@ -109,10 +129,14 @@ export function checkSelection(s: BootSelection): FieldError | null {
   if (s.status !== BlockStatus.PENDING && s.status !== BlockStatus.FINAL && s.status !== BlockStatus.EMPTY) {
     return { field: "status", value: decimal(s.status), rule: "must be 0 (empty), 1 (pending) or 2 (final)" };
   }
-  if (s.action < 1 || s.action > 3 || Math.floor(s.action) !== s.action) {
+  if (s.action < BlockAction.BOOT || s.action > BlockAction.RESET || Math.floor(s.action) !== s.action) {
     return { field: "action", value: decimal(s.action), rule: "must be 1 (boot), 2 (recovery) or 3 (reset)" };
   }
-  if (s.reason < 1 || s.reason > 5 || Math.floor(s.reason) !== s.reason) {
+  if (
+    s.reason < BlockReason.DEFAULT ||
+    s.reason > BlockReason.FALLBACK ||
+    Math.floor(s.reason) !== s.reason
+  ) {
     return {
       field: "reason",
       value: decimal(s.reason),
@@ -150,7 +174,7 @@ export function encodeBlock(s: BootSelection): Bytes {
   const e = checkSelection(s);
   if (e) throw new Error(e.field + " " + e.value + " is invalid: " + e.rule);
   const out = zeros(BLOCK_LENGTH);
-  for (let i = 0; i < 4; i++) out[BlockOffset.MAGIC + i] = BLOCK_MAGIC_BYTES[i];
+  for (let i = 0; i < BLOCK_MAGIC_BYTES.length; i++) out[BlockOffset.MAGIC + i] = BLOCK_MAGIC_BYTES[i];
   out[BlockOffset.VERSION] = BLOCK_LAYOUT_VERSION;
   out[BlockOffset.LENGTH] = BLOCK_LENGTH;
   out[BlockOffset.STATUS] = s.status;
@@ -195,7 +219,7 @@ export function decodeBlock(data: Bytes): BlockDecodeResult {
       "block is " + decimal(data.length) + " bytes, must be " + decimal(BLOCK_LENGTH),
     );
   }
-  for (let i = 0; i < 4; i++) {
+  for (let i = 0; i < BLOCK_MAGIC_BYTES.length; i++) {
     if (data[BlockOffset.MAGIC + i] !== BLOCK_MAGIC_BYTES[i]) {
       return fail(
         BlockError.BAD_MAGIC,
@@ -231,12 +255,15 @@ export function decodeBlock(data: Bytes): BlockDecodeResult {
   if (id === null) {
     return fail(
       BlockError.INVALID_FIELD,
-      "profile id field is not NUL-terminated and NUL-padded within 32 bytes",
+      "profile id field is not NUL-terminated and NUL-padded within " + decimal(BLOCK_ID_FIELD) + " bytes",
     );
   }
   const base = readField(data, BlockOffset.BASE, BLOCK_BASE_FIELD);
   if (base === null) {
-    return fail(BlockError.INVALID_FIELD, "base field is not NUL-terminated and NUL-padded within 12 bytes");
+    return fail(
+      BlockError.INVALID_FIELD,
+      "base field is not NUL-terminated and NUL-padded within " + decimal(BLOCK_BASE_FIELD) + " bytes",
+    );
   }
   const s: BootSelection = {
     status: data[BlockOffset.STATUS],

@@ -2,6 +2,7 @@
 // so the document and the implementation cannot drift apart.
 import { readFileSync } from "node:fs";
 import test from "ava";
+import { hex } from "../protocol/bytes";
 import {
   FRAGMENT_VAR_KOPTS,
   FRAGMENT_VAR_OVERLAYS,
@@ -80,10 +81,10 @@ test("block table: every field's offset and size match the code", (t) => {
   t.is(Number(rows.find((r) => r[2] === "profileId")![1]), BLOCK_ID_FIELD);
   t.is(Number(rows.find((r) => r[2] === "base")![1]), BLOCK_BASE_FIELD);
   const magicCell = rows[0][3];
-  t.true(magicCell.includes(BLOCK_MAGIC_BYTES.map((b) => b.toString(16).padStart(2, "0")).join(" ")));
-  t.true(magicCell.includes("0x" + BLOCK_MAGIC_U32LE.toString(16)));
-  t.true(doc.includes(`**0x${MCU_I2C_ADDRESS.toString(16)}**`));
-  t.true(doc.includes(`**0x${BLOCK_REGISTER.toString(16).padStart(4, "0")}**`));
+  t.true(magicCell.includes(BLOCK_MAGIC_BYTES.map((b) => hex(b, 2)).join(" ")));
+  t.true(magicCell.includes("0x" + hex(BLOCK_MAGIC_U32LE, 8)));
+  t.true(doc.includes(`**0x${hex(MCU_I2C_ADDRESS, 2)}**`));
+  t.true(doc.includes(`**0x${hex(BLOCK_REGISTER, 4)}**`));
   t.true(doc.includes(`**${BLOCK_LENGTH} bytes**`));
 });
 

@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from "node:util";
 import test from "ava";
-import { crc32 } from "../protocol/bytes";
+import { crc32, hexBytes, sameBytes } from "../protocol/bytes";
 import fc from "fast-check";
 import {
   cobsDecode,
@@ -16,6 +16,14 @@ import {
   PAYLOAD_LIMIT,
 } from "../protocol/frame";
 import * as M from "../protocol/messages";
+import {
+  actionName,
+  BlockAction,
+  BlockReason,
+  BlockStatus,
+  reasonName,
+  statusName,
+} from "../protocol/register-block";
 import { arbBase, arbId, arbRecord, arbU32 } from "./helpers/arbitraries";
 
 function receive(bytes: number[]): { frames: Frame[]; errors: string[] } {
@@ -357,6 +365,38 @@ test("decoders refuse invalid field values with a message naming the value and r
   t.is(M.resultName(M.Result.NO_SPACE), "NO_SPACE");
   t.is(M.resultName(200), "RESULT_200");
   t.is(M.messageName(M.MessageType.LIST_COMMIT), "LIST_COMMIT");
+});
+
+test("every code has one name, and an unknown code prints as its number", (t) => {
+  for (const [name, code] of Object.entries(M.MessageType)) t.is(M.messageName(code), name);
+  for (const [name, code] of Object.entries(M.Result)) t.is(M.resultName(code), name);
+  t.is(M.messageName(0x7f), "0x7f");
+  t.is(M.messageName(0x05), "0x05");
+  t.is(M.defaultModeName(M.DefaultMode.LAST_USED), "last-used");
+  t.is(M.defaultModeName(M.DefaultMode.FIXED), "fixed");
+  t.is(M.showMenuName(M.ShowMenu.ALWAYS), "always");
+  t.is(M.showMenuName(M.ShowMenu.ON_KEY), "on-key");
+  t.is(M.showMenuName(9), "9");
+  t.is(actionName(BlockAction.RECOVERY), "recovery");
+  t.is(actionName(0), "0");
+  t.is(reasonName(BlockReason.ONE_SHOT), "one-shot");
+  t.is(reasonName(6), "6");
+  t.is(statusName(BlockStatus.PENDING), "pending");
+  t.is(statusName(3), "3");
+});
+
+test("bytes print as hex and compare by content", (t) => {
+  t.is(hexBytes([0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
+  t.is(hexBytes(Buffer.from([1, 2])), "0102");
+  t.is(hexBytes([]), "");
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 64 }), (b) => hexBytes(b) === Buffer.from(b).toString("hex")),
+  );
+  t.true(sameBytes([1, 2], [1, 2]));
+  t.false(sameBytes([1, 2], [1, 3]));
+  t.false(sameBytes([1, 2], [1]));
+  t.true(sameBytes(null, null));
+  t.false(sameBytes(null, []));
 });
 
 test("listCrc depends on every record and their order", (t) => {

@@ -1,24 +1,35 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: hostile inputs are literal ${...} text
 // fast-check generators for valid protocol values, shared by the protocol tests.
 import fc from "fast-check";
-import type { ProfileRecord } from "../../protocol/profile";
+import {
+  PROFILE_BASE_MAX,
+  PROFILE_FLAGS_KNOWN,
+  PROFILE_ID_MAX,
+  PROFILE_NAME_MAX_BYTES,
+  type ProfileRecord,
+} from "../../protocol/profile";
 
 const idFirst = "abcdefghijklmnopqrstuvwxyz0123456789".split("");
 const idRest = [...idFirst, "_", "-"];
 
 export const arbId = fc
-  .tuple(fc.constantFrom(...idFirst), fc.array(fc.constantFrom(...idRest), { maxLength: 30 }))
+  .tuple(fc.constantFrom(...idFirst), fc.array(fc.constantFrom(...idRest), { maxLength: PROFILE_ID_MAX - 1 }))
   .map(([a, rest]) => a + rest.join(""));
 
 export const arbBase = fc
   .array(fc.integer({ min: 0, max: 9999 }), { minLength: 2, maxLength: 4 })
   .map((parts) => parts.join("."))
-  .filter((s) => s.length <= 11);
+  .filter((s) => s.length <= PROFILE_BASE_MAX);
 
 /** Display names: any text without control characters, up to 48 UTF-8 bytes. */
 export const arbName = fc
   .string({ unit: "grapheme", minLength: 1, maxLength: 20 })
-  .filter((s) => Buffer.byteLength(s) <= 48 && !/[\u0000-\u001f\u007f-\u009f]/.test(s) && s.length > 0);
+  .filter(
+    (s) =>
+      Buffer.byteLength(s) <= PROFILE_NAME_MAX_BYTES &&
+      !/[\u0000-\u001f\u007f-\u009f]/.test(s) &&
+      s.length > 0,
+  );
 
 export const arbU32 = fc.integer({ min: 0, max: 0xffffffff });
 
@@ -27,7 +38,7 @@ export const arbRecord: fc.Arbitrary<ProfileRecord> = fc
     id: arbId,
     name: arbName,
     base: arbBase,
-    flags: fc.integer({ min: 0, max: 3 }),
+    flags: fc.integer({ min: 0, max: PROFILE_FLAGS_KNOWN }),
     created: arbU32,
     lastUsed: arbU32,
     origin: fc.oneof(fc.constant(""), arbId),
@@ -60,7 +71,7 @@ export const HOSTILE_IDS = [
   "Desktop",
   "-desktop",
   "_desktop",
-  "a".repeat(32),
+  "a".repeat(PROFILE_ID_MAX + 1),
   "dеsktop", // Cyrillic е
   "desktop\u200b", // zero-width space
   "ｄesktop", // full-width d

@@ -16,7 +16,8 @@ import {
 } from "../protocol/messages";
 import { Key } from "../mcu/core/keys";
 import { bytecodeBytes, devsBuild, devsRunTest } from "../test/helpers/devs";
-import { acquireVmLock, VmRig } from "../test/helpers/mcu-devs-vm";
+import { acquireVmLock } from "../mcu/vm/lock";
+import { VmRig } from "../mcu/vm/rig";
 import { realisticProfiles } from "./protocol";
 
 const PRESSES = 12;

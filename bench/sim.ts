@@ -4,7 +4,7 @@
 //   npx tsx bench/sim.ts
 import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { compiled } from "../sim/devs-vm";
+import { compiled } from "../mcu/vm/bytecode";
 import { type BootRecord, Simulation } from "../sim/engine";
 import { VM_PROGRAM, type VmMcu } from "../sim/mcu-vm";
 

@@ -1,5 +1,5 @@
 // `--mcu vm`: the compiled DeviceScript program in the real DeviceScript VM (`devs run --tcp`)
-// instead of the Node adapter, through the VM rig (sim/devs-vm.ts: jacdac-ts ButtonServers for the
+// instead of the Node adapter, through the VM rig (mcu/vm/: jacdac-ts ButtonServers for the
 // keys and a Serial server for the UART). It runs mcu/devs/sim.devs.ts: main.ts with its frames
 // mirrored as `PIX` lines, so the screen here is the program's own pixels (4-bit gray).
 // This adapter joins the rig's serial server to the simulator's pty and reads what the program
@@ -15,7 +15,9 @@ import { type LoadedState, Store, storeKeys } from "../mcu/core/store";
 import { MemoryFlash } from "../mcu/node/flash";
 import { Framebuffer } from "../mcu/node/framebuffer";
 import { BlockStatus, type BootSelection, decodeBlock } from "../protocol/register-block";
-import { acquireVmLock, compiled, VmRig } from "./devs-vm";
+import { compiled } from "../mcu/vm/bytecode";
+import { acquireVmLock } from "../mcu/vm/lock";
+import { VmRig } from "../mcu/vm/rig";
 
 /** The program's entry in the simulator. */
 export const VM_PROGRAM = "mcu/devs/sim.devs.ts";

@@ -26,7 +26,8 @@ import { Key } from "../mcu/core/keys";
 import { MCU_MAX_PAYLOAD } from "../mcu/core/link";
 import { Framebuffer } from "../mcu/node/framebuffer";
 import { realisticProfiles } from "../bench/protocol";
-import { acquireVmLock, VmRig } from "./helpers/mcu-devs-vm";
+import { acquireVmLock } from "../mcu/vm/lock";
+import { VmRig } from "../mcu/vm/rig";
 
 const PROFILES: ProfileRecord[] = [
   {

@@ -9,7 +9,8 @@ import { comparePng, partialMatch } from "../sim/scenario";
 import { memWriteLines, readTree, SimUboot } from "../sim/uboot";
 import { BlockAction, BlockReason, BlockStatus, encodeBlock } from "../protocol/register-block";
 import { Framebuffer } from "../mcu/node/framebuffer";
-import { acquireVmLock, FrameMirror } from "../sim/devs-vm";
+import { FrameMirror } from "../mcu/vm/frame-mirror";
+import { acquireVmLock } from "../mcu/vm/lock";
 import { grayOfIndex } from "../sim/mcu-vm";
 
 test("parseBootargs splits options; the last one wins", (t) => {

@@ -1,290 +1,39 @@
-// Runs mcu/devs/main.ts in the real DeviceScript VM (`devs run --tcp`) against simulated hardware
-// hosted by jacdac-ts: 13 ButtonServers (the keys) and a serial server (the UART peer), joined to the
-// VM through a small TCP hub on 127.0.0.1:8082 that relays the length-prefixed Jacdac frames.
+// Runs a DeviceScript program (mcu/devs/main.ts and its test entries) in the real DeviceScript VM
+// (`devs run --tcp`) against simulated hardware hosted by jacdac-ts: KEY_COUNT ButtonServers (the keys)
+// and a serial server (the UART peer), joined to the VM through a small TCP hub on 127.0.0.1:HUB_PORT.
 // The port is fixed by the CLI, so only one VmRig may run at a time on a machine: take the lock
 // (acquireVmLock) before starting one.
-import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { createHash } from "node:crypto";
+import { type ChildProcess, spawn } from "node:child_process";
 import {
   appendFileSync,
-  closeSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
   rmSync,
-  statSync,
   symlinkSync,
   writeFileSync,
 } from "node:fs";
-import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { createRequire } from "node:module";
-// Types from the declaration files directly: the package's exports map gives the ESM entry no types.
-import type * as JacdacTypes from "../node_modules/jacdac-ts/dist/types/src/jacdac";
-import { encodeFrame, type Frame, FrameDecoder, FrameKind, MAX_WIRE_FRAME } from "../protocol/frame";
-
-/** The repository root (this file is sim/devs-vm.ts). */
-export const REPO = resolve(fileURLToPath(new URL("..", import.meta.url)));
-
-// The CommonJS build on purpose: the ESM build's node socket transport calls require("net"), which
-// does not exist in an ES module, so it never connects.
-const jd = createRequire(import.meta.url)("jacdac-ts") as typeof JacdacTypes;
-const {
+import { join } from "node:path";
+import { encodeFrame, type Frame, FrameDecoder, FrameKind, MAX_WIRE_FRAME } from "../../protocol/frame";
+import { CLI, compiled, liveVms, REPO } from "./bytecode";
+import {
+  type ButtonInternals,
   ButtonServer,
   createNodeSocketTransport,
   JDBus,
   JDServerServiceProvider,
-  JDServiceServer,
+  type JDService,
+  jd,
+  KEY_COUNT,
   Packet,
-  SRV_SERIAL,
+  RIG_DEVICE_ID,
   SRV_SETTINGS,
-} = jd;
-type ButtonServer = JacdacTypes.ButtonServer;
-type JDBus = JacdacTypes.JDBus;
-type Packet = JacdacTypes.Packet;
-type JDService = JacdacTypes.JDService;
-
-/** Device id of the simulated keys and UART (the VM is the other device on the bus). */
-const RIG_DEVICE_ID = "f1f1f1f1f1f1f1f1";
-/** Settings service: command `get` (key) and its report (key, NUL, value). */
-const SETTINGS_GET = 0x80;
-
-export const HUB_PORT = 8082;
-const CLI = join(REPO, "node_modules/@devicescript/cli/devicescript");
-const LOCK = join(tmpdir(), "flipper-boot-devs-tcp-8082.lock");
-
-/** ButtonServer's private press state (jacdac-ts 1.33), driven directly by keyDown/keyUp. */
-interface ButtonInternals {
-  _downTime: number | undefined;
-  _nextHold: number | undefined;
-}
-
-/** A Jacdac serial service whose bytes the test reads and writes. */
-export class SerialPeer extends JDServiceServer {
-  received: number[] = [];
-  private dataListeners: Array<() => void> = [];
-  constructor() {
-    super(SRV_SERIAL);
-    this.addRegister(1, [true]); // connected / enabled
-    this.addRegister(0x80, [1500000]); // baud rate
-    this.addRegister(0x81, [8]);
-    this.addRegister(0x82, [1]);
-    this.addRegister(0x83, [0]);
-    this.addRegister(0x84, [256]);
-    this.addCommand(0x80, (pkt: Packet) => {
-      for (const b of pkt.data) this.received.push(b);
-      for (const l of this.dataListeners) l();
-    });
-  }
-  /** Sends bytes to the program (the "received" report, at most 200 bytes a packet). */
-  async write(bytes: number[]): Promise<void> {
-    for (let at = 0; at < bytes.length; at += 200) {
-      await this.sendPacketAsync(Packet.from(0x80, Uint8Array.from(bytes.slice(at, at + 200))));
-    }
-  }
-  onData(l: () => void): () => void {
-    this.dataListeners.push(l);
-    return () => {
-      this.dataListeners = this.dataListeners.filter((x) => x !== l);
-    };
-  }
-}
-
-/** Relays length-prefixed Jacdac frames between every connected client (the VM and jacdac-ts). */
-function startHub(): Promise<{ server: Server; sockets: Set<Socket> }> {
-  const sockets = new Set<Socket>();
-  const server = createServer((sock) => {
-    sockets.add(sock);
-    sock.setNoDelay(true);
-    let acc = Buffer.alloc(0);
-    sock.on("data", (data: Buffer) => {
-      acc = Buffer.concat([acc, data]);
-      while (acc.length > 0) {
-        let hdr = 1;
-        let len = acc[0];
-        if (len === 255) {
-          if (acc.length < 3) break;
-          len = acc[1] | (acc[2] << 8);
-          hdr = 3;
-        }
-        if (acc.length < hdr + len) break;
-        const frame = acc.subarray(hdr, hdr + len);
-        acc = acc.subarray(hdr + len);
-        if (len >= 255) continue; // no Jacdac frame is that long; the VM's reader could not take it
-        const out = Buffer.concat([Buffer.from([len]), frame]);
-        if (process.env.HUB_DEBUG)
-          console.log(`hub ${sock.remotePort} -> ${len} ${frame.subarray(0, 16).toString("hex")}`);
-        for (const s of sockets) if (s !== sock && !s.destroyed) s.write(out);
-      }
-    });
-    sock.on("error", () => sockets.delete(sock));
-    sock.on("close", () => sockets.delete(sock));
-  });
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(HUB_PORT, "127.0.0.1", () => resolve({ server, sockets }));
-  });
-}
-
-/** True when process `pid` runs (or exists under another user). */
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
-/** True when the process named in the lock file still runs (or the file cannot be read yet). */
-function holderAlive(): boolean {
-  let pid = Number.NaN;
-  try {
-    pid = Number(readFileSync(LOCK, "utf8").trim());
-  } catch {
-    return false;
-  }
-  if (!Number.isInteger(pid) || pid <= 0) {
-    // Just created, pid not written yet; a file older than a minute without a pid is stale.
-    try {
-      return Date.now() - statSync(LOCK).mtimeMs < 60_000;
-    } catch {
-      return false;
-    }
-  }
-  return pidAlive(pid);
-}
-
-/** Waiting-line tickets beside the lock: `<prefix><start ms, 15 digits>-<pid>-<n>`, in name order. */
-const TICKET_PREFIX = "flipper-boot-devs-tcp-8082.wait-";
-let tickets = 0;
-
-/** True when no live waiter took a ticket before `mine` (tickets of dead processes are removed). */
-function firstInLine(mine: string): boolean {
-  for (const f of readdirSync(tmpdir())) {
-    if (!f.startsWith(TICKET_PREFIX) || f >= mine) continue;
-    const pid = Number(f.split("-").at(-2));
-    if (Number.isInteger(pid) && pid > 0 && pidAlive(pid)) return false;
-    rmSync(join(tmpdir(), f), { force: true });
-  }
-  return true;
-}
-
-/**
- * Takes the machine-wide lock for port 8082 (waits while another live process holds it). Waiters
- * get it in the order they came (a ticket file each): a process running scenario after scenario
- * releases and takes it again at once, and used to starve the others until they timed out.
- */
-export async function acquireVmLock(timeoutMs = 1_800_000): Promise<() => void> {
-  const start = Date.now();
-  const mine = `${TICKET_PREFIX}${String(start).padStart(15, "0")}-${process.pid}-${++tickets}`;
-  const ticket = join(tmpdir(), mine);
-  writeFileSync(ticket, String(process.pid));
-  try {
-    for (;;) {
-      if (firstInLine(mine)) {
-        try {
-          const fd = openSync(LOCK, "wx");
-          writeFileSync(fd, String(process.pid));
-          closeSync(fd);
-          return () => rmSync(LOCK, { force: true });
-        } catch {
-          // A lock whose holder is gone (killed without cleanup) is taken over at once.
-          if (!holderAlive()) rmSync(LOCK, { force: true });
-        }
-      }
-      if (Date.now() - start > timeoutMs)
-        throw new Error(
-          `lock ${LOCK} held for too long (waited ${timeoutMs} ms for the DeviceScript VM's port)`,
-        );
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  } finally {
-    rmSync(ticket, { force: true });
-  }
-}
-
-/** Fingerprint of the sources a program may compile (every .ts under mcu/ and protocol/). */
-function sourcesFingerprint(): string {
-  const h = createHash("sha1");
-  const walk = (dir: string) => {
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      const f = join(dir, e.name);
-      if (e.isDirectory()) walk(f);
-      else if (e.name.endsWith(".ts")) {
-        const st = statSync(f);
-        h.update(`${f}:${st.mtimeMs}:${st.size}\n`);
-      }
-    }
-  };
-  for (const d of ["mcu", "protocol"]) walk(join(REPO, d));
-  return h.digest("hex");
-}
-
-/** VM processes still running: killed when this process exits, however it exits. */
-const liveVms = new Set<ChildProcess>();
-process.on("exit", () => {
-  for (const p of liveVms) if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
-});
-
-const builds = new Map<string, Promise<string>>();
-let binDir: string | null = null;
-let buildCount = 0;
-
-/**
- * `file` (relative to the repository) compiled to bytecode with `devs build`, once per process and
- * again after a source changed; the VM then starts from the bytecode (`devs run FILE.devs`). The
- * compile was most of a VM start, 30 s of it on a loaded machine, and a scenario restarts the VM
- * several times.
- */
-export function compiled(file: string): Promise<string> {
-  const key = `${file}@${sourcesFingerprint()}`;
-  let p = builds.get(key);
-  if (!p) {
-    p = buildBytecode(file);
-    builds.set(key, p);
-    p.catch(() => builds.delete(key));
-  }
-  return p;
-}
-
-async function buildBytecode(file: string): Promise<string> {
-  if (binDir === null) {
-    const dir = mkdtempSync(join(tmpdir(), "devs-bin-"));
-    binDir = dir;
-    process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
-  }
-  const work = mkdtempSync(join(binDir, "build-"));
-  try {
-    writeFileSync(join(work, "devsconfig.json"), "{}\n");
-    symlinkSync(join(REPO, "node_modules"), join(work, "node_modules"));
-    // Up to three tries: a build failed once and passed when run again (every `devs build` rewrites
-    // node_modules/@devicescript/*, so builds side by side may race there).
-    for (let attempt = 1; ; attempt++) {
-      const err = await new Promise<Error | null>((res) =>
-        execFile(
-          process.execPath,
-          [CLI, "build", join(REPO, file)],
-          { cwd: work, timeout: 600_000, maxBuffer: 16 << 20 },
-          (e, stdout, stderr) => res(e ? new Error(`devs build ${file} failed:\n${stdout}${stderr}`) : null),
-        ),
-      );
-      if (!err) break;
-      if (attempt === 3) throw err;
-    }
-    const out = join(binDir, `${++buildCount}-${file.replace(/[^A-Za-z0-9.]+/g, "_")}.devs`);
-    renameSync(join(work, ".devicescript", "bin", "bytecode.devs"), out);
-    return out;
-  } finally {
-    rmSync(work, { recursive: true, force: true });
-  }
-}
+  SerialPeer,
+  SETTINGS_GET,
+} from "./devices";
+import { FrameMirror, KEEP_FRAMES, type VmLine } from "./frame-mirror";
+import { type Hub, HUB_PORT, startHub, stopHub } from "./hub";
 
 /**
  * Debugging aid: with VM_LOG=FILE in the environment, every line the VM prints and every key edge the
@@ -295,69 +44,6 @@ function trace(text: string): void {
   if (file) appendFileSync(file, `${Date.now()} ${text}\n`);
 }
 
-export interface VmLine {
-  at: number;
-  text: string;
-  /**
-   * On a `FRAME n` line of a program that mirrors its frames (mcu/devs/sim.devs.ts): frame n's
-   * pixels, 256x144 4-bit gray indices row by row; null when some of its `PIX` lines were missing.
-   * Kept on the latest KEEP_FRAMES frame lines only.
-   */
-  pixels?: Uint8Array | null;
-}
-
-/** Frame lines that keep their pixels (older ones drop them: a long session draws many frames). */
-const KEEP_FRAMES = 16;
-const SCREEN_W = 256;
-const SCREEN_H = 144;
-
-/**
- * Rebuilds the program's frames from its `PIX f top rows x hex` lines (mcu/devs/adapter.ts,
- * `mirrorFrames`): each is `hex.length / rows` columns of one band, column by column, rows / 2
- * bytes a column, the even row in the low nibble (DeviceScript's 4-bit Image buffer).
- */
-export class FrameMirror {
-  private frame = -1;
-  private pixels = new Uint8Array(SCREEN_W * SCREEN_H);
-  private filled = 0;
-
-  /** Takes a `PIX` line; false when the line is not one (or is malformed). */
-  take(text: string): boolean {
-    const m = /^PIX (\d+) (\d+) (\d+) (\d+) ([0-9a-f]*)$/.exec(text);
-    if (!m) return false;
-    const [f, top, rows, x0] = [Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4])];
-    const bytes = Buffer.from(m[5], "hex");
-    const colBytes = rows >> 1;
-    if (rows < 2 || rows % 2 !== 0 || m[5].length % 2 !== 0 || bytes.length % colBytes !== 0) return false;
-    if (f !== this.frame) {
-      this.frame = f;
-      this.pixels = new Uint8Array(SCREEN_W * SCREEN_H);
-      this.filled = 0;
-    }
-    const cols = bytes.length / colBytes;
-    for (let c = 0; c < cols; c++) {
-      const x = x0 + c;
-      if (x >= SCREEN_W) break;
-      for (let r = 0; r < rows; r++) {
-        const y = top + r;
-        if (y >= SCREEN_H) break;
-        const b = bytes[c * colBytes + (r >> 1)];
-        this.pixels[y * SCREEN_W + x] = r & 1 ? b >> 4 : b & 15;
-        this.filled++;
-      }
-    }
-    return true;
-  }
-
-  /** At the `FRAME n` line: frame n's pixels when every one of them arrived, else null. */
-  finish(n: number): Uint8Array | null {
-    const done = n === this.frame && this.filled === SCREEN_W * SCREEN_H ? this.pixels : null;
-    this.frame = -1;
-    this.filled = 0;
-    return done;
-  }
-}
-
 /** The VM running main.ts with simulated keys and a serial peer. */
 export class VmRig {
   bus!: JDBus;
@@ -365,7 +51,7 @@ export class VmRig {
   serial = new SerialPeer();
   lines: VmLine[] = [];
   workdir = "";
-  private hub: { server: Server; sockets: Set<Socket> } | null = null;
+  private hub: Hub | null = null;
   private child: ChildProcess | null = null;
   private waiters: Array<() => void> = [];
   exited: number | null = null;
@@ -381,7 +67,7 @@ export class VmRig {
    */
   async start(file: string, timeoutMs = 120_000, workdir?: string): Promise<void> {
     this.hub = await startHub();
-    for (let i = 0; i < 13; i++) this.buttons.push(new ButtonServer(`k${i < 10 ? "0" : ""}${i}`));
+    for (let i = 0; i < KEY_COUNT; i++) this.buttons.push(new ButtonServer(`k${i < 10 ? "0" : ""}${i}`));
     this.bus = new JDBus([createNodeSocketTransport(HUB_PORT)], { client: false, disableRoleManager: true });
     this.bus.addServiceProvider(
       new JDServerServiceProvider("flipper-one-keys", [...this.buttons, this.serial], {
@@ -730,8 +416,7 @@ export class VmRig {
       this.bus?.stop();
     } catch {}
     if (this.hub) {
-      for (const s of this.hub.sockets) s.destroy();
-      await new Promise<void>((r) => this.hub?.server.close(() => r()));
+      await stopHub(this.hub);
       this.hub = null;
     }
     if (this.workdir && !this.keepWorkdir) rmSync(this.workdir, { recursive: true, force: true });

@@ -34,6 +34,7 @@ import {
   MCU_I2C_ADDRESS,
   BLOCK_REGISTER,
 } from "../protocol/register-block";
+import { sampleRecord, sampleReport, sampleState } from "./helpers/samples";
 
 const doc = readFileSync(new URL("../protocol/PROTOCOL.md", import.meta.url), "utf8");
 
@@ -162,27 +163,6 @@ test("profile rules and fragment rules state the code's limits", (t) => {
   );
 });
 
-const sampleRecord = {
-  id: "pentest",
-  name: "Pentest ✓",
-  base: "1.2.3",
-  origin: "desktop",
-  flags: 1,
-  created: 1_700_000_000,
-  lastUsed: 1_700_000_500,
-};
-const sampleReport = {
-  sequence: 9,
-  action: 1,
-  reason: 3,
-  flags: 4,
-  tryNumber: 1,
-  maxTries: 3,
-  id: "pentest",
-  base: "1.2.3",
-  good: 0,
-};
-
 /** For each payload table: a sample, its encoder, and how to flatten its fields in wire order. */
 const payloads: Record<
   string,
@@ -268,20 +248,7 @@ const payloads: Record<
     decode: M.decodeBootReport as never,
   },
   McuState: {
-    sample: {
-      generation: 2,
-      profileCount: 5,
-      listCrc: 0x1234abcd,
-      maxProfiles: 32,
-      defaultMode: 0,
-      defaultId: "desktop",
-      nextAction: 1,
-      nextId: "pentest",
-      options: { timeoutSeconds: 3, showMenu: 0, maxTries: 3 },
-      lastGoodId: "desktop",
-      lastBoot: sampleReport,
-      tries: [{ id: "pentest", tries: 2, failed: 0 }],
-    },
+    sample: sampleState,
     encode: M.encodeState as never,
     decode: M.decodeState as never,
   },
@@ -332,7 +299,7 @@ test("record table matches the record encoder", (t) => {
     Object.keys(M.decodeRecord(M.encodeRecord(sampleRecord)).value!),
   );
   const size = rows.reduce(
-    (n, r) => n + encodedSize(r[2], (sampleRecord as Record<string, unknown>)[r[1]]),
+    (n, r) => n + encodedSize(r[2], (sampleRecord as unknown as Record<string, unknown>)[r[1]]),
     0,
   );
   t.is(size, M.encodeRecord(sampleRecord).length);

@@ -20,30 +20,9 @@ import {
   randomBytes,
   replayHint,
 } from "./helpers/fuzz";
+import { sampleRecord, sampleRecord2, sampleReport, sampleState } from "./helpers/samples";
 
 const COUNT = fuzzCount(FUZZ_SHARE.protocol);
-
-const rec = {
-  id: "pentest",
-  name: "Pentest ✓",
-  base: "1.2.3",
-  origin: "desktop",
-  flags: 1,
-  created: 1,
-  lastUsed: 2,
-};
-const rec2 = { ...rec, id: "router", name: "Router", base: "2026.1", origin: "", flags: 0 };
-const report = {
-  sequence: 9,
-  action: 1,
-  reason: 3,
-  flags: 4,
-  tryNumber: 1,
-  maxTries: 3,
-  id: "pentest",
-  base: "1.2.3",
-  good: 0,
-};
 
 /** Every payload decoder with valid payloads to mutate. */
 const decoders: [string, (p: number[]) => M.Decoded<unknown>, number[][]][] = [
@@ -72,23 +51,23 @@ const decoders: [string, (p: number[]) => M.Decoded<unknown>, number[][]][] = [
   [
     "ProfileReply",
     M.decodeProfileReply,
-    [M.encodeProfileReply({ generation: 2, count: 5, index: 3, record: rec })],
+    [M.encodeProfileReply({ generation: 2, count: 5, index: 3, record: sampleRecord })],
   ],
   ["ListBegin", M.decodeListBegin, [M.encodeListBegin({ generation: 7, count: 32 })]],
   [
     "ListItem",
     M.decodeListItem,
     [
-      M.encodeListItem({ generation: 7, index: 3, record: rec }),
-      M.encodeListItem({ generation: 7, index: 29, records: [rec, rec2] }),
-      ...M.packListItems(7, [rec, rec2, { ...rec, id: "third" }], 256),
+      M.encodeListItem({ generation: 7, index: 3, record: sampleRecord }),
+      M.encodeListItem({ generation: 7, index: 29, records: [sampleRecord, sampleRecord2] }),
+      ...M.packListItems(7, [sampleRecord, sampleRecord2, { ...sampleRecord, id: "third" }], 256),
     ],
   ],
   ["ListCommit", M.decodeListCommit, [M.encodeListCommit({ generation: 7, count: 2, listCrc: 0xdeadbeef })]],
   [
     "PutProfile",
     M.decodePutProfile,
-    [M.encodePutProfile({ baseGeneration: 1, newGeneration: 2, record: rec })],
+    [M.encodePutProfile({ baseGeneration: 1, newGeneration: 2, record: sampleRecord })],
   ],
   [
     "DeleteProfile",
@@ -107,31 +86,9 @@ const decoders: [string, (p: number[]) => M.Decoded<unknown>, number[][]][] = [
     [M.encodeMenuOptions({ timeoutSeconds: 3, showMenu: 0, maxTries: 3 })],
   ],
   ["MarkGood", M.decodeMarkGood, [M.encodeMarkGood({ sequence: 5, id: "pentest" })]],
-  ["BootReport", M.decodeBootReport, [M.encodeBootReport(report)]],
-  [
-    "McuState",
-    M.decodeState,
-    [
-      M.encodeState({
-        generation: 2,
-        profileCount: 5,
-        listCrc: 0x1234abcd,
-        maxProfiles: 32,
-        defaultMode: 0,
-        defaultId: "desktop",
-        nextAction: 1,
-        nextId: "pentest",
-        options: { timeoutSeconds: 3, showMenu: 0, maxTries: 3 },
-        lastGoodId: "desktop",
-        lastBoot: report,
-        tries: [
-          { id: "pentest", tries: 2, failed: 0 },
-          { id: "router", tries: 3, failed: 1 },
-        ],
-      }),
-    ],
-  ],
-  ["Record", M.decodeRecord, [M.encodeRecord(rec), M.encodeRecord(rec2)]],
+  ["BootReport", M.decodeBootReport, [M.encodeBootReport(sampleReport)]],
+  ["McuState", M.decodeState, [M.encodeState(sampleState)]],
+  ["Record", M.decodeRecord, [M.encodeRecord(sampleRecord), M.encodeRecord(sampleRecord2)]],
 ];
 
 const blocks = [

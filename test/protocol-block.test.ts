@@ -12,18 +12,9 @@ import {
   encodeBlock,
 } from "../protocol/register-block";
 import { arbBase, arbId } from "./helpers/arbitraries";
+import { sampleSelection } from "./helpers/samples";
 
-const valid: BootSelection = {
-  status: 2,
-  action: 1,
-  reason: 3,
-  flags: 4,
-  tryNumber: 1,
-  maxTries: 3,
-  sequence: 0x01020304,
-  profileId: "pentest",
-  base: "1.2.3",
-};
+const valid: BootSelection = sampleSelection;
 
 test("crc32 is the IEEE CRC-32 that zlib computes", (t) => {
   fc.assert(

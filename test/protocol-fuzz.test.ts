@@ -20,7 +20,7 @@ import {
   randomBytes,
   replayHint,
 } from "./helpers/fuzz";
-import { sampleRecord, sampleRecord2, sampleReport, sampleState } from "./helpers/samples";
+import { sampleRecord, sampleRecord2, sampleReport, sampleSelection, sampleState } from "./helpers/samples";
 
 const COUNT = fuzzCount(FUZZ_SHARE.protocol);
 
@@ -92,17 +92,7 @@ const decoders: [string, (p: number[]) => M.Decoded<unknown>, number[][]][] = [
 ];
 
 const blocks = [
-  encodeBlock({
-    status: 2,
-    action: 1,
-    reason: 3,
-    flags: 4,
-    tryNumber: 1,
-    maxTries: 3,
-    sequence: 7,
-    profileId: "desktop",
-    base: "1.2.3",
-  }),
+  encodeBlock(sampleSelection),
   encodeBlock({
     status: 1,
     action: 2,

@@ -2,6 +2,13 @@
 // field set, none at its zero value, so a field left out of an encoder or a table shows.
 import type { BootReport, McuState } from "../../protocol/messages";
 import { MAX_PROFILES, type ProfileRecord } from "../../protocol/profile";
+import {
+  BlockAction,
+  BlockFlag,
+  BlockReason,
+  BlockStatus,
+  type BootSelection,
+} from "../../protocol/register-block";
 
 export const sampleRecord: ProfileRecord = {
   id: "pentest",
@@ -51,4 +58,17 @@ export const sampleState: McuState = {
     { id: "pentest", tries: 2, failed: 0 },
     { id: "router", tries: 3, failed: 1 },
   ],
+};
+
+/** A FINAL boot selection (each byte of the sequence different, so byte order shows). */
+export const sampleSelection: BootSelection = {
+  status: BlockStatus.FINAL,
+  action: BlockAction.BOOT,
+  reason: BlockReason.USER,
+  flags: BlockFlag.USER_CHOSEN,
+  tryNumber: 1,
+  maxTries: 3,
+  sequence: 0x01020304,
+  profileId: "pentest",
+  base: "1.2.3",
 };

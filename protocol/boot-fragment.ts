@@ -2,7 +2,7 @@
 // FAT boot partition and boot.scr imports with a whitelist (`env import -t ... VAR...`).
 // The rules here are the only ones both sides apply; boot.scr re-checks them with SLRE.
 import { decimal, describeText } from "./bytes";
-import { type FieldError, PROFILE_ID_MAX } from "./profile";
+import type { FieldError } from "./profile";
 
 /** Folder on the boot partition holding `<id>.env` fragments and `overlays/<name>.dtbo`. */
 export const FRAGMENT_DIR = "flipper";
@@ -132,5 +132,3 @@ export function parseFragment(text: string): FragmentParseResult {
     error: null,
   };
 }
-
-export const FRAGMENT_ID_MAX = PROFILE_ID_MAX;

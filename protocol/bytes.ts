@@ -49,20 +49,11 @@ export function crc32(data: Bytes, start: number, end: number): number {
 /** CRC-32 of a payload followed by its own little-endian CRC-32 is always this value. */
 export const CRC32_RESIDUE = 0x2144df1c;
 
-export function writeU16LE(out: Bytes, offset: number, value: number): void {
-  out[offset] = value & 0xff;
-  out[offset + 1] = (value >>> 8) & 0xff;
-}
-
 export function writeU32LE(out: Bytes, offset: number, value: number): void {
   out[offset] = value & 0xff;
   out[offset + 1] = (value >>> 8) & 0xff;
   out[offset + 2] = (value >>> 16) & 0xff;
   out[offset + 3] = (value >>> 24) & 0xff;
-}
-
-export function readU16LE(data: Bytes, offset: number): number {
-  return (data[offset] | (data[offset + 1] << 8)) >>> 0;
 }
 
 export function readU32LE(data: Bytes, offset: number): number {

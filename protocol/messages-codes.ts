@@ -25,6 +25,7 @@ export const MessageType = {
   SET_OPTIONS: 0x22,
   MARK_GOOD: 0x23,
   EVENT_BOOT: 0x30,
+  /** Payload as SET_DEFAULT's (encodeSetDefault / decodeSetDefault). */
   EVENT_DEFAULT_CHANGED: 0x31,
   EVENT_HELLO: 0x32,
 } as const;

@@ -2,13 +2,7 @@
 // one profile), LIST_BEGIN / LIST_ITEM / LIST_COMMIT with its list CRC, GET_PROFILE and its reply.
 import { type Bytes, crcFinish, crcStart, crcUpdate, decimal } from "./bytes";
 import { type Decoded, decodedBad, decodedNoSpace, decodedOk, PAYLOAD_SHORT, Result } from "./messages-codes";
-import {
-  formatFieldError,
-  MAX_PROFILES,
-  PROFILE_FLAGS_KNOWN,
-  type ProfileRecord,
-  validateProfile,
-} from "./profile";
+import { formatFieldError, MAX_PROFILES, type ProfileRecord, validateProfile } from "./profile";
 import { ByteReader, ByteWriter } from "./wire";
 
 // ---- profile records on the wire ----------------------------------------------------------
@@ -281,5 +275,3 @@ export function listCrc(records: ProfileRecord[]): number {
   }
   return crcFinish(c);
 }
-
-export const RECORD_FLAGS_KNOWN = PROFILE_FLAGS_KNOWN;

@@ -1,8 +1,8 @@
-// UART messages that report state: HELLO (version and size negotiation), GET_STATE's reply, the
-// boot report (EVENT_BOOT and inside the state) and EVENT_DEFAULT_CHANGED.
+// UART messages that report state: HELLO (version and size negotiation), GET_STATE's reply and the
+// boot report (EVENT_BOOT, and inside the state). EVENT_DEFAULT_CHANGED carries SET_DEFAULT's payload.
 import { type Bytes, decimal } from "./bytes";
 import { MIN_MAX_PAYLOAD } from "./frame";
-import { decodeSetDefault, encodeSetDefault, type MenuOptions } from "./messages-edit";
+import type { MenuOptions } from "./messages-edit";
 import { type Decoded, decodedBad, decodedOk, PAYLOAD_SHORT, STATE_TRIES_MAX } from "./messages-codes";
 import { ACTION_NAMES, BlockAction, BlockReason } from "./register-block";
 import { ByteReader, ByteWriter } from "./wire";
@@ -224,11 +224,3 @@ export function decodeState(p: Bytes): Decoded<McuState> {
     tries: tries,
   });
 }
-
-export interface DefaultChanged {
-  mode: number;
-  id: string;
-}
-
-export const encodeDefaultChanged = encodeSetDefault;
-export const decodeDefaultChanged = decodeSetDefault;

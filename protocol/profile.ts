@@ -190,11 +190,4 @@ export function sameProfile(a: ProfileRecord, b: ProfileRecord): boolean {
   );
 }
 
-/** Encoded size bound of one record on the wire and in flash (the layout is in messages-list.ts). */
-export function maxRecordBytes(): number {
-  return (
-    1 + PROFILE_ID_MAX + 1 + PROFILE_NAME_MAX_BYTES + 1 + PROFILE_BASE_MAX + 1 + PROFILE_ID_MAX + 1 + 4 + 4
-  );
-}
-
 export type { Bytes };

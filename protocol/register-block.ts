@@ -13,13 +13,7 @@ import {
   writeU32LE,
   zeros,
 } from "./bytes";
-import {
-  checkBaseVersion,
-  checkProfileId,
-  type FieldError,
-  PROFILE_BASE_MAX,
-  PROFILE_ID_MAX,
-} from "./profile";
+import { checkBaseVersion, checkProfileId, type FieldError } from "./profile";
 
 /** 7-bit I2C address of the MCU on the SoC's i2c0. */
 export const MCU_I2C_ADDRESS = 0x69;
@@ -280,7 +274,3 @@ export function decodeBlock(data: Bytes): BlockDecodeResult {
   if (e) return fail(BlockError.INVALID_FIELD, e.field + " " + e.value + " is invalid: " + e.rule);
   return { ok: true, selection: s, error: "", detail: "" };
 }
-
-/** Sanity of constants the layout relies on (checked by tests; documented in PROTOCOL.md). */
-export const BLOCK_ID_MAX_CHARS = PROFILE_ID_MAX;
-export const BLOCK_BASE_MAX_CHARS = PROFILE_BASE_MAX;

@@ -2,7 +2,10 @@ import { crc32 as zlibCrc32 } from "node:zlib";
 import test from "ava";
 import fc from "fast-check";
 import { crc32 } from "../protocol/bytes";
+import { PROFILE_BASE_MAX, PROFILE_ID_MAX } from "../protocol/profile";
 import {
+  BLOCK_BASE_FIELD,
+  BLOCK_ID_FIELD,
   BLOCK_LENGTH,
   BlockAction,
   BlockError,
@@ -15,6 +18,16 @@ import { arbBase, arbId } from "./helpers/arbitraries";
 import { sampleSelection } from "./helpers/samples";
 
 const valid: BootSelection = sampleSelection;
+
+test("the longest profile id and base fit their block fields with the NUL that ends them", (t) => {
+  t.true(PROFILE_ID_MAX + 1 <= BLOCK_ID_FIELD);
+  t.true(PROFILE_BASE_MAX + 1 <= BLOCK_BASE_FIELD);
+  const longest = { ...valid, profileId: "p".repeat(PROFILE_ID_MAX), base: "1234.5678.9" };
+  t.is(longest.base.length, PROFILE_BASE_MAX);
+  const d = decodeBlock(encodeBlock(longest));
+  t.true(d.ok, d.detail);
+  t.deepEqual(d.selection, longest);
+});
 
 test("crc32 is the IEEE CRC-32 that zlib computes", (t) => {
   fc.assert(

@@ -7,6 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import { FRAGMENT_DIR, OVERLAY_DIR, renderFragment } from "../protocol/boot-fragment";
 import type { StoredProfile } from "./profile-store";
+import { syncDir } from "./store/btrfs";
 
 export interface FragmentResult {
   written: string[];
@@ -18,17 +19,8 @@ export interface FragmentResult {
   warnings: string[];
 }
 
-async function fsyncPath(p: string): Promise<void> {
-  const fh = await fsp.open(p, "r");
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
 /** Writes `file` atomically: a temporary file in the same folder, fsync, rename, fsync of the folder. */
-export async function writeFileAtomic(file: string, text: string): Promise<void> {
+async function writeFileAtomic(file: string, text: string): Promise<void> {
   const dir = path.dirname(file);
   const tmp = path.join(dir, "." + path.basename(file) + ".tmp");
   const fh = await fsp.open(tmp, "w", 0o644);
@@ -39,7 +31,7 @@ export async function writeFileAtomic(file: string, text: string): Promise<void>
     await fh.close();
   }
   await fsp.rename(tmp, file);
-  await fsyncPath(dir);
+  await syncDir(dir);
 }
 
 /** Brings <bootDir>/flipper/*.env in line with `profiles`. */
@@ -99,7 +91,7 @@ export async function writeFragments(bootDir: string, profiles: StoredProfile[])
       out.errors.push(path.join(dir, name) + ": cannot remove: " + (e as Error).message);
     }
   }
-  if (removedAny) await fsyncPath(dir);
+  if (removedAny) await syncDir(dir);
   return out;
 }
 

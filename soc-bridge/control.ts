@@ -1,9 +1,10 @@
 // The control socket: JSON lines over a Unix socket. A request is {"id":N,"cmd":"...","args":{...}};
 // the answer is {"id":N,"ok":true,"result":...} or {"id":N,"ok":false,"error":"...","code":"..."}.
 // File permissions are the guard (mode 0600 root, or 0660 with a group): Node exposes no SO_PEERCRED.
+import { execFileSync } from "node:child_process";
 import { promises as fsp } from "node:fs";
 import net from "node:net";
-import { execFileSync } from "node:child_process";
+import { BridgeError, errorCode } from "./errors";
 
 export const DEFAULT_SOCKET = "/run/flipper-boot.sock";
 /** Longest request line accepted; a longer one closes the connection. */
@@ -20,23 +21,23 @@ export interface ControlReply {
   ok: boolean;
   result?: unknown;
   error?: string;
-  /** usage | mcu | timeout | version | closed | limit | internal */
+  /** A code of errors.ts (usage, mcu, timeout, version, limit, no-profile, ..., internal). */
   code?: string;
 }
 
-export type Handler = (cmd: string, args: Record<string, unknown>) => Promise<unknown>;
-
-function errorCode(e: unknown): string {
-  const c = (e as { code?: unknown }).code;
-  return typeof c === "string" && /^[a-z][a-z-]*$/.test(c) ? c : "internal";
+function refusal(id: number, error: string): ControlReply {
+  return { id, ok: false, error, code: "usage" };
 }
+
+export type Handler = (cmd: string, args: Record<string, unknown>) => Promise<unknown>;
 
 function resolveGid(group: string | number): number {
   if (typeof group === "number") return group;
   if (/^\d+$/.test(group)) return Number(group);
   const out = execFileSync("getent", ["group", group], { encoding: "utf8" });
   const gid = Number(out.split(":")[2]);
-  if (!Number.isInteger(gid)) throw new Error("group " + JSON.stringify(group) + " does not exist");
+  if (!Number.isInteger(gid))
+    throw new BridgeError("failed", "group " + JSON.stringify(group) + " does not exist");
   return gid;
 }
 
@@ -55,10 +56,10 @@ export interface ControlServer {
   close(): Promise<void>;
 }
 
-/** Listens on `path` (a stale socket file is replaced; a live one is an error). */
 /** Subscribes a `watch` client: `emit` sends one event line; returns the unsubscribe function. */
 export type WatchHook = (emit: (event: { event: string; data: unknown }) => void) => () => void;
 
+/** Listens on `path` (a stale socket file is replaced; a live one is an error). */
 export async function serveControl(
   path: string,
   group: string | number | null,
@@ -67,7 +68,8 @@ export async function serveControl(
 ): Promise<ControlServer> {
   try {
     await fsp.lstat(path);
-    if (await socketInUse(path)) throw new Error("another flipper-boot daemon already serves " + path);
+    if (await socketInUse(path))
+      throw new BridgeError("failed", "another flipper-boot daemon already serves " + path);
     await fsp.unlink(path);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
@@ -81,9 +83,7 @@ export async function serveControl(
     sock.on("data", (d) => {
       buf += d.toString("utf8");
       if (buf.length > MAX_LINE && buf.indexOf("\n") < 0) {
-        sock.end(
-          JSON.stringify({ id: 0, ok: false, error: "request line is too long", code: "usage" }) + "\n",
-        );
+        sock.end(JSON.stringify(refusal(0, "request line is too long")) + "\n");
         return;
       }
       let nl = buf.indexOf("\n");
@@ -101,14 +101,7 @@ export async function serveControl(
       req = JSON.parse(line);
       if (typeof req !== "object" || req === null || typeof req.cmd !== "string") throw new Error("no cmd");
     } catch {
-      sock.write(
-        JSON.stringify({
-          id: 0,
-          ok: false,
-          error: 'request must be a JSON object with "cmd"',
-          code: "usage",
-        }) + "\n",
-      );
+      sock.write(JSON.stringify(refusal(0, 'request must be a JSON object with "cmd"')) + "\n");
       return;
     }
     const id = typeof req.id === "number" ? req.id : 0;
@@ -164,14 +157,30 @@ export async function serveControl(
   };
 }
 
-/** Why the socket could not be used: "absent" (no daemon), "denied", or another message. */
-export class ControlConnectError extends Error {
+/** Why the socket could not be used: "absent" (no daemon), "denied", or another reason. */
+export class ControlConnectError extends BridgeError {
   constructor(
     message: string,
     readonly reason: "absent" | "denied" | "other",
   ) {
-    super(message);
+    super(reason === "absent" ? "no-daemon" : reason === "denied" ? "denied" : "failed", message);
   }
+}
+
+/** The error for a socket that could not be reached (before it connected). */
+function connectError(path: string, e: NodeJS.ErrnoException): ControlConnectError {
+  if (e.code === "ENOENT" || e.code === "ECONNREFUSED") {
+    return new ControlConnectError("no daemon on " + path, "absent");
+  }
+  if (e.code === "EACCES" || e.code === "EPERM") {
+    return new ControlConnectError(
+      "permission denied on the daemon's control socket " +
+        path +
+        ": it is for root (and the group the daemon was configured with); run as root or ask for that group",
+      "denied",
+    );
+  }
+  return new ControlConnectError("cannot reach the daemon on " + path + ": " + e.message, "other");
 }
 
 /** Sends one request and waits for its answer. */
@@ -210,19 +219,8 @@ export function controlRequest(
       clearTimeout(timer);
       if (connected) {
         reject(new ControlConnectError("lost the daemon's socket " + path + ": " + e.message, "other"));
-      } else if (e.code === "ENOENT" || e.code === "ECONNREFUSED") {
-        reject(new ControlConnectError("no daemon on " + path, "absent"));
-      } else if (e.code === "EACCES" || e.code === "EPERM") {
-        reject(
-          new ControlConnectError(
-            "permission denied on the daemon's control socket " +
-              path +
-              ": it is for root (and the group the daemon was configured with); run as root or ask for that group",
-            "denied",
-          ),
-        );
       } else {
-        reject(new ControlConnectError("cannot reach the daemon on " + path + ": " + e.message, "other"));
+        reject(connectError(path, e));
       }
     });
     sock.on("close", () => {
@@ -276,19 +274,7 @@ export function controlWatch(
     });
     sock.on("error", (e: NodeJS.ErrnoException) => {
       if (acked) return;
-      if (e.code === "ENOENT" || e.code === "ECONNREFUSED")
-        reject(new ControlConnectError("no daemon on " + path, "absent"));
-      else if (e.code === "EACCES" || e.code === "EPERM") {
-        reject(
-          new ControlConnectError(
-            "permission denied on the daemon's control socket " +
-              path +
-              ": it is for root (and the group the daemon was configured with); run as root or ask for that group",
-            "denied",
-          ),
-        );
-      } else
-        reject(new ControlConnectError("cannot reach the daemon on " + path + ": " + e.message, "other"));
+      reject(connectError(path, e));
     });
     sock.on("close", () => finish());
   });

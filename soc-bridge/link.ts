@@ -23,6 +23,7 @@ import {
   resultName,
   encodeHelloRequest,
 } from "../protocol/messages";
+import { BridgeError } from "./errors";
 
 /** A byte pipe to the MCU (a serial port in production, anything in tests). */
 export interface Transport {
@@ -45,31 +46,36 @@ export interface LinkOptions {
 }
 
 /** No reply after every try: the MCU is not responding (or the link is cut). */
-export class LinkTimeoutError extends Error {
-  readonly code = "timeout";
+export class LinkTimeoutError extends BridgeError {
+  constructor(message: string) {
+    super("timeout", message);
+  }
 }
 
 /** The MCU answered with a Result other than OK. */
-export class McuError extends Error {
-  readonly code = "mcu";
+export class McuError extends BridgeError {
   constructor(
     message: string,
     readonly type: number,
     readonly result: number,
     readonly detail: string,
   ) {
-    super(message);
+    super("mcu", message);
   }
 }
 
 /** The MCU speaks no protocol version this bridge knows. */
-export class VersionError extends Error {
-  readonly code = "version";
+export class VersionError extends BridgeError {
+  constructor(message: string) {
+    super("version", message);
+  }
 }
 
 /** The link was closed while a request waited. */
-export class LinkClosedError extends Error {
-  readonly code = "closed";
+export class LinkClosedError extends BridgeError {
+  constructor(message: string) {
+    super("closed", message);
+  }
 }
 
 export interface LinkStats {

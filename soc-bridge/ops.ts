@@ -22,8 +22,16 @@ import {
   MessageType,
   packListItems,
   Result,
+  ShowMenu,
 } from "../protocol/messages";
-import { checkProfileId, formatFieldError, type ProfileRecord, sameProfile } from "../protocol/profile";
+import {
+  checkProfileId,
+  formatFieldError,
+  ProfileFlag,
+  type ProfileRecord,
+  sameProfile,
+} from "../protocol/profile";
+import { BridgeError } from "./errors";
 import { McuError, type McuLink } from "./link";
 
 /** The generation after `g` (u32, 0 skipped: 0 means "never synced"). */
@@ -161,14 +169,9 @@ export function isStale(e: unknown): boolean {
   );
 }
 
-/** A usage error (bad argument): the CLI exits 2. */
-export class UsageError extends Error {
-  readonly code = "usage";
-}
-
 function checkId(id: string): void {
   const e = checkProfileId(id, "profile id");
-  if (e) throw new UsageError(formatFieldError(e));
+  if (e) throw new BridgeError("usage", formatFieldError(e));
 }
 
 export async function setDefault(link: McuLink, target: string): Promise<void> {
@@ -190,7 +193,10 @@ export async function setNext(link: McuLink, id: string, action = "boot"): Promi
   checkId(id);
   const a = NEXT_ACTIONS[action];
   if (!a)
-    throw new UsageError("action " + JSON.stringify(action) + " is invalid: must be boot, recovery or reset");
+    throw new BridgeError(
+      "usage",
+      "action " + JSON.stringify(action) + " is invalid: must be boot, recovery or reset",
+    );
   await link.call(MessageType.SET_NEXT, encodeSetNext({ action: a, id }));
 }
 
@@ -212,7 +218,7 @@ export async function setOptions(link: McuLink, change: OptionsChange): Promise<
     maxTries: change.maxTries ?? st.options.maxTries,
   };
   const e = checkMenuOptions(o);
-  if (e !== "") throw new UsageError(e);
+  if (e !== "") throw new BridgeError("usage", e);
   await link.call(MessageType.SET_OPTIONS, encodeMenuOptions(o));
   return o;
 }
@@ -245,7 +251,8 @@ export async function markGood(link: McuLink, runningProfile: string | null): Pr
     };
   }
   if (runningProfile !== null && runningProfile !== b.id) {
-    throw new UsageError(
+    throw new BridgeError(
+      "usage",
       "the running system is profile " +
         JSON.stringify(runningProfile) +
         " but the MCU's last boot (sequence " +
@@ -272,20 +279,30 @@ export async function markGood(link: McuLink, runningProfile: string | null): Pr
   };
 }
 
+/** The CLI's word for the default: `last-used`, or the fixed profile's id. */
+export function defaultName(mode: number, id: string): string {
+  return mode === DefaultMode.LAST_USED ? "last-used" : id;
+}
+
+/** The CLI's word for a ShowMenu value (`--show always|on-key`). */
+export function showMenuName(v: number): "always" | "on-key" {
+  return v === ShowMenu.ALWAYS ? "always" : "on-key";
+}
+
 /** A JSON-friendly view of the MCU state with names instead of codes. */
 export function describeState(st: McuState) {
   return {
     generation: st.generation,
     profileCount: st.profileCount,
     maxProfiles: st.maxProfiles,
-    default: st.defaultMode === DefaultMode.LAST_USED ? "last-used" : st.defaultId,
+    default: defaultName(st.defaultMode, st.defaultId),
     next:
       st.nextId === ""
         ? null
         : { id: st.nextId, action: ACTION_NAMES[st.nextAction] ?? String(st.nextAction) },
     options: {
       timeoutSeconds: st.options.timeoutSeconds,
-      show: st.options.showMenu === 1 ? "always" : "on-key",
+      show: showMenuName(st.options.showMenu),
       maxTries: st.options.maxTries,
     },
     lastGood: st.lastGoodId === "" ? null : st.lastGoodId,
@@ -312,8 +329,8 @@ export function describeRecord(r: ProfileRecord) {
     name: r.name,
     base: r.base,
     origin: r.origin === "" ? null : r.origin,
-    hidden: (r.flags & 1) !== 0,
-    protected: (r.flags & 2) !== 0,
+    hidden: (r.flags & ProfileFlag.HIDDEN) !== 0,
+    protected: (r.flags & ProfileFlag.PROTECTED) !== 0,
     created: r.created,
     lastUsed: r.lastUsed,
   };

@@ -1,35 +1,22 @@
-// One error type for every profile-store lifecycle failure (protocol/STORE.md, "Errors"): a code
-// the socket API carries, the exit code the CLI returns, and one line naming the value and the rule.
+// The profile-store lifecycle errors (protocol/STORE.md, "Errors"): the bridge's one error type
+// (../errors.ts) under the store's name, and the store's part of its code table.
+import { BridgeError, ERROR_EXITS, isBridgeError } from "../errors";
 
 export const STORE_ERRORS = {
-  invalid: 2,
-  exists: 7,
-  "no-profile": 8,
-  "no-base": 9,
-  "no-snapshot": 10,
-  "no-space": 11,
-  "not-btrfs": 12,
-  "bad-stream": 13,
-  running: 14,
-  conflicts: 15,
-  busy: 16,
-  "in-use": 17,
+  invalid: ERROR_EXITS.invalid,
+  exists: ERROR_EXITS.exists,
+  "no-profile": ERROR_EXITS["no-profile"],
+  "no-base": ERROR_EXITS["no-base"],
+  "no-snapshot": ERROR_EXITS["no-snapshot"],
+  "no-space": ERROR_EXITS["no-space"],
+  "not-btrfs": ERROR_EXITS["not-btrfs"],
+  "bad-stream": ERROR_EXITS["bad-stream"],
+  running: ERROR_EXITS.running,
+  conflicts: ERROR_EXITS.conflicts,
+  busy: ERROR_EXITS.busy,
+  "in-use": ERROR_EXITS["in-use"],
 } as const;
 
 export type StoreErrorCode = keyof typeof STORE_ERRORS;
 
-export class StoreError extends Error {
-  readonly exit: number;
-  constructor(
-    readonly code: StoreErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = "StoreError";
-    this.exit = STORE_ERRORS[code];
-  }
-}
-
-export function isStoreError(e: unknown): e is StoreError {
-  return e instanceof StoreError;
-}
+export { BridgeError as StoreError, isBridgeError as isStoreError };

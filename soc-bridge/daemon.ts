@@ -28,19 +28,12 @@ import { SavedFallback } from "./fallback";
 import { type LinkContext, runLinkCommand } from "./link-commands";
 import { LinkClosedError, LinkTimeoutError, McuLink, VersionError } from "./link";
 import { type Failure, LinkStateMachine } from "./link-state";
-import { defaultName, getState, type MarkGoodResult, type OptionsChange, readMcuList } from "./ops";
+import { defaultName, getState, type MarkGoodResult, type OptionsChange, readMcuList, sameList } from "./ops";
 import { readStore, records } from "./profile-store";
 import "./store/base-commands";
 import { cleanLeftovers } from "./store/profiles";
 import { StoreView } from "./store-view";
-import {
-  ListSync,
-  recordsWithinLimit,
-  type SyncInfo,
-  sameRecords,
-  syncLine,
-  writeBootFragments,
-} from "./sync";
+import { ListSync, recordsWithinLimit, type SyncInfo, syncLine, writeBootFragments } from "./sync";
 
 export type { DaemonOptions, DaemonStatus } from "./daemon-options";
 export type { LinkState, SyncState } from "./link-state";
@@ -76,12 +69,7 @@ export class Daemon extends EventEmitter {
     this.log = options.log ?? ((line) => process.stderr.write(line + "\n"));
     this.o = resolveOptions(options);
     const say = (line: string) => this.say(line);
-    this.machine = new LinkStateMachine(
-      say,
-      () => {},
-      (link) => this.emit("link", link),
-      this.o.verbose,
-    );
+    this.machine = new LinkStateMachine(say, (link) => this.emit("link", link), this.o.verbose);
     this.list = new ListSync(say);
     this.fallback = new SavedFallback(this.o, say);
     this.storeView = new StoreView(
@@ -320,7 +308,6 @@ export class Daemon extends EventEmitter {
     this.fallbackDirty = false;
     const st = await getState(link);
     if (st.lastBoot.sequence !== 0) this.lastBoot = st.lastBoot;
-    this.emit("state", st);
     if (!(await this.fallback.update(st, this.list.mcuList ?? []))) this.fallbackDirty = true;
   }
 
@@ -408,7 +395,7 @@ export class Daemon extends EventEmitter {
               if (done) return;
               const st = this.status();
               if (!st.inSync) continue;
-              if (disk.error === "" && sameRecords(records(disk.profiles), this.list.mcuList ?? [])) {
+              if (disk.error === "" && sameList(records(disk.profiles), this.list.mcuList ?? [])) {
                 finish();
                 resolve(st);
                 return;

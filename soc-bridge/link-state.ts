@@ -41,7 +41,6 @@ export type Failure =
   | { kind: "timeout"; message: string }
   | { kind: "closed"; message: string }
   | { kind: "version"; message: string }
-  | { kind: "port-lost"; message: string }
   | { kind: "other"; message: string };
 
 export class LinkStateMachine {
@@ -53,7 +52,6 @@ export class LinkStateMachine {
 
   constructor(
     private readonly say: (line: string) => void,
-    private readonly onChange: (to: SyncState, from: SyncState, why: string) => void,
     private readonly onHealth: (link: LinkState) => void,
     private readonly verbose: boolean,
   ) {}
@@ -84,7 +82,6 @@ export class LinkStateMachine {
     this.current = next;
     if (from === next) return;
     if (this.verbose) this.say("state " + from + " -> " + next + (why ? " (" + why + ")" : ""));
-    this.onChange(next, from, why);
   }
 
   /** HELLO answered: the link is up. */
@@ -98,7 +95,7 @@ export class LinkStateMachine {
     // A store that cannot be read needs no new HELLO; a link in doubt does.
     let resume: SyncState = f.kind === "other" && this.current === "syncing" ? "syncing" : "handshaking";
     if (f.kind === "timeout") this.setHealth("not-responding", f.message);
-    else if (f.kind === "version" || f.kind === "port-lost") this.setHealth("error", f.message);
+    else if (f.kind === "version") this.setHealth("error", f.message);
     else if (f.kind === "other" && this.health !== "ok") this.setHealth("error", f.message);
     if (!linkOpen) resume = "disconnected";
     this.resumeAt = resume;

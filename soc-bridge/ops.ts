@@ -1,6 +1,6 @@
 // MCU operations on top of the link: full list transfer, deltas, read-back, and the boot
 // settings commands. Shared by the daemon and by the CLI when no daemon runs.
-import { ACTION_NAMES, BlockAction, REASON_NAMES } from "../protocol/register-block";
+import { ACTION_NAMES, REASON_NAMES } from "../protocol/register-block";
 import {
   type BootReport,
   DefaultMode,
@@ -183,16 +183,11 @@ export async function setDefault(link: McuLink, target: string): Promise<void> {
   await link.call(MessageType.SET_DEFAULT, encodeSetDefault({ mode: DefaultMode.FIXED, id: target }));
 }
 
-export const NEXT_ACTIONS: Record<string, number> = {
-  boot: BlockAction.BOOT,
-  recovery: BlockAction.RECOVERY,
-  reset: BlockAction.RESET,
-};
-
 export async function setNext(link: McuLink, id: string, action = "boot"): Promise<void> {
   checkId(id);
-  const a = NEXT_ACTIONS[action];
-  if (!a)
+  // ACTION_NAMES[0] is "": no action; every other entry is one.
+  const a = action === "" ? -1 : ACTION_NAMES.indexOf(action);
+  if (a <= 0)
     throw new BridgeError(
       "usage",
       "action " + JSON.stringify(action) + " is invalid: must be boot, recovery or reset",

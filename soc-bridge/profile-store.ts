@@ -267,13 +267,24 @@ type FileRead =
  * a write in progress (empty, not UTF-8, or changed while it was read).
  */
 async function readProfileFile(file: string): Promise<FileRead> {
+  const missing = (ctimeMs: number): FileRead => ({
+    ok: false,
+    why: "is missing (every profile folder needs one)",
+    torn: true,
+    ctimeMs,
+  });
+  const tooBig = (size: number, ctimeMs: number): FileRead => ({
+    ok: false,
+    why: "is " + size + " bytes, must be at most " + PROFILE_FILE_MAX + " bytes",
+    torn: false,
+    ctimeMs,
+  });
   let st: Stats;
   try {
     st = await fsp.lstat(file);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    if (err.code === "ENOENT")
-      return { ok: false, why: "is missing (every profile folder needs one)", torn: true, ctimeMs: 0 };
+    if (err.code === "ENOENT") return missing(0);
     return { ok: false, why: "cannot be read: " + errnoText(err), torn: false, ctimeMs: 0 };
   }
   const notRegular = {
@@ -283,40 +294,20 @@ async function readProfileFile(file: string): Promise<FileRead> {
     ctimeMs: st.ctimeMs,
   };
   if (!st.isFile()) return notRegular;
-  if (st.size > PROFILE_FILE_MAX) {
-    return {
-      ok: false,
-      why: "is " + st.size + " bytes, must be at most " + PROFILE_FILE_MAX + " bytes",
-      torn: false,
-      ctimeMs: st.ctimeMs,
-    };
-  }
+  if (st.size > PROFILE_FILE_MAX) return tooBig(st.size, st.ctimeMs);
   let fh: FileHandle;
   try {
     fh = await fsp.open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     if (err.code === "ELOOP") return notRegular;
-    if (err.code === "ENOENT")
-      return {
-        ok: false,
-        why: "is missing (every profile folder needs one)",
-        torn: true,
-        ctimeMs: st.ctimeMs,
-      };
+    if (err.code === "ENOENT") return missing(st.ctimeMs);
     return { ok: false, why: "cannot be read: " + errnoText(err), torn: false, ctimeMs: st.ctimeMs };
   }
   try {
     const a = await fh.stat();
     if (a.dev !== st.dev || a.ino !== st.ino || !a.isFile()) return { ...notRegular, torn: true };
-    if (a.size > PROFILE_FILE_MAX) {
-      return {
-        ok: false,
-        why: "is " + a.size + " bytes, must be at most " + PROFILE_FILE_MAX + " bytes",
-        torn: false,
-        ctimeMs: a.ctimeMs,
-      };
-    }
+    if (a.size > PROFILE_FILE_MAX) return tooBig(a.size, a.ctimeMs);
     const buf = await fh.readFile();
     const b = await fh.stat();
     if (buf.length !== b.size || b.size !== a.size || b.mtimeMs !== a.mtimeMs || b.ctimeMs !== a.ctimeMs) {

@@ -4,7 +4,7 @@
 // changes; the CLI's direct mode runs one whole sync through the same steps.
 import path from "node:path";
 import { decimal } from "../protocol/bytes";
-import { MAX_PROFILES, type ProfileRecord, sameProfile } from "../protocol/profile";
+import { MAX_PROFILES, type ProfileRecord } from "../protocol/profile";
 import { writeFragments } from "./boot-files";
 import { BridgeError } from "./errors";
 import type { McuLink } from "./link";
@@ -24,10 +24,6 @@ export interface SyncInfo {
   ms: number;
   /** Wire bytes sent + received during the sync. */
   bytes: number;
-}
-
-export function sameRecords(a: ProfileRecord[], b: ProfileRecord[]): boolean {
-  return a.length === b.length && a.every((r, i) => sameProfile(r, b[i]));
 }
 
 /**

@@ -4,6 +4,7 @@
 // comes from flipper.profile= on the kernel command line, as before.
 import { readFileSync } from "node:fs";
 import { isValidBaseVersion, isValidProfileId } from "../protocol/profile";
+import { ACTION_NAMES } from "../protocol/register-block";
 
 export const BOOTED_FILE = "/run/flipper/booted";
 
@@ -21,7 +22,8 @@ export interface BootedRecord {
 }
 
 const KEYS = ["profile", "base", "action", "requested", "deviation", "staged"] as const;
-const ACTIONS = ["boot", "reset", "recovery"];
+/** The initramfs writes the register block's action names (ACTION_NAMES[0] is "no action"). */
+const ACTIONS = ACTION_NAMES.filter((a) => a !== "");
 
 /** Parses the file's key=value lines; an error names the line and the rule. */
 export function parseBooted(text: string): { value: BootedRecord | null; error: string | null } {

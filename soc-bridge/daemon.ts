@@ -89,7 +89,7 @@ export class Daemon extends EventEmitter {
       daemonStatus: () => this.status(),
       sync: () => this.sync(),
       store: this.o.store,
-      changed: (_what, line, affectsFallback) => {
+      changed: (line, affectsFallback) => {
         this.say(line);
         if (affectsFallback) {
           this.fallbackDirty = true;
@@ -196,6 +196,11 @@ export class Daemon extends EventEmitter {
   /** disconnected -> handshaking: opens the transport. */
   private async connect(): Promise<void> {
     const transport = await this.o.openTransport();
+    if (this.machine.state !== "disconnected") {
+      // Stopped while the port was opening.
+      await transport.close().catch(() => {});
+      return;
+    }
     const link = new McuLink(transport, {
       timeoutMs: this.o.timeoutMs,
       tries: this.o.tries,

@@ -36,7 +36,7 @@ export interface LinkContext {
   sync(): Promise<unknown>;
   store: string;
   /** After a change on the MCU: `line` says what; the daemon logs it and looks at the fallback again. */
-  changed(what: "default" | "next" | "options" | "mark-good", line: string, affectsFallback: boolean): void;
+  changed(line: string, affectsFallback: boolean): void;
 }
 
 /** What the CLI parsed beside the command words. */
@@ -242,7 +242,7 @@ export const LINK_COMMANDS: Record<string, LinkCommand> = {
     run: async (ctx, a) => {
       const target = str(a, "target");
       await setDefault(ctx.link(), target);
-      ctx.changed("default", "default set to " + target, true);
+      ctx.changed("default set to " + target, true);
       return { default: target };
     },
     human: (r) => "default: " + r.default,
@@ -255,7 +255,7 @@ export const LINK_COMMANDS: Record<string, LinkCommand> = {
       const id = str(a, "id");
       const action = typeof a.action === "string" ? a.action : "boot";
       await setNext(ctx.link(), id, action);
-      ctx.changed("next", "next boot set to " + id + (action !== "boot" ? " (" + action + ")" : ""), false);
+      ctx.changed("next boot set to " + id + (action !== "boot" ? " (" + action + ")" : ""), false);
       return { next: id };
     },
     human: (r) => "next boot: " + r.next + " (once)",
@@ -266,7 +266,7 @@ export const LINK_COMMANDS: Record<string, LinkCommand> = {
     request: (w) => noWords("clear-next", w),
     run: async (ctx) => {
       await clearNext(ctx.link());
-      ctx.changed("next", "next boot cleared", false);
+      ctx.changed("next boot cleared", false);
       return { next: null };
     },
     human: () => "next boot cleared",
@@ -283,7 +283,7 @@ export const LINK_COMMANDS: Record<string, LinkCommand> = {
     },
     run: async (ctx, a) => {
       const r = await markGood(ctx.link(), typeof a.running === "string" ? a.running : null);
-      ctx.changed("mark-good", r.message, r.marked);
+      ctx.changed(r.message, r.marked);
       return r;
     },
     human: (r) => String(r.message),
@@ -315,7 +315,7 @@ export const LINK_COMMANDS: Record<string, LinkCommand> = {
     run: async (ctx, a) => {
       const o = await setOptions(ctx.link(), a as OptionsChange);
       const line = "menu options: timeout " + o.timeoutSeconds + " s, show " + showMenuName(o.showMenu);
-      ctx.changed("options", line, false);
+      ctx.changed(line, false);
       return o;
     },
     human: (r) =>

@@ -257,33 +257,32 @@ test("CLI without a daemon talks to the port directly", async (t) => {
   const end = await realMcuOnPty();
   writeProfile(dirs.store, "alpha", profileJson("alpha", { name: "Alpha" }));
   const common = ["--socket", dirs.socket, "--port", end.port];
-  try {
-    const sy = await run([...common, "sync", "--store", dirs.store, "--boot-dir", dirs.boot, "--json"]);
-    t.is(sy.code, 0, sy.stderr);
-    t.is(JSON.parse(sy.stdout).result.kind, "full");
-    t.deepEqual(
-      end.profiles().map((r) => r.id),
-      ["alpha"],
-    );
-    const st = await run([...common, "status"]);
-    t.is(st.code, 0, st.stderr);
-    t.regex(st.stdout, /daemon:\s+not running/);
-    t.regex(st.stdout, /mcu:\s+1 of 32 profiles/);
-    // --verbose shows every frame with its message name and the payload in hex.
-    const vb = await run([...common, "list", "--verbose"]);
-    t.is(vb.code, 0, vb.stderr);
-    t.regex(vb.stderr, /^flipper-boot: -> REQ HELLO seq \d+ \[8 B\] 02 02 00 04 1f 00 00 00$/m);
-    t.regex(vb.stderr, /^flipper-boot: <- RSP GET_PROFILE seq \d+ OK \[\d+ B\] ([0-9a-f]{2} )+/m);
-    t.regex(vb.stdout, /alpha\s+Alpha/);
-    // An MCU that does not answer: exit 3, "MCU not responding".
-    await end.mcu.stop();
-    const nr = await run([...common, "status", "--timeout-ms", "50"]);
-    t.is(nr.code, 3);
-    t.regex(nr.stderr, /MCU not responding/);
-  } finally {
+  t.teardown(async () => {
     await end.close();
     dirs.cleanup();
-  }
+  });
+  const sy = await run([...common, "sync", "--store", dirs.store, "--boot-dir", dirs.boot, "--json"]);
+  t.is(sy.code, 0, sy.stderr);
+  t.is(JSON.parse(sy.stdout).result.kind, "full");
+  t.deepEqual(
+    end.profiles().map((r) => r.id),
+    ["alpha"],
+  );
+  const st = await run([...common, "status"]);
+  t.is(st.code, 0, st.stderr);
+  t.regex(st.stdout, /daemon:\s+not running/);
+  t.regex(st.stdout, /mcu:\s+1 of 32 profiles/);
+  // --verbose shows every frame with its message name and the payload in hex.
+  const vb = await run([...common, "list", "--verbose"]);
+  t.is(vb.code, 0, vb.stderr);
+  t.regex(vb.stderr, /^flipper-boot: -> REQ HELLO seq \d+ \[8 B\] 02 02 00 04 1f 00 00 00$/m);
+  t.regex(vb.stderr, /^flipper-boot: <- RSP GET_PROFILE seq \d+ OK \[\d+ B\] ([0-9a-f]{2} )+/m);
+  t.regex(vb.stdout, /alpha\s+Alpha/);
+  // An MCU that does not answer: exit 3, "MCU not responding".
+  await end.mcu.stop();
+  const nr = await run([...common, "status", "--timeout-ms", "50"]);
+  t.is(nr.code, 3);
+  t.regex(nr.stderr, /MCU not responding/);
 });
 
 test("with a socket group, members of that group may use the CLI (mode 0660)", async (t) => {
@@ -299,22 +298,21 @@ test("with a socket group, members of that group may use the CLI (mode 0660)", a
     socketGroup: "nogroup",
     log: () => {},
   });
-  try {
-    await d.whenSynced();
-    const st = statSync(dirs.socket);
-    t.is(st.mode & 0o777, 0o660);
-    t.is(st.uid, 0);
-    t.is(st.gid, Number(execFileSync("getent", ["group", "nogroup"], { encoding: "utf8" }).split(":")[2]));
-    // nobody in group nogroup: allowed.
-    const ok = await run(["--socket", dirs.socket, "list", "--json"], true);
-    t.is(ok.code, 0, ok.stderr);
-    t.deepEqual(
-      JSON.parse(ok.stdout).result.profiles.map((p: { id: string }) => p.id),
-      ["main"],
-    );
-  } finally {
+  t.teardown(async () => {
     await d.stop();
     await end.close();
     dirs.cleanup();
-  }
+  });
+  await d.whenSynced();
+  const st = statSync(dirs.socket);
+  t.is(st.mode & 0o777, 0o660);
+  t.is(st.uid, 0);
+  t.is(st.gid, Number(execFileSync("getent", ["group", "nogroup"], { encoding: "utf8" }).split(":")[2]));
+  // nobody in group nogroup: allowed.
+  const ok = await run(["--socket", dirs.socket, "list", "--json"], true);
+  t.is(ok.code, 0, ok.stderr);
+  t.deepEqual(
+    JSON.parse(ok.stdout).result.profiles.map((p: { id: string }) => p.id),
+    ["main"],
+  );
 });

@@ -93,30 +93,29 @@ test("drops, corruption and duplicates on both directions: the MCU ends with exa
     backoffMaxMs: 500,
     log: (l) => logs.push(l),
   });
-  try {
-    await d.whenSynced(120000);
-    t.true(exactly(r.mcu.profiles(), await diskList(dirs.store)));
-    // Changes while the line stays noisy: rename, delete, add, hide.
-    writeProfile(dirs.store, "p03", profileJson("p03", { name: "Renamed" }));
-    removeProfile(dirs.store, "p07");
-    writeProfile(dirs.store, "new1", profileJson("new1", { name: "Zz new" }));
-    writeProfile(dirs.store, "p01", profileJson("p01", { name: "Profile p01 ✓", hidden: true }));
-    await waitUntil(() => r.mcu.profiles().some((p) => p.id === "new1"), "the changes on the MCU", 120000);
-    await d.whenSynced(120000);
-    const want = await diskList(dirs.store);
-    const got = r.mcu.profiles();
-    t.true(
-      exactly(got, want),
-      JSON.stringify({ seed, got: got.map((p) => p.id), want: want.map((p) => p.id) }),
-    );
-    t.true(noDuplicates(got));
-    t.true(r.proxy.stats.faults > 10, "faults were injected: " + r.proxy.stats.faults);
-    t.true(d.status().stats!.badFrames > 0 || d.status().stats!.retries > 0);
-  } finally {
+  t.teardown(async () => {
     await d.stop();
     await r.close();
     dirs.cleanup();
-  }
+  });
+  await d.whenSynced(120000);
+  t.true(exactly(r.mcu.profiles(), await diskList(dirs.store)));
+  // Changes while the line stays noisy: rename, delete, add, hide.
+  writeProfile(dirs.store, "p03", profileJson("p03", { name: "Renamed" }));
+  removeProfile(dirs.store, "p07");
+  writeProfile(dirs.store, "new1", profileJson("new1", { name: "Zz new" }));
+  writeProfile(dirs.store, "p01", profileJson("p01", { name: "Profile p01 ✓", hidden: true }));
+  await waitUntil(() => r.mcu.profiles().some((p) => p.id === "new1"), "the changes on the MCU", 120000);
+  await d.whenSynced(120000);
+  const want = await diskList(dirs.store);
+  const got = r.mcu.profiles();
+  t.true(
+    exactly(got, want),
+    JSON.stringify({ seed, got: got.map((p) => p.id), want: want.map((p) => p.id) }),
+  );
+  t.true(noDuplicates(got));
+  t.true(r.proxy.stats.faults > 10, "faults were injected: " + r.proxy.stats.faults);
+  t.true(d.status().stats!.badFrames > 0 || d.status().stats!.retries > 0);
 });
 
 test("the MCU restarting in the middle of a full sync keeps its old list, then gets the new one", async (t) => {
@@ -145,19 +144,18 @@ test("the MCU restarting in the middle of a full sync keeps its old list, then g
     });
   };
   const d = await startDaemon(opts);
-  try {
-    await waitUntil(() => restarted, "the restart mid-transfer", 60000);
-    await waitUntil(() => r.mcu.profiles().length === 32, "the new list after the restart", 60000);
-    await d.whenSynced();
-    t.true(exactly(seenAfterRestart, oldList), "right after the restart the MCU still had the old list");
-    const want = await diskList(dirs.store);
-    t.true(exactly(r.mcu.profiles(), want));
-    t.true(noDuplicates(r.mcu.profiles()));
-  } finally {
+  t.teardown(async () => {
     await d.stop();
     await r.close();
     dirs.cleanup();
-  }
+  });
+  await waitUntil(() => restarted, "the restart mid-transfer", 60000);
+  await waitUntil(() => r.mcu.profiles().length === 32, "the new list after the restart", 60000);
+  await d.whenSynced();
+  t.true(exactly(seenAfterRestart, oldList), "right after the restart the MCU still had the old list");
+  const want = await diskList(dirs.store);
+  t.true(exactly(r.mcu.profiles(), want));
+  t.true(noDuplicates(r.mcu.profiles()));
 });
 
 test("the daemon killed in the middle of a sync: the MCU keeps the old list; the next daemon finishes", async (t) => {
@@ -172,53 +170,52 @@ test("the daemon killed in the middle of a sync: the MCU keeps the old list; the
   for (let i = 0; i < 4; i++) removeProfile(dirs.store, "old" + String(i).padStart(2, "0"));
   many(dirs.store, 32, "k");
   let child: ChildProcess | null = null;
-  try {
-    child = spawn(
-      process.execPath,
-      [
-        "--import=tsx",
-        "soc-bridge/cli.ts",
-        "daemon",
-        "--port",
-        r.port,
-        "--store",
-        dirs.store,
-        "--socket",
-        dirs.socket,
-      ],
-      { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"] },
-    );
-    let log = "";
-    child.stderr!.on("data", (x) => {
-      log += x;
-    });
-    const exited = new Promise<void>((res) => child!.once("exit", () => res()));
-    let killed = false;
-    r.proxy.onBridgeFrame = (f) => {
-      if (killed || f.type !== MessageType.LIST_ITEM) return;
-      killed = true;
-      child!.kill("SIGKILL");
-      // This item never reaches the MCU, so no reply can let the dying daemon commit.
-      r.proxy.toMcu = { ...NO_FAULTS, drop: 1 };
-    };
-    await waitUntil(() => killed, "the kill mid-transfer: " + log, 60000);
-    await exited;
-    r.proxy.toMcu = { ...NO_FAULTS };
-    t.true(exactly(r.mcu.profiles(), oldList), "the half transfer is not visible");
-    const second = await startDaemon({ port: r.port, store: dirs.store, socket: dirs.socket, log: () => {} });
-    try {
-      await second.whenSynced();
-      const want = await diskList(dirs.store);
-      t.is(want.length, 32);
-      t.true(exactly(r.mcu.profiles(), want));
-      t.true(noDuplicates(r.mcu.profiles()));
-    } finally {
-      await second.stop();
-    }
-  } finally {
+  t.teardown(async () => {
     if (child && child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
     await r.close();
     dirs.cleanup();
+  });
+  child = spawn(
+    process.execPath,
+    [
+      "--import=tsx",
+      "soc-bridge/cli.ts",
+      "daemon",
+      "--port",
+      r.port,
+      "--store",
+      dirs.store,
+      "--socket",
+      dirs.socket,
+    ],
+    { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"] },
+  );
+  let log = "";
+  child.stderr!.on("data", (x) => {
+    log += x;
+  });
+  const exited = new Promise<void>((res) => child!.once("exit", () => res()));
+  let killed = false;
+  r.proxy.onBridgeFrame = (f) => {
+    if (killed || f.type !== MessageType.LIST_ITEM) return;
+    killed = true;
+    child!.kill("SIGKILL");
+    // This item never reaches the MCU, so no reply can let the dying daemon commit.
+    r.proxy.toMcu = { ...NO_FAULTS, drop: 1 };
+  };
+  await waitUntil(() => killed, "the kill mid-transfer: " + log, 60000);
+  await exited;
+  r.proxy.toMcu = { ...NO_FAULTS };
+  t.true(exactly(r.mcu.profiles(), oldList), "the half transfer is not visible");
+  const second = await startDaemon({ port: r.port, store: dirs.store, socket: dirs.socket, log: () => {} });
+  try {
+    await second.whenSynced();
+    const want = await diskList(dirs.store);
+    t.is(want.length, 32);
+    t.true(exactly(r.mcu.profiles(), want));
+    t.true(noDuplicates(r.mcu.profiles()));
+  } finally {
+    await second.stop();
   }
 });
 
@@ -241,46 +238,45 @@ test("rounds of changes on a noisy line with MCU restarts in between: always exa
     backoffMaxMs: 400,
     log: () => {},
   });
-  try {
-    await d.whenSynced(120000);
-    for (let round = 0; round < 4; round++) {
-      const present = (await diskList(dirs.store)).map((p) => p.id);
-      // A few random changes: delete, add, rename, flag.
-      for (let k = 0; k < 3; k++) {
-        const x = rand();
-        const victim = present[Math.floor(rand() * present.length)];
-        if (x < 0.25 && victim && present.length > 2) {
-          removeProfile(dirs.store, victim);
-          present.splice(present.indexOf(victim), 1);
-        } else if (x < 0.5) {
-          const id = "r" + round + "k" + k;
-          writeProfile(dirs.store, id, profileJson(id, { name: "New " + id }));
-          present.push(id);
-        } else if (x < 0.75 && victim) {
-          writeProfile(dirs.store, victim, profileJson(victim, { name: "Renamed " + round + k }));
-        } else if (victim) {
-          writeProfile(
-            dirs.store,
-            victim,
-            profileJson(victim, { name: "Flagged", hidden: true, protected: true }),
-          );
-        }
-      }
-      if (round % 2 === 1) await r.mcu.restart();
-      const want = await diskList(dirs.store);
-      await waitUntil(
-        () => exactly(r.mcu.profiles(), want),
-        () => "round " + round + " (seed " + seed + "): " + JSON.stringify(r.mcu.profiles().map((p) => p.id)),
-        120000,
-      );
-      t.true(noDuplicates(r.mcu.profiles()));
-    }
-    await d.whenSynced(120000);
-    t.true(exactly(r.mcu.profiles(), await diskList(dirs.store)));
-    t.true(r.proxy.stats.faults > 0);
-  } finally {
+  t.teardown(async () => {
     await d.stop();
     await r.close();
     dirs.cleanup();
+  });
+  await d.whenSynced(120000);
+  for (let round = 0; round < 4; round++) {
+    const present = (await diskList(dirs.store)).map((p) => p.id);
+    // A few random changes: delete, add, rename, flag.
+    for (let k = 0; k < 3; k++) {
+      const x = rand();
+      const victim = present[Math.floor(rand() * present.length)];
+      if (x < 0.25 && victim && present.length > 2) {
+        removeProfile(dirs.store, victim);
+        present.splice(present.indexOf(victim), 1);
+      } else if (x < 0.5) {
+        const id = "r" + round + "k" + k;
+        writeProfile(dirs.store, id, profileJson(id, { name: "New " + id }));
+        present.push(id);
+      } else if (x < 0.75 && victim) {
+        writeProfile(dirs.store, victim, profileJson(victim, { name: "Renamed " + round + k }));
+      } else if (victim) {
+        writeProfile(
+          dirs.store,
+          victim,
+          profileJson(victim, { name: "Flagged", hidden: true, protected: true }),
+        );
+      }
+    }
+    if (round % 2 === 1) await r.mcu.restart();
+    const want = await diskList(dirs.store);
+    await waitUntil(
+      () => exactly(r.mcu.profiles(), want),
+      () => "round " + round + " (seed " + seed + "): " + JSON.stringify(r.mcu.profiles().map((p) => p.id)),
+      120000,
+    );
+    t.true(noDuplicates(r.mcu.profiles()));
   }
+  await d.whenSynced(120000);
+  t.true(exactly(r.mcu.profiles(), await diskList(dirs.store)));
+  t.true(r.proxy.stats.faults > 0);
 });

@@ -130,294 +130,287 @@ for (const [what, text, re] of bad) {
 
 test("readStore skips bad profiles with one line naming the file, keeps the rest, and sorts", async (t) => {
   const dirs = tempDirs();
-  try {
-    writeProfile(dirs.store, "zeta", profileJson("zeta", { name: "Alpha" }));
-    writeProfile(dirs.store, "beta", profileJson("beta", { name: "Beta" }));
-    writeProfile(dirs.store, "first", profileJson("first", { name: "Zzz", sortKey: "00" }));
-    writeProfile(dirs.store, "alpha", profileJson("alpha", { name: "Alpha" }));
-    writeProfile(dirs.store, "broken", "{ not json");
-    writeProfile(dirs.store, "other", profileJson("mismatch"));
-    mkdirSync(path.join(dirs.store, "@profiles", "empty"));
-    // A link to a secret: refused unread, and nothing of its content reaches the message.
-    writeFileSync(path.join(dirs.root, "secret"), "root:s3cr3t-hash:19000:0:99999:7:::\n");
-    mkdirSync(path.join(dirs.store, "@profiles", "linked"));
-    symlinkSync(path.join(dirs.root, "secret"), path.join(dirs.store, "@profiles", "linked", "profile.json"));
-    writeProfile(dirs.store, "garbage", "root:s3cr3t-hash");
-    writeFileSync(path.join(dirs.store, "@profiles", "stray-file"), "x");
-    const s = await readStore(dirs.store);
-    t.deepEqual(
-      s.profiles.map((p) => p.record.id),
-      ["first", "alpha", "zeta", "beta"],
-    );
-    t.is(s.skipped.length, 6);
-    const msgs = s.skipped.map((x) => x.message).join("\n");
-    t.regex(msgs, /linked\/profile\.json: must be a regular file \(not a link or a folder\); skipped/);
-    t.regex(msgs, /garbage\/profile\.json: is not valid JSON/);
-    t.false(msgs.includes("s3cr3t"), msgs);
-    t.regex(msgs, /@profiles\/broken\/profile\.json: is not valid JSON .*; skipped/);
-    t.regex(
-      msgs,
-      /@profiles\/other\/profile\.json: id "mismatch" is invalid: must equal the profile's folder name "other"; skipped/,
-    );
-    t.regex(msgs, /@profiles\/empty\/profile\.json: is missing/);
-    t.regex(msgs, /@profiles\/stray-file: is a file, not a profile folder; skipped/);
-    t.is(s.error, "");
-    // No @profiles at all (store not mounted): an error, never an empty list.
-    const none = await readStore(path.join(dirs.root, "nothing"));
-    t.is(none.profiles.length, 0);
-    t.regex(
-      none.error,
-      /profile store \S+nothing\/@profiles does not exist \(is the btrfs top level mounted at/,
-    );
-    // An empty @profiles is a real empty list.
-    const emptyStore = path.join(dirs.root, "empty-store");
-    mkdirSync(path.join(emptyStore, "@profiles"), { recursive: true });
-    t.deepEqual(await readStore(emptyStore), { profiles: [], skipped: [], settling: [], error: "" });
-  } finally {
+  t.teardown(() => {
     dirs.cleanup();
-  }
+  });
+  writeProfile(dirs.store, "zeta", profileJson("zeta", { name: "Alpha" }));
+  writeProfile(dirs.store, "beta", profileJson("beta", { name: "Beta" }));
+  writeProfile(dirs.store, "first", profileJson("first", { name: "Zzz", sortKey: "00" }));
+  writeProfile(dirs.store, "alpha", profileJson("alpha", { name: "Alpha" }));
+  writeProfile(dirs.store, "broken", "{ not json");
+  writeProfile(dirs.store, "other", profileJson("mismatch"));
+  mkdirSync(path.join(dirs.store, "@profiles", "empty"));
+  // A link to a secret: refused unread, and nothing of its content reaches the message.
+  writeFileSync(path.join(dirs.root, "secret"), "root:s3cr3t-hash:19000:0:99999:7:::\n");
+  mkdirSync(path.join(dirs.store, "@profiles", "linked"));
+  symlinkSync(path.join(dirs.root, "secret"), path.join(dirs.store, "@profiles", "linked", "profile.json"));
+  writeProfile(dirs.store, "garbage", "root:s3cr3t-hash");
+  writeFileSync(path.join(dirs.store, "@profiles", "stray-file"), "x");
+  const s = await readStore(dirs.store);
+  t.deepEqual(
+    s.profiles.map((p) => p.record.id),
+    ["first", "alpha", "zeta", "beta"],
+  );
+  t.is(s.skipped.length, 6);
+  const msgs = s.skipped.map((x) => x.message).join("\n");
+  t.regex(msgs, /linked\/profile\.json: must be a regular file \(not a link or a folder\); skipped/);
+  t.regex(msgs, /garbage\/profile\.json: is not valid JSON/);
+  t.false(msgs.includes("s3cr3t"), msgs);
+  t.regex(msgs, /@profiles\/broken\/profile\.json: is not valid JSON .*; skipped/);
+  t.regex(
+    msgs,
+    /@profiles\/other\/profile\.json: id "mismatch" is invalid: must equal the profile's folder name "other"; skipped/,
+  );
+  t.regex(msgs, /@profiles\/empty\/profile\.json: is missing/);
+  t.regex(msgs, /@profiles\/stray-file: is a file, not a profile folder; skipped/);
+  t.is(s.error, "");
+  // No @profiles at all (store not mounted): an error, never an empty list.
+  const none = await readStore(path.join(dirs.root, "nothing"));
+  t.is(none.profiles.length, 0);
+  t.regex(
+    none.error,
+    /profile store \S+nothing\/@profiles does not exist \(is the btrfs top level mounted at/,
+  );
+  // An empty @profiles is a real empty list.
+  const emptyStore = path.join(dirs.root, "empty-store");
+  mkdirSync(path.join(emptyStore, "@profiles"), { recursive: true });
+  t.deepEqual(await readStore(emptyStore), { profiles: [], skipped: [], settling: [], error: "" });
 });
 
 test("fragments: written exactly as renderFragment, unchanged ones not rewritten, stale and temp files removed", async (t) => {
   const dirs = tempDirs();
-  try {
-    writeProfile(dirs.store, "a", profileJson("a", { kernelOptions: "quiet", overlays: ["x1", "y2"] }));
-    writeProfile(dirs.store, "b", profileJson("b"));
-    const s = await readStore(dirs.store);
-    mkdirSync(path.join(dirs.boot, "flipper"), { recursive: true });
-    writeFileSync(path.join(dirs.boot, "flipper", "gone.env"), "flipper_kopts=\n");
-    writeFileSync(path.join(dirs.boot, "flipper", ".a.env.tmp"), "half");
-    writeFileSync(path.join(dirs.boot, "flipper", "keep.txt"), "not ours");
-    mkdirSync(path.join(dirs.boot, "flipper", "overlays"));
-    writeFileSync(path.join(dirs.boot, "flipper", "overlays", "x1.dtbo"), "");
-    const r1 = await writeFragments(dirs.boot, s.profiles);
-    t.is(r1.written.length, 2);
-    t.is(r1.warnings.length, 1);
-    t.regex(r1.warnings[0], /a\/profile\.json: overlay "y2" has no \S+flipper\/overlays\/y2\.dtbo/);
-    t.deepEqual(r1.removed, [path.join(dirs.boot, "flipper", "gone.env")]);
-    t.deepEqual(readdirSync(path.join(dirs.boot, "flipper")).sort(), [
-      "a.env",
-      "b.env",
-      "keep.txt",
-      "overlays",
-    ]);
-    const text = readFileSync(path.join(dirs.boot, "flipper", "a.env"), "utf8");
-    t.is(text, renderFragment({ kernelOptions: "quiet", overlays: ["x1", "y2"] }));
-    t.deepEqual(parseFragment(text).fragment, { kernelOptions: "quiet", overlays: ["x1", "y2"] });
-    const r2 = await writeFragments(dirs.boot, s.profiles);
-    t.is(r2.written.length, 0);
-    t.is(r2.unchanged, 2);
-  } finally {
+  t.teardown(() => {
     dirs.cleanup();
-  }
+  });
+  writeProfile(dirs.store, "a", profileJson("a", { kernelOptions: "quiet", overlays: ["x1", "y2"] }));
+  writeProfile(dirs.store, "b", profileJson("b"));
+  const s = await readStore(dirs.store);
+  mkdirSync(path.join(dirs.boot, "flipper"), { recursive: true });
+  writeFileSync(path.join(dirs.boot, "flipper", "gone.env"), "flipper_kopts=\n");
+  writeFileSync(path.join(dirs.boot, "flipper", ".a.env.tmp"), "half");
+  writeFileSync(path.join(dirs.boot, "flipper", "keep.txt"), "not ours");
+  mkdirSync(path.join(dirs.boot, "flipper", "overlays"));
+  writeFileSync(path.join(dirs.boot, "flipper", "overlays", "x1.dtbo"), "");
+  const r1 = await writeFragments(dirs.boot, s.profiles);
+  t.is(r1.written.length, 2);
+  t.is(r1.warnings.length, 1);
+  t.regex(r1.warnings[0], /a\/profile\.json: overlay "y2" has no \S+flipper\/overlays\/y2\.dtbo/);
+  t.deepEqual(r1.removed, [path.join(dirs.boot, "flipper", "gone.env")]);
+  t.deepEqual(readdirSync(path.join(dirs.boot, "flipper")).sort(), [
+    "a.env",
+    "b.env",
+    "keep.txt",
+    "overlays",
+  ]);
+  const text = readFileSync(path.join(dirs.boot, "flipper", "a.env"), "utf8");
+  t.is(text, renderFragment({ kernelOptions: "quiet", overlays: ["x1", "y2"] }));
+  t.deepEqual(parseFragment(text).fragment, { kernelOptions: "quiet", overlays: ["x1", "y2"] });
+  const r2 = await writeFragments(dirs.boot, s.profiles);
+  t.is(r2.written.length, 0);
+  t.is(r2.unchanged, 2);
 });
 
 test("fw_setenv through a recording command gets both variables in one call", async (t) => {
   const dirs = tempDirs();
-  try {
-    const rec = path.join(dirs.root, "calls.txt");
-    const script = path.join(dirs.root, "fake-fw-setenv.sh");
-    writeFileSync(
-      script,
-      '#!/bin/sh\necho "$@" >> ' +
-        rec +
-        '\nwhile [ $# -gt 0 ]; do [ "$1" = -s ] && cat "$2" >> ' +
-        rec +
-        "; shift; done\n",
-      { mode: 0o755 },
-    );
-    await setFallback({ command: script, config: "/etc/fw_env.config" }, { profile: "work", base: "1.2" });
-    const calls = readFileSync(rec, "utf8");
-    t.regex(calls, /^-c \/etc\/fw_env\.config -s \S+\n/);
-    t.true(calls.endsWith("flipper_profile=work\nflipper_base=1.2\n"));
-    const failing = path.join(dirs.root, "fail.sh");
-    writeFileSync(failing, "#!/bin/sh\necho 'Cannot open /dev/mtd0' >&2\nexit 1\n", { mode: 0o755 });
-    const e = await t.throwsAsync(setFallback({ command: failing }, { profile: "a", base: "1.0" }));
-    t.regex(e!.message, /failed: Cannot open \/dev\/mtd0/);
-  } finally {
+  t.teardown(() => {
     dirs.cleanup();
-  }
+  });
+  const rec = path.join(dirs.root, "calls.txt");
+  const script = path.join(dirs.root, "fake-fw-setenv.sh");
+  writeFileSync(
+    script,
+    '#!/bin/sh\necho "$@" >> ' +
+      rec +
+      '\nwhile [ $# -gt 0 ]; do [ "$1" = -s ] && cat "$2" >> ' +
+      rec +
+      "; shift; done\n",
+    { mode: 0o755 },
+  );
+  await setFallback({ command: script, config: "/etc/fw_env.config" }, { profile: "work", base: "1.2" });
+  const calls = readFileSync(rec, "utf8");
+  t.regex(calls, /^-c \/etc\/fw_env\.config -s \S+\n/);
+  t.true(calls.endsWith("flipper_profile=work\nflipper_base=1.2\n"));
+  const failing = path.join(dirs.root, "fail.sh");
+  writeFileSync(failing, "#!/bin/sh\necho 'Cannot open /dev/mtd0' >&2\nexit 1\n", { mode: 0o755 });
+  const e = await t.throwsAsync(setFallback({ command: failing }, { profile: "a", base: "1.0" }));
+  t.regex(e!.message, /failed: Cannot open \/dev\/mtd0/);
 });
 
 test("the real fw_setenv (libubootenv-tool) writes the fallback into an environment image", async (t) => {
   const dirs = tempDirs();
-  try {
-    const env = path.join(dirs.root, "uboot.env");
-    writeFileSync(env, Buffer.alloc(0x4000));
-    const cfg = path.join(dirs.root, "fw_env.config");
-    writeFileSync(cfg, env + " 0x0 0x4000\n");
-    // An empty image has no valid CRC: initialise it the way a board's default environment would.
-    execFileSync("mkenvimage", ["-s", "0x4000", "-o", env, "-"], { input: "bootdelay=1\n" });
-    await setFallback({ command: "/usr/bin/fw_setenv", config: cfg }, { profile: "work", base: "1.2.3" });
-    const out = execFileSync("fw_printenv", ["-c", cfg], { encoding: "utf8" });
-    t.regex(out, /^flipper_profile=work$/m);
-    t.regex(out, /^flipper_base=1\.2\.3$/m);
-    t.regex(out, /^bootdelay=1$/m);
-    await setFallback({ command: "fw_setenv", config: cfg }, { profile: "main", base: "2.0" });
-    t.is(
-      execFileSync("fw_printenv", ["-c", cfg, "-n", "flipper_profile"], { encoding: "utf8" }).trim(),
-      "main",
-    );
-    t.true(existsSync(env));
-  } finally {
+  t.teardown(() => {
     dirs.cleanup();
-  }
+  });
+  const env = path.join(dirs.root, "uboot.env");
+  writeFileSync(env, Buffer.alloc(0x4000));
+  const cfg = path.join(dirs.root, "fw_env.config");
+  writeFileSync(cfg, env + " 0x0 0x4000\n");
+  // An empty image has no valid CRC: initialise it the way a board's default environment would.
+  execFileSync("mkenvimage", ["-s", "0x4000", "-o", env, "-"], { input: "bootdelay=1\n" });
+  await setFallback({ command: "/usr/bin/fw_setenv", config: cfg }, { profile: "work", base: "1.2.3" });
+  const out = execFileSync("fw_printenv", ["-c", cfg], { encoding: "utf8" });
+  t.regex(out, /^flipper_profile=work$/m);
+  t.regex(out, /^flipper_base=1\.2\.3$/m);
+  t.regex(out, /^bootdelay=1$/m);
+  await setFallback({ command: "fw_setenv", config: cfg }, { profile: "main", base: "2.0" });
+  t.is(
+    execFileSync("fw_printenv", ["-c", cfg, "-n", "flipper_profile"], { encoding: "utf8" }).trim(),
+    "main",
+  );
+  t.true(existsSync(env));
 });
 
 test("every entry of @profiles that is not a profile folder gets exactly one skip line naming it", async (t) => {
   const dirs = tempDirs();
   const outside = path.join(dirs.root, "outside");
-  try {
-    const names = everyKindOfNonProfile(dirs.store, outside);
-    // A socket too (bound by this process, closed before the end).
-    const sockPath = path.join(dirs.store, "@profiles", "socket");
-    const server = net.createServer();
-    await new Promise<void>((r) => server.listen(sockPath, r));
-    names.push("socket");
-    t.teardown(() => new Promise<void>((r) => server.close(() => r())));
-    const s = await readStore(dirs.store);
-    t.deepEqual(
-      s.profiles.map((p) => p.record.id),
-      ["good"],
-    );
-    t.is(s.error, "");
-    t.deepEqual(s.settling, []);
-    const msgs = s.skipped.map((x) => x.message);
-    t.is(msgs.length, names.length, msgs.join("\n"));
-    for (const m of msgs) {
-      t.regex(m, /; skipped$/);
-      t.false(m.includes("\n"), "one line: " + JSON.stringify(m));
-    }
-    const about = (name: string) => {
-      const shown = name.includes("\n") ? JSON.stringify(name) : name;
-      const hits = msgs.filter(
-        (m) =>
-          m.startsWith(path.join(dirs.store, "@profiles", shown) + ":") ||
-          m.startsWith(path.join(dirs.store, "@profiles", shown, "profile.json") + ":"),
-      );
-      return hits;
-    };
-    for (const name of names) t.is(about(name).length, 1, name + ": " + msgs.join("\n"));
-    const line = (name: string) => about(name)[0];
-    t.regex(
-      line("link-to-good"),
-      /is a symbolic link to a folder; a profile must be a real folder, links are not followed/,
-    );
-    t.regex(line("to-folder"), /is a symbolic link to a folder/);
-    t.regex(line("to-file"), /is a symbolic link to a file/);
-    t.regex(line("dangling"), /is a symbolic link pointing nowhere/);
-    t.regex(line("loop"), /is a symbolic link in a loop/);
-    t.regex(line("plain-file"), /is a file, not a profile folder/);
-    t.regex(line("empty-file"), /is a file, not a profile folder/);
-    t.regex(line(".hidden"), /is a hidden entry \(its name starts with "\."\), never a profile/);
-    t.regex(line(".dotfile"), /is a hidden entry/);
-    t.regex(
-      line("no-profile-json"),
-      /no-profile-json\/profile\.json: is missing \(every profile folder needs one\)/,
-    );
-    t.regex(line("fifo"), /is a FIFO \(named pipe\), not a profile folder/);
-    t.regex(line("socket"), /is a socket, not a profile folder/);
-    t.regex(line("device"), /is a device, not a profile folder/);
-    t.regex(line("json-is-fifo"), /json-is-fifo\/profile\.json: must be a regular file/);
-    t.regex(line("json-is-folder"), /json-is-folder\/profile\.json: must be a regular file/);
-    t.regex(line("json-is-link"), /json-is-link\/profile\.json: must be a regular file/);
-    // A name with a line break is shown escaped: it cannot forge a second log line.
-    t.regex(line("line\nbreak"), /"line\\nbreak"\/profile\.json: id "x" is invalid/);
-  } finally {
+  t.teardown(() => {
     dirs.cleanup();
+  });
+  const names = everyKindOfNonProfile(dirs.store, outside);
+  // A socket too (bound by this process, closed before the end).
+  const sockPath = path.join(dirs.store, "@profiles", "socket");
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(sockPath, r));
+  names.push("socket");
+  t.teardown(() => new Promise<void>((r) => server.close(() => r())));
+  const s = await readStore(dirs.store);
+  t.deepEqual(
+    s.profiles.map((p) => p.record.id),
+    ["good"],
+  );
+  t.is(s.error, "");
+  t.deepEqual(s.settling, []);
+  const msgs = s.skipped.map((x) => x.message);
+  t.is(msgs.length, names.length, msgs.join("\n"));
+  for (const m of msgs) {
+    t.regex(m, /; skipped$/);
+    t.false(m.includes("\n"), "one line: " + JSON.stringify(m));
   }
+  const about = (name: string) => {
+    const shown = name.includes("\n") ? JSON.stringify(name) : name;
+    const hits = msgs.filter(
+      (m) =>
+        m.startsWith(path.join(dirs.store, "@profiles", shown) + ":") ||
+        m.startsWith(path.join(dirs.store, "@profiles", shown, "profile.json") + ":"),
+    );
+    return hits;
+  };
+  for (const name of names) t.is(about(name).length, 1, name + ": " + msgs.join("\n"));
+  const line = (name: string) => about(name)[0];
+  t.regex(
+    line("link-to-good"),
+    /is a symbolic link to a folder; a profile must be a real folder, links are not followed/,
+  );
+  t.regex(line("to-folder"), /is a symbolic link to a folder/);
+  t.regex(line("to-file"), /is a symbolic link to a file/);
+  t.regex(line("dangling"), /is a symbolic link pointing nowhere/);
+  t.regex(line("loop"), /is a symbolic link in a loop/);
+  t.regex(line("plain-file"), /is a file, not a profile folder/);
+  t.regex(line("empty-file"), /is a file, not a profile folder/);
+  t.regex(line(".hidden"), /is a hidden entry \(its name starts with "\."\), never a profile/);
+  t.regex(line(".dotfile"), /is a hidden entry/);
+  t.regex(
+    line("no-profile-json"),
+    /no-profile-json\/profile\.json: is missing \(every profile folder needs one\)/,
+  );
+  t.regex(line("fifo"), /is a FIFO \(named pipe\), not a profile folder/);
+  t.regex(line("socket"), /is a socket, not a profile folder/);
+  t.regex(line("device"), /is a device, not a profile folder/);
+  t.regex(line("json-is-fifo"), /json-is-fifo\/profile\.json: must be a regular file/);
+  t.regex(line("json-is-folder"), /json-is-folder\/profile\.json: must be a regular file/);
+  t.regex(line("json-is-link"), /json-is-link\/profile\.json: must be a regular file/);
+  // A name with a line break is shown escaped: it cannot forge a second log line.
+  t.regex(line("line\nbreak"), /"line\\nbreak"\/profile\.json: id "x" is invalid/);
 });
 
 test("an unreadable profile folder is skipped with one line (the reader without root's file access)", async (t) => {
   const dirs = tempDirs();
-  try {
-    writeProfile(dirs.store, "good", profileJson("good"));
-    writeProfile(dirs.store, "locked", profileJson("locked"));
-    chmodSync(path.join(dirs.store, "@profiles", "locked"), 0o000);
-    chmodSync(dirs.root, 0o755);
-    // Root reads everything; a reader without CAP_DAC_OVERRIDE / CAP_DAC_READ_SEARCH meets the mode.
-    const script =
-      "const { readStore } = await import(" +
-      JSON.stringify(pathToFileURL(path.join(ROOT, "soc-bridge", "profile-store.ts")).href) +
-      "); process.stdout.write(JSON.stringify(await readStore(" +
-      JSON.stringify(dirs.store) +
-      ")));";
-    let out: string;
-    try {
-      out = execFileSync(
-        "setpriv",
-        [
-          "--bounding-set=-dac_override,-dac_read_search",
-          process.execPath,
-          "--import=tsx",
-          "--input-type=module",
-          "-e",
-          script,
-        ],
-        { encoding: "utf8", cwd: ROOT },
-      );
-    } catch (e) {
-      t.fail(
-        "setpriv (util-linux) must be able to drop CAP_DAC_OVERRIDE for this test: " + (e as Error).message,
-      );
-      return;
-    }
-    const s = JSON.parse(out) as {
-      profiles: Array<{ record: { id: string } }>;
-      skipped: Array<{ message: string }>;
-    };
-    t.deepEqual(
-      s.profiles.map((p) => p.record.id),
-      ["good"],
-    );
-    t.is(s.skipped.length, 1);
-    t.regex(
-      s.skipped[0].message,
-      /@profiles\/locked\/profile\.json: cannot be read: permission denied; skipped$/,
-    );
-  } finally {
+  t.teardown(() => {
     dirs.cleanup();
+  });
+  writeProfile(dirs.store, "good", profileJson("good"));
+  writeProfile(dirs.store, "locked", profileJson("locked"));
+  chmodSync(path.join(dirs.store, "@profiles", "locked"), 0o000);
+  chmodSync(dirs.root, 0o755);
+  // Root reads everything; a reader without CAP_DAC_OVERRIDE / CAP_DAC_READ_SEARCH meets the mode.
+  const script =
+    "const { readStore } = await import(" +
+    JSON.stringify(pathToFileURL(path.join(ROOT, "soc-bridge", "profile-store.ts")).href) +
+    "); process.stdout.write(JSON.stringify(await readStore(" +
+    JSON.stringify(dirs.store) +
+    ")));";
+  let out: string;
+  try {
+    out = execFileSync(
+      "setpriv",
+      [
+        "--bounding-set=-dac_override,-dac_read_search",
+        process.execPath,
+        "--import=tsx",
+        "--input-type=module",
+        "-e",
+        script,
+      ],
+      { encoding: "utf8", cwd: ROOT },
+    );
+  } catch (e) {
+    t.fail(
+      "setpriv (util-linux) must be able to drop CAP_DAC_OVERRIDE for this test: " + (e as Error).message,
+    );
+    return;
   }
+  const s = JSON.parse(out) as {
+    profiles: Array<{ record: { id: string } }>;
+    skipped: Array<{ message: string }>;
+  };
+  t.deepEqual(
+    s.profiles.map((p) => p.record.id),
+    ["good"],
+  );
+  t.is(s.skipped.length, 1);
+  t.regex(
+    s.skipped[0].message,
+    /@profiles\/locked\/profile\.json: cannot be read: permission denied; skipped$/,
+  );
 });
 
 test("settling: a profile.json that may be mid-write is held back for settleMs, a final verdict is not", async (t) => {
   const dirs = tempDirs();
-  try {
-    const dir = path.join(dirs.store, "@profiles");
-    writeProfile(dirs.store, "good", profileJson("good"));
-    mkdirSync(path.join(dir, "empty"));
-    writeFileSync(path.join(dir, "empty", "profile.json"), "");
-    mkdirSync(path.join(dir, "half"));
-    writeFileSync(path.join(dir, "half", "profile.json"), JSON.stringify(profileJson("half")).slice(0, 30));
-    mkdirSync(path.join(dir, "cut-utf8"));
-    const utf8 = Buffer.from(JSON.stringify(profileJson("cut-utf8", { name: "✓✓" })));
-    // Cut inside the first 3-byte character.
-    writeFileSync(path.join(dir, "cut-utf8", "profile.json"), utf8.subarray(0, utf8.indexOf("✓") + 1));
-    mkdirSync(path.join(dir, "new-folder"));
-    writeProfile(dirs.store, "badbase", profileJson("badbase", { base: "one" })); // whole, and wrong
-    const now = Date.now();
-    const fresh = await readStore(dirs.store, { settleMs: 60000, now: () => now });
-    t.deepEqual(
-      fresh.profiles.map((p) => p.record.id),
-      ["good"],
-    );
-    t.deepEqual(fresh.settling.map((s) => s.folder).sort(), ["cut-utf8", "empty", "half", "new-folder"]);
-    for (const s of fresh.settling) t.true(s.retryAt > now && s.retryAt <= now + 60000);
-    t.is(fresh.skipped.length, 1);
-    t.regex(fresh.skipped[0].message, /badbase\/profile\.json: base "one" is invalid/);
-    // Quiet for longer than settleMs: judged as they are.
-    const later = await readStore(dirs.store, { settleMs: 60000, now: () => now + 120000 });
-    t.deepEqual(later.settling, []);
-    const msgs = later.skipped.map((s) => s.message).join("\n");
-    t.regex(msgs, /empty\/profile\.json: is empty; skipped/);
-    t.regex(msgs, /half\/profile\.json: is not valid JSON/);
-    t.regex(msgs, /cut-utf8\/profile\.json: is not valid UTF-8; skipped/);
-    t.regex(msgs, /new-folder\/profile\.json: is missing/);
-    // Without settleMs (a one-shot reader) nothing is held back.
-    t.is((await readStore(dirs.store)).skipped.length, 5);
-  } finally {
+  t.teardown(() => {
     dirs.cleanup();
-  }
+  });
+  const dir = path.join(dirs.store, "@profiles");
+  writeProfile(dirs.store, "good", profileJson("good"));
+  mkdirSync(path.join(dir, "empty"));
+  writeFileSync(path.join(dir, "empty", "profile.json"), "");
+  mkdirSync(path.join(dir, "half"));
+  writeFileSync(path.join(dir, "half", "profile.json"), JSON.stringify(profileJson("half")).slice(0, 30));
+  mkdirSync(path.join(dir, "cut-utf8"));
+  const utf8 = Buffer.from(JSON.stringify(profileJson("cut-utf8", { name: "✓✓" })));
+  // Cut inside the first 3-byte character.
+  writeFileSync(path.join(dir, "cut-utf8", "profile.json"), utf8.subarray(0, utf8.indexOf("✓") + 1));
+  mkdirSync(path.join(dir, "new-folder"));
+  writeProfile(dirs.store, "badbase", profileJson("badbase", { base: "one" })); // whole, and wrong
+  const now = Date.now();
+  const fresh = await readStore(dirs.store, { settleMs: 60000, now: () => now });
+  t.deepEqual(
+    fresh.profiles.map((p) => p.record.id),
+    ["good"],
+  );
+  t.deepEqual(fresh.settling.map((s) => s.folder).sort(), ["cut-utf8", "empty", "half", "new-folder"]);
+  for (const s of fresh.settling) t.true(s.retryAt > now && s.retryAt <= now + 60000);
+  t.is(fresh.skipped.length, 1);
+  t.regex(fresh.skipped[0].message, /badbase\/profile\.json: base "one" is invalid/);
+  // Quiet for longer than settleMs: judged as they are.
+  const later = await readStore(dirs.store, { settleMs: 60000, now: () => now + 120000 });
+  t.deepEqual(later.settling, []);
+  const msgs = later.skipped.map((s) => s.message).join("\n");
+  t.regex(msgs, /empty\/profile\.json: is empty; skipped/);
+  t.regex(msgs, /half\/profile\.json: is not valid JSON/);
+  t.regex(msgs, /cut-utf8\/profile\.json: is not valid UTF-8; skipped/);
+  t.regex(msgs, /new-folder\/profile\.json: is missing/);
+  // Without settleMs (a one-shot reader) nothing is held back.
+  t.is((await readStore(dirs.store)).skipped.length, 5);
 });
 
 // What U-Boot's `env import -t` reads safely: two lines of plain printable ASCII, no backslash
@@ -488,73 +481,71 @@ const hostileOverlays = fc.oneof(
 
 test("hostile kernel options and overlay names never put a NUL (or any byte U-Boot would misread) in a fragment", async (t) => {
   const dirs = tempDirs();
-  try {
-    writeProfile(dirs.store, "ok", profileJson("ok", { kernelOptions: "quiet", overlays: ["spi-lcd"] }));
-    let accepted = 0;
-    let refused = 0;
-    await fc.assert(
-      fc.asyncProperty(hostileKopts, hostileOverlays, async (kopts, overlays) => {
-        // p's last good fragment is on disk; the hostile version must not replace it with bad bytes.
-        writeProfile(dirs.store, "p", profileJson("p"));
-        await writeFragments(dirs.boot, (await readStore(dirs.store)).profiles);
-        writeProfile(dirs.store, "p", profileJson("p", { kernelOptions: kopts, overlays }));
-        const s = await readStore(dirs.store);
-        const r = await writeFragments(dirs.boot, s.profiles);
-        const problems = fragmentsOnDiskAreSafe(dirs.boot);
-        if (problems.length > 0) throw new Error(problems.join("\n"));
-        if (r.errors.length > 0) throw new Error(r.errors.join("\n"));
-        const p = s.profiles.find((x) => x.record.id === "p");
-        const frag = path.join(dirs.boot, "flipper", "p.env");
-        if (p) {
-          accepted++;
-          const text = readFileSync(frag, "utf8");
-          if (text !== renderFragment({ kernelOptions: p.kernelOptions, overlays: p.overlays }))
-            throw new Error("fragment differs");
-          const back = parseFragment(text).fragment;
-          if (
-            !back ||
-            back.kernelOptions !== p.kernelOptions ||
-            back.overlays.join(" ") !== p.overlays.join(" ")
-          ) {
-            throw new Error("fragment does not read back: " + JSON.stringify(text));
-          }
-        } else {
-          refused++;
-          // Refused with one line naming the field, and its stale fragment is gone.
-          const line = s.skipped.find((x) => x.file.endsWith(path.join("p", "profile.json")));
-          if (!line || !/(kernelOptions|overlays) .* is invalid: /.test(line.message)) {
-            throw new Error("no skip line naming the field: " + JSON.stringify(s.skipped));
-          }
-          // The value is shown escaped: nothing in the line that a log reader takes as a break.
-          if (/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(line.message))
-            throw new Error("raw control characters in " + JSON.stringify(line.message));
-          if (existsSync(frag)) throw new Error("p.env is still on disk");
-        }
-        if (!existsSync(path.join(dirs.boot, "flipper", "ok.env"))) throw new Error("ok.env is gone");
-      }),
-      { numRuns: 150, seed: Number(process.env.FB_FUZZ_SEED ?? 4242) },
-    );
-    t.true(accepted > 5, "some generated values are valid: " + accepted);
-    t.true(refused > 50, "most are refused: " + refused);
-  } finally {
+  t.teardown(() => {
     dirs.cleanup();
-  }
+  });
+  writeProfile(dirs.store, "ok", profileJson("ok", { kernelOptions: "quiet", overlays: ["spi-lcd"] }));
+  let accepted = 0;
+  let refused = 0;
+  await fc.assert(
+    fc.asyncProperty(hostileKopts, hostileOverlays, async (kopts, overlays) => {
+      // p's last good fragment is on disk; the hostile version must not replace it with bad bytes.
+      writeProfile(dirs.store, "p", profileJson("p"));
+      await writeFragments(dirs.boot, (await readStore(dirs.store)).profiles);
+      writeProfile(dirs.store, "p", profileJson("p", { kernelOptions: kopts, overlays }));
+      const s = await readStore(dirs.store);
+      const r = await writeFragments(dirs.boot, s.profiles);
+      const problems = fragmentsOnDiskAreSafe(dirs.boot);
+      if (problems.length > 0) throw new Error(problems.join("\n"));
+      if (r.errors.length > 0) throw new Error(r.errors.join("\n"));
+      const p = s.profiles.find((x) => x.record.id === "p");
+      const frag = path.join(dirs.boot, "flipper", "p.env");
+      if (p) {
+        accepted++;
+        const text = readFileSync(frag, "utf8");
+        if (text !== renderFragment({ kernelOptions: p.kernelOptions, overlays: p.overlays }))
+          throw new Error("fragment differs");
+        const back = parseFragment(text).fragment;
+        if (
+          !back ||
+          back.kernelOptions !== p.kernelOptions ||
+          back.overlays.join(" ") !== p.overlays.join(" ")
+        ) {
+          throw new Error("fragment does not read back: " + JSON.stringify(text));
+        }
+      } else {
+        refused++;
+        // Refused with one line naming the field, and its stale fragment is gone.
+        const line = s.skipped.find((x) => x.file.endsWith(path.join("p", "profile.json")));
+        if (!line || !/(kernelOptions|overlays) .* is invalid: /.test(line.message)) {
+          throw new Error("no skip line naming the field: " + JSON.stringify(s.skipped));
+        }
+        // The value is shown escaped: nothing in the line that a log reader takes as a break.
+        if (/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(line.message))
+          throw new Error("raw control characters in " + JSON.stringify(line.message));
+        if (existsSync(frag)) throw new Error("p.env is still on disk");
+      }
+      if (!existsSync(path.join(dirs.boot, "flipper", "ok.env"))) throw new Error("ok.env is gone");
+    }),
+    { numRuns: 150, seed: Number(process.env.FB_FUZZ_SEED ?? 4242) },
+  );
+  t.true(accepted > 5, "some generated values are valid: " + accepted);
+  t.true(refused > 50, "most are refused: " + refused);
 });
 
 test("a fragment a power cut left zero-filled, and a stray one with hostile bytes, are replaced or removed", async (t) => {
   const dirs = tempDirs();
-  try {
-    writeProfile(dirs.store, "a", profileJson("a", { kernelOptions: "quiet" }));
-    const fdir = path.join(dirs.boot, "flipper");
-    mkdirSync(fdir, { recursive: true });
-    writeFileSync(path.join(fdir, "a.env"), Buffer.alloc(64)); // FAT after a cut: the size, no data
-    writeFileSync(path.join(fdir, "ghost.env"), "flipper_kopts=quiet\u0000; reset\n");
-    const r = await writeFragments(dirs.boot, (await readStore(dirs.store)).profiles);
-    t.deepEqual(r.written, [path.join(fdir, "a.env")]);
-    t.deepEqual(r.removed, [path.join(fdir, "ghost.env")]);
-    t.deepEqual(fragmentsOnDiskAreSafe(dirs.boot), []);
-    t.is(readFileSync(path.join(fdir, "a.env"), "utf8"), "flipper_kopts=quiet\nflipper_overlays=\n");
-  } finally {
+  t.teardown(() => {
     dirs.cleanup();
-  }
+  });
+  writeProfile(dirs.store, "a", profileJson("a", { kernelOptions: "quiet" }));
+  const fdir = path.join(dirs.boot, "flipper");
+  mkdirSync(fdir, { recursive: true });
+  writeFileSync(path.join(fdir, "a.env"), Buffer.alloc(64)); // FAT after a cut: the size, no data
+  writeFileSync(path.join(fdir, "ghost.env"), "flipper_kopts=quiet\u0000; reset\n");
+  const r = await writeFragments(dirs.boot, (await readStore(dirs.store)).profiles);
+  t.deepEqual(r.written, [path.join(fdir, "a.env")]);
+  t.deepEqual(r.removed, [path.join(fdir, "ghost.env")]);
+  t.deepEqual(fragmentsOnDiskAreSafe(dirs.boot), []);
+  t.is(readFileSync(path.join(fdir, "a.env"), "utf8"), "flipper_kopts=quiet\nflipper_overlays=\n");
 });

@@ -23,7 +23,9 @@ import { DEFAULT_BOOTED, DEFAULT_STORE } from "./store/layout";
 
 function linkUsage(): string {
   return Object.values(LINK_COMMANDS)
-    .map((c) => "  " + c.usage.padEnd(26) + " " + c.summary)
+    .map(
+      (c) => "  " + (c.usage.length > 26 ? c.usage + "\n" + "".padEnd(29) : c.usage.padEnd(27)) + c.summary,
+    )
     .join("\n");
 }
 

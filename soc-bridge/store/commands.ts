@@ -1,4 +1,4 @@
-// The one table of store commands (`flipper-boot profile ...`, later `base ...`): the CLI turns its
+// The one table of store commands (`flipper-boot profile ...`, `base ...` from base-commands.ts): the CLI turns its
 // words into a request {cmd, args}; the daemon's control socket and the CLI's direct mode both run
 // that request through runStoreCommand, so there is one implementation. Requests from the socket are
 // untrusted: every argument is type-checked here and every value by the store code.

@@ -43,7 +43,7 @@ options:
   --json                 machine-readable output (one JSON object on stdout)
   --socket PATH          daemon control socket (default ${DEFAULT_SOCKET}; env FLIPPER_BOOT_SOCKET)
   --port DEV             MCU UART when no daemon runs, or for the daemon (default /dev/ttyS4; env FLIPPER_BOOT_PORT)
-  --baud N               (default 1500000; env FLIPPER_BOOT_BAUD)
+  --baud N               (default ${DEFAULT_BAUD}; env FLIPPER_BOOT_BAUD)
   --store DIR            btrfs top level with @profiles (default ${DEFAULT_STORE}; env FLIPPER_BOOT_STORE)
   --boot-dir DIR         FAT boot partition (daemon, sync; default /boot; env FLIPPER_BOOT_BOOT_DIR; "none" = off)
   --fw-setenv CMD        write the U-Boot fallback with CMD (daemon; env FLIPPER_BOOT_FW_SETENV; default off)

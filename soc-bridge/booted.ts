@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { isValidBaseVersion, isValidProfileId } from "../protocol/profile";
 import { ACTION_NAMES } from "../protocol/register-block";
 
-export const BOOTED_FILE = "/run/flipper/booted";
+const BOOTED_FILE = "/run/flipper/booted";
 
 export interface BootedRecord {
   /** "" in recovery. */
@@ -82,7 +82,7 @@ export interface MarkGoodDecision {
 }
 
 /** flipper.profile=<id> from a kernel command line file, or null. */
-export function cmdlineProfile(file: string): string | null {
+function cmdlineProfile(file: string): string | null {
   try {
     const m = /(?:^|\s)flipper\.profile=(\S+)/.exec(readFileSync(file, "utf8"));
     return m ? m[1] : null;

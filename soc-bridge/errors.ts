@@ -66,7 +66,7 @@ export function isBridgeError(e: unknown): e is BridgeError {
   return e instanceof BridgeError;
 }
 
-export function isErrorCode(code: unknown): code is ErrorCode {
+function isErrorCode(code: unknown): code is ErrorCode {
   return typeof code === "string" && Object.hasOwn(ERROR_EXITS, code);
 }
 

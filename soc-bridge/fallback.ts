@@ -7,7 +7,7 @@ import { type Fallback, setFallback } from "./boot-files";
 import { loadStateFile, saveStateFile } from "./state-file";
 
 /** The fallback for the MCU's state and list, or null for an empty list. */
-export function chooseFallback(st: McuState, list: ProfileRecord[]): Fallback | null {
+function chooseFallback(st: McuState, list: ProfileRecord[]): Fallback | null {
   const find = (id: string) => list.find((r) => r.id === id);
   const p =
     (st.defaultMode === DefaultMode.FIXED ? find(st.defaultId) : undefined) ??

@@ -26,7 +26,7 @@ import { bundleCli } from "./build";
 const ROOT = resolve(fileURLToPath(import.meta.url), "..", "..");
 const DEBIAN = join(ROOT, "soc-bridge", "debian");
 const BINDINGS = join(ROOT, "node_modules", "@serialport", "bindings-cpp");
-export const LIB_DIR = "usr/lib/flipper-boot";
+const LIB_DIR = "usr/lib/flipper-boot";
 const BINDINGS_DIR = LIB_DIR + "/node_modules/@serialport/bindings-cpp";
 
 /**
@@ -81,7 +81,7 @@ export interface BuiltPackage {
   missing: string[];
 }
 
-export class PackageError extends Error {}
+class PackageError extends Error {}
 
 function packageVersion(): string {
   const v = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version?: string }).version;
@@ -133,7 +133,7 @@ function walk(dir: string, out: string[] = []): string[] {
 }
 
 /** npm package names an esbuild metafile drew from (nested node_modules count as their own). */
-export function bundledPackages(meta: Metafile): string[] {
+function bundledPackages(meta: Metafile): string[] {
   const names = new Set<string>();
   for (const input of Object.keys(meta.inputs)) {
     const parts = input.split("node_modules/");
@@ -230,7 +230,7 @@ function versionCompare(a: string, b: string): number {
 }
 
 /** Depends entries for a native binding: its NEEDED libraries, at the versions its symbols need. */
-export function sharedLibraryDepends(elf: string): string[] {
+function sharedLibraryDepends(elf: string): string[] {
   const dyn = execFileSync("readelf", ["-d", "-W", elf], { encoding: "utf8" });
   const pkgs = new Set<string>();
   for (const m of dyn.matchAll(/\(NEEDED\)\s+Shared library: \[([^\]]+)\]/g)) {

@@ -102,7 +102,7 @@ export function syncLine(info: SyncInfo): string {
 }
 
 /** Runs `work` on `link` and measures it as a SyncInfo of `count` records. */
-export async function measured(
+async function measured(
   link: McuLink,
   count: number,
   work: () => Promise<{ kind: SyncInfo["kind"]; generation: number }>,

@@ -209,7 +209,7 @@ export function registerStoreCommands(more: Record<string, StoreCommand>): void 
   }
 }
 
-export function storeCommand(cmd: string): StoreCommand | null {
+function storeCommand(cmd: string): StoreCommand | null {
   return Object.hasOwn(table, cmd) ? table[cmd] : null;
 }
 

@@ -3,7 +3,7 @@
 // {cmd, args}; the daemon's control socket and the CLI's direct mode (no daemon) both run that
 // request here against a LinkContext, and the CLI prints its result with the entry's `human`.
 // Requests from the socket are untrusted: every argument is type-checked here, every value by ops.ts.
-import { MAX_TRIES_LIMIT, MENU_TIMEOUT_MAX, ShowMenu } from "../protocol/messages";
+import { MAX_TRIES_LIMIT, MENU_TIMEOUT_MAX, SHOW_MENU_NAMES, showMenuName } from "../protocol/messages";
 import { describeBooted, markGoodDecision } from "./booted";
 import { BridgeError } from "./errors";
 import type { McuLink } from "./link";
@@ -18,7 +18,6 @@ import {
   setDefault,
   setNext,
   setOptions,
-  showMenuName,
 } from "./ops";
 import { listStaged } from "./store/profiles";
 
@@ -96,13 +95,14 @@ function optionsChange(o: LinkCliValues): OptionsChange {
     );
   }
   if (o.show !== null) {
-    if (o.show !== showMenuName(ShowMenu.ALWAYS) && o.show !== showMenuName(ShowMenu.ON_KEY)) {
+    const show = SHOW_MENU_NAMES.indexOf(o.show);
+    if (show < 0) {
       throw new BridgeError(
         "usage",
         "--show " + JSON.stringify(o.show) + " is invalid: must be always or on-key",
       );
     }
-    change.showMenu = o.show === showMenuName(ShowMenu.ALWAYS) ? ShowMenu.ALWAYS : ShowMenu.ON_KEY;
+    change.showMenu = show;
   }
   if (o.maxTries !== null) {
     change.maxTries = wholeNumber("--max-tries", o.maxTries, 1, MAX_TRIES_LIMIT, "1 to " + MAX_TRIES_LIMIT);

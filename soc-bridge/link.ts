@@ -2,7 +2,7 @@
 // retries with the SAME seq (the MCU answers a repeated request from its cache), exponential
 // backoff up to a cap, HELLO negotiation, and events emitted to listeners.
 import { EventEmitter } from "node:events";
-import { type Bytes, hex, utf8Decode } from "../protocol/bytes";
+import { type Bytes, hexBytes, utf8Decode } from "../protocol/bytes";
 import {
   encodeFrame,
   type Frame,
@@ -95,10 +95,9 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
-function hexBytes(b: ArrayLike<number>): string {
-  let s = "";
-  for (let i = 0; i < b.length; i++) s += (i ? " " : "") + hex(b[i], 2);
-  return s;
+/** Bytes as hex pairs with a space between (the --verbose frame log). */
+function spacedHex(b: Bytes): string {
+  return hexBytes(b).replace(/(..)(?!$)/g, "$1 ");
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -192,7 +191,7 @@ export class McuLink extends EventEmitter {
         " [" +
         f.payload.length +
         " B] " +
-        hexBytes(f.payload),
+        spacedHex(f.payload),
     );
   }
 

@@ -1,6 +1,6 @@
 // MCU operations on top of the link: full list transfer, deltas, read-back, and the boot
 // settings commands. Shared by the daemon and by the CLI when no daemon runs.
-import { ACTION_NAMES, REASON_NAMES } from "../protocol/register-block";
+import { ACTION_NAMES, actionName, reasonName } from "../protocol/register-block";
 import {
   type BootReport,
   DefaultMode,
@@ -22,7 +22,8 @@ import {
   MessageType,
   packListItems,
   Result,
-  ShowMenu,
+  showMenuName,
+  defaultModeName,
 } from "../protocol/messages";
 import {
   checkProfileId,
@@ -276,12 +277,7 @@ export async function markGood(link: McuLink, runningProfile: string | null): Pr
 
 /** The CLI's word for the default: `last-used`, or the fixed profile's id. */
 export function defaultName(mode: number, id: string): string {
-  return mode === DefaultMode.LAST_USED ? "last-used" : id;
-}
-
-/** The CLI's word for a ShowMenu value (`--show always|on-key`). */
-export function showMenuName(v: number): "always" | "on-key" {
-  return v === ShowMenu.ALWAYS ? "always" : "on-key";
+  return mode === DefaultMode.LAST_USED ? defaultModeName(mode) : id;
 }
 
 /** A JSON-friendly view of the MCU state with names instead of codes. */
@@ -291,10 +287,7 @@ export function describeState(st: McuState) {
     profileCount: st.profileCount,
     maxProfiles: st.maxProfiles,
     default: defaultName(st.defaultMode, st.defaultId),
-    next:
-      st.nextId === ""
-        ? null
-        : { id: st.nextId, action: ACTION_NAMES[st.nextAction] ?? String(st.nextAction) },
+    next: st.nextId === "" ? null : { id: st.nextId, action: actionName(st.nextAction) },
     options: {
       timeoutSeconds: st.options.timeoutSeconds,
       show: showMenuName(st.options.showMenu),
@@ -308,8 +301,8 @@ export function describeState(st: McuState) {
             sequence: st.lastBoot.sequence,
             id: st.lastBoot.id,
             base: st.lastBoot.base,
-            action: ACTION_NAMES[st.lastBoot.action] ?? String(st.lastBoot.action),
-            reason: REASON_NAMES[st.lastBoot.reason] ?? String(st.lastBoot.reason),
+            action: actionName(st.lastBoot.action),
+            reason: reasonName(st.lastBoot.reason),
             try: st.lastBoot.tryNumber,
             maxTries: st.lastBoot.maxTries,
             good: st.lastBoot.good === 1,

@@ -30,6 +30,7 @@ import {
   tempDirs,
   waitUntil,
   writeProfile,
+  stopAtEnd,
 } from "./helpers/bridge-env";
 import { realMcuOnPty, startMcuOn } from "./helpers/mcu-endpoint";
 import { openPtyPair } from "./helpers/pty";
@@ -62,11 +63,7 @@ test("full sync on start, deltas on change, fragments written and stale ones rem
   });
   // Distinct requests: a retry after a slow reply (a loaded machine) repeats the same request.
   const count = (type: number) => requests(end, type);
-  t.teardown(async () => {
-    await d.stop();
-    await end.close();
-    dirs.cleanup();
-  });
+  stopAtEnd(t, d, end, dirs);
   await d.whenSynced();
   t.deepEqual(ids(end.profiles()), ["main", "work"]);
   t.true(await storeMatches(dirs.store, end.profiles()));
@@ -118,11 +115,7 @@ test("bad profiles are skipped with one log line each; the others sync; fixing o
     debounceMs: 50,
     log: (l) => logs.push(l),
   });
-  t.teardown(async () => {
-    await d.stop();
-    await end.close();
-    dirs.cleanup();
-  });
+  stopAtEnd(t, d, end, dirs);
   await d.whenSynced();
   t.deepEqual(ids(end.profiles()), ["good"]);
   const skipLines = logs.filter((l) => l.includes("; skipped"));
@@ -157,11 +150,7 @@ test("more profiles than the MCU holds: a clear error naming the limit, the MCU 
     debounceMs: 50,
     log: (l) => logs.push(l),
   });
-  t.teardown(async () => {
-    await d.stop();
-    await end.close();
-    dirs.cleanup();
-  });
+  stopAtEnd(t, d, end, dirs);
   await d.whenSynced();
   t.is(end.profiles().length, 32);
   const gen = end.state().generation;
@@ -193,11 +182,7 @@ test("MCU not responding: reported once, retried with backoff, and synced once i
     backoffMaxMs: 300,
     log: (l) => logs.push(l),
   });
-  t.teardown(async () => {
-    await d.stop();
-    await end.close();
-    dirs.cleanup();
-  });
+  stopAtEnd(t, d, end, dirs);
   await waitUntil(() => d.status().link === "not-responding", "the not-responding state");
   t.true(logs.some((l) => /MCU not responding: no reply to HELLO .*; will keep trying/.test(l)));
   // Three more rounds of tries after the first report.
@@ -244,11 +229,7 @@ test("MCU events: default changed in the menu, boot report, restart; the U-Boot 
   };
   const logs: string[] = [];
   const d = await startDaemon(opts);
-  t.teardown(async () => {
-    await d.stop();
-    await end.close();
-    dirs.cleanup();
-  });
+  stopAtEnd(t, d, end, dirs);
   await d.whenSynced();
   // No default, nothing good yet: the first profile.
   await waitUntil(() => existsSync(calls), "the first fw_setenv call");
@@ -315,11 +296,7 @@ test("an MCU whose flash was erased gets the full list again after its HELLO", a
   const synced: Array<{ kind: string }> = [];
   const d = await startDaemon({ port: end.port, store: dirs.store, socket: null, log: () => {} });
   d.on("synced", (s) => synced.push(s));
-  t.teardown(async () => {
-    await d.stop();
-    await end.close();
-    dirs.cleanup();
-  });
+  stopAtEnd(t, d, end, dirs);
   await d.whenSynced();
   for (const k of end.flash.keys()) end.flash.write(k, null);
   await end.restart();
@@ -392,11 +369,7 @@ test("a store that is not mounted never empties the MCU's menu", async (t) => {
     backoffMaxMs: 200,
     log: (l) => logs.push(l),
   });
-  t.teardown(async () => {
-    await d.stop();
-    await end.close();
-    dirs.cleanup();
-  });
+  stopAtEnd(t, d, end, dirs);
   await waitUntil(() => d.status().error !== "", "the store error");
   t.regex(
     d.status().error,
@@ -469,11 +442,7 @@ test("every kind of entry that is not a profile: one skip line each, listed in s
     socket: null,
     log: (l) => logs.push(l),
   });
-  t.teardown(async () => {
-    await d.stop();
-    await end.close();
-    dirs.cleanup();
-  });
+  stopAtEnd(t, d, end, dirs);
   await d.whenSynced();
   t.deepEqual(ids(end.profiles()), ["good", "work"]);
   const skipLines = () => logs.filter((l) => l.endsWith("; skipped"));
@@ -542,11 +511,7 @@ test("a profile.json written in place, slowly, is never synced half-written: no 
       };
       d.on("pending", on);
     });
-  t.teardown(async () => {
-    await d.stop();
-    await end.close();
-    dirs.cleanup();
-  });
+  stopAtEnd(t, d, end, dirs);
   await d.whenSynced();
   const begins = requests(end, MessageType.LIST_BEGIN);
   const fragment = readFileSync(path.join(dirs.boot, "flipper", "main.env"), "utf8");
@@ -612,11 +577,7 @@ test("a profile.json that stays broken is skipped once it has settled", async (t
     settleMs: 300,
     log: (l) => logs.push(l),
   });
-  t.teardown(async () => {
-    await d.stop();
-    await end.close();
-    dirs.cleanup();
-  });
+  stopAtEnd(t, d, end, dirs);
   await d.whenSynced();
   writeFileSync(path.join(dirs.store, "@profiles", "work", "profile.json"), '{ "id": "work", ');
   await waitUntil(() => ids(end.profiles()).join() === "main", "work dropped once the file settled");
@@ -631,11 +592,7 @@ test("a profile folder replaced under the same name (rename exchange) is watched
   const end = await realMcuOnPty();
   writeProfile(dirs.store, "main", profileJson("main", { name: "Main" }));
   const d = await startDaemon({ port: end.port, store: dirs.store, socket: null, log: () => {} });
-  t.teardown(async () => {
-    await d.stop();
-    await end.close();
-    dirs.cleanup();
-  });
+  stopAtEnd(t, d, end, dirs);
   await d.whenSynced();
   // Built elsewhere, moved into place (as the lifecycle commands do).
   const staging = path.join(dirs.root, "staging");
@@ -743,11 +700,7 @@ test("a daemon starting while a profile.json is half-written keeps that profile 
   const fd = openSync(file, "w"); // the writer is in the middle of it when the daemon starts
   writeSync(fd, text.slice(0, 16));
   const d = await startDaemon(opts);
-  t.teardown(async () => {
-    await d.stop();
-    await end.close();
-    dirs.cleanup();
-  });
+  stopAtEnd(t, d, end, dirs);
   await new Promise<void>((resolve) => {
     const on = (files: string[]) => {
       if (files.includes(file)) {

@@ -9,8 +9,16 @@ import { MessageType } from "../protocol/messages";
 import { type ProfileRecord, sameProfile } from "../protocol/profile";
 import { startDaemon } from "../soc-bridge/daemon";
 import { readStore, records } from "../soc-bridge/profile-store";
-import { profileJson, removeProfile, tempDirs, waitUntil, writeProfile } from "./helpers/bridge-env";
-import { type FaultProxy, NO_FAULTS, prng, startFaultProxy } from "./helpers/fault-proxy";
+import {
+  profileJson,
+  removeProfile,
+  stopAtEnd,
+  tempDirs,
+  waitUntil,
+  writeProfile,
+} from "./helpers/bridge-env";
+import { type FaultProxy, NO_FAULTS, startFaultProxy } from "./helpers/fault-proxy";
+import { prng } from "./helpers/fuzz";
 import { type McuEndpoint, startMcuOn } from "./helpers/mcu-endpoint";
 import { openPtyPair, type PtyPair } from "./helpers/pty";
 
@@ -93,11 +101,7 @@ test("drops, corruption and duplicates on both directions: the MCU ends with exa
     backoffMaxMs: 500,
     log: (l) => logs.push(l),
   });
-  t.teardown(async () => {
-    await d.stop();
-    await r.close();
-    dirs.cleanup();
-  });
+  stopAtEnd(t, d, r, dirs);
   await d.whenSynced(120000);
   t.true(exactly(r.mcu.profiles(), await diskList(dirs.store)));
   // Changes while the line stays noisy: rename, delete, add, hide.
@@ -144,11 +148,7 @@ test("the MCU restarting in the middle of a full sync keeps its old list, then g
     });
   };
   const d = await startDaemon(opts);
-  t.teardown(async () => {
-    await d.stop();
-    await r.close();
-    dirs.cleanup();
-  });
+  stopAtEnd(t, d, r, dirs);
   await waitUntil(() => restarted, "the restart mid-transfer", 60000);
   await waitUntil(() => r.mcu.profiles().length === 32, "the new list after the restart", 60000);
   await d.whenSynced();
@@ -238,11 +238,7 @@ test("rounds of changes on a noisy line with MCU restarts in between: always exa
     backoffMaxMs: 400,
     log: () => {},
   });
-  t.teardown(async () => {
-    await d.stop();
-    await r.close();
-    dirs.cleanup();
-  });
+  stopAtEnd(t, d, r, dirs);
   await d.whenSynced(120000);
   for (let round = 0; round < 4; round++) {
     const present = (await diskList(dirs.store)).map((p) => p.id);

@@ -4,6 +4,7 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import type { ExecutionContext } from "ava";
 import { openSerial } from "../../soc-bridge/serial";
 import type { Transport } from "../../soc-bridge/link";
 import { openPtyPair, type PtyPair } from "./pty";
@@ -16,6 +17,23 @@ export interface TempDirs {
   state: string;
   socket: string;
   cleanup(): void;
+}
+
+/**
+ * At the test's end (t.teardown): stops the daemon, then closes the MCU endpoint, then removes the
+ * temporary folders.
+ */
+export function stopAtEnd(
+  t: ExecutionContext,
+  daemon: { stop(): Promise<void> },
+  end: { close(): Promise<void> },
+  dirs: { cleanup(): void },
+): void {
+  t.teardown(async () => {
+    await daemon.stop();
+    await end.close();
+    dirs.cleanup();
+  });
 }
 
 export function tempDirs(prefix = "fb-bridge-"): TempDirs {

@@ -4,6 +4,7 @@
 import { type Frame, FrameDecoder, MAX_WIRE_FRAME } from "../../protocol/frame";
 import type { Transport } from "../../soc-bridge/link";
 import { openSerial } from "../../soc-bridge/serial";
+import { prng } from "./fuzz";
 
 export interface FaultRates {
   /** Per byte. */
@@ -15,18 +16,6 @@ export interface FaultRates {
 }
 
 export const NO_FAULTS: FaultRates = { drop: 0, corrupt: 0, duplicate: 0, duplicateFrame: 0 };
-
-/** mulberry32: a tiny seeded PRNG. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface FaultProxy {
   /** Rates from the bridge to the MCU and back; change them at any time. */

@@ -151,11 +151,14 @@ test("more profiles than the MCU holds: a clear error naming the limit, the MCU 
     log: (l) => logs.push(l),
   });
   stopAtEnd(t, d, end, dirs);
-  await d.whenSynced();
+  t.is((await d.whenSynced()).state, "in-sync");
   t.is(end.profiles().length, 32);
   const gen = end.state().generation;
   writeProfile(dirs.store, "p32", profileJson("p32"));
   await waitUntil(() => d.status().error !== "", "the limit error");
+  // Idle with the MCU keeping its list: held, not in sync, and no retry timer.
+  await waitUntil(() => d.status().state === "held", "the held state");
+  t.false(d.status().inSync);
   t.regex(d.status().error, /too many profiles: 33 valid profiles on disk, the MCU holds at most 32/);
   t.true(logs.some((l) => l.includes("the MCU holds at most 32")));
   t.is(end.state().generation, gen);

@@ -176,7 +176,7 @@ function checkId(id: string): void {
 }
 
 export async function setDefault(link: McuLink, target: string): Promise<void> {
-  if (target === "last-used") {
+  if (target === defaultModeName(DefaultMode.LAST_USED)) {
     await link.call(MessageType.SET_DEFAULT, encodeSetDefault({ mode: DefaultMode.LAST_USED, id: "" }));
     return;
   }

@@ -5,7 +5,8 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { compiled } from "../mcu/vm/bytecode";
-import { type BootRecord, Simulation } from "../sim/engine";
+import { Simulation } from "../sim/engine";
+import type { BootRecord } from "../sim/types";
 import { VM_PROGRAM, type VmMcu } from "../sim/mcu-vm";
 
 const WARM_RUNS = 5;

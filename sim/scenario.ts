@@ -9,7 +9,9 @@ import { pathToFileURL } from "node:url";
 import { PNG } from "pngjs";
 import { parse as parseYaml } from "yaml";
 import { MessageType } from "../protocol/messages";
-import { bridgeView, type ProfileJson, Simulation } from "./engine";
+import { Simulation } from "./engine";
+import type { ProfileJson } from "./example";
+import { bridgeView } from "./views";
 import { VmMcu } from "./mcu-vm";
 import { SimUboot } from "./uboot";
 
@@ -283,41 +285,41 @@ class Runner {
         await sim.waitBoot();
         return;
       case "writeProfile":
-        await sim.writeProfile(v as ProfileJson);
+        await sim.flipctl.writeProfile(v as ProfileJson);
         await this.settle();
         return;
       case "writeRaw": {
         const o = v as { folder: string; text: string };
-        await sim.writeProfileText(o.folder, o.text);
+        await sim.flipctl.writeProfileText(o.folder, o.text);
         await this.settle();
         return;
       }
       case "editProfile": {
         const o = v as ProfileJson;
-        await sim.editProfile(o.id, o);
+        await sim.flipctl.editProfile(o.id, o);
         await this.settle();
         return;
       }
       case "deleteProfile":
-        await sim.deleteProfile(String(v));
+        await sim.flipctl.deleteProfile(String(v));
         await this.settle();
         return;
       case "cloneProfile": {
         const o = v as { from: string; id: string; name?: string };
-        await sim.cloneProfile(o.from, o.id, o.name);
+        await sim.flipctl.cloneProfile(o.from, o.id, o.name);
         await this.settle();
         return;
       }
       case "renameProfile": {
         const o = v as { id: string; name: string };
-        await sim.renameProfile(o.id, o.name);
+        await sim.flipctl.renameProfile(o.id, o.name);
         await this.settle();
         return;
       }
       case "hideProfile": {
         const o =
           typeof v === "string" ? { id: v as string, hidden: true } : (v as { id: string; hidden?: boolean });
-        await sim.hideProfile(o.id, o.hidden ?? true);
+        await sim.flipctl.hideProfile(o.id, o.hidden ?? true);
         await this.settle();
         return;
       }
@@ -518,7 +520,7 @@ class Runner {
       for (const id of Object.keys(exp)) {
         let act: unknown = null;
         try {
-          act = await sim.readProfile(id);
+          act = await sim.flipctl.readProfile(id);
         } catch {
           act = null;
         }
@@ -528,7 +530,7 @@ class Runner {
     }
     if ("storeMissing" in e) {
       for (const id of asList(e.storeMissing)) {
-        const there = await sim.readProfile(id).then(
+        const there = await sim.flipctl.readProfile(id).then(
           () => true,
           () => false,
         );

@@ -10,13 +10,9 @@ import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { type WebSocket, WebSocketServer } from "ws";
 import { KEY_NAMES } from "../mcu/core/keys";
-import {
-  type BootRecord,
-  type LogLine,
-  type ProfileJson,
-  Simulation,
-  type SimulationOptions,
-} from "./engine";
+import { Simulation } from "./engine";
+import type { ProfileJson } from "./example";
+import type { BootRecord, LogLine, SimulationOptions } from "./types";
 
 const WEB = join(dirname(fileURLToPath(import.meta.url)), "web");
 const TYPES: Record<string, string> = {
@@ -121,26 +117,26 @@ export async function startServer(o: ServerOptions = {}): Promise<SimServer> {
         sim.emit("state");
         return null;
       case "create":
-        await sim.createProfile(m.profile as ProfileJson);
+        await sim.flipctl.createProfile(m.profile as ProfileJson);
         return null;
       case "reset":
-        await sim.resetProfile(str(m.id, "id"));
+        await sim.flipctl.resetProfile(str(m.id, "id"));
         return null;
       case "clone":
-        await sim.cloneProfile(
+        await sim.flipctl.cloneProfile(
           str(m.from, "from"),
           str(m.id, "id"),
           typeof m.name === "string" ? m.name : undefined,
         );
         return null;
       case "rename":
-        await sim.renameProfile(str(m.id, "id"), str(m.name, "name"));
+        await sim.flipctl.renameProfile(str(m.id, "id"), str(m.name, "name"));
         return null;
       case "delete":
-        await sim.deleteProfile(str(m.id, "id"));
+        await sim.flipctl.deleteProfile(str(m.id, "id"));
         return null;
       case "hide":
-        await sim.hideProfile(str(m.id, "id"), m.hidden !== false);
+        await sim.flipctl.hideProfile(str(m.id, "id"), m.hidden !== false);
         return null;
       case "setDefault":
         await sim.setDefault(str(m.target, "target"));

@@ -117,3 +117,35 @@ export function btrfsStore(dir: string, mountAt: string, bases: string[]): SimSt
     close,
   };
 }
+
+/**
+ * The store a simulation asked for: "folder" (or a --store folder given), "btrfs" (throws when it
+ * cannot be mounted) or "auto" (btrfs when this machine can mount it, else the folder, saying why).
+ * `bases` are the base versions the profiles name (1.1 and 1.2 are always made).
+ */
+export function openStore(
+  kind: "auto" | "btrfs" | "folder",
+  dir: string,
+  storeDir: string,
+  bases: string[],
+  storeDirGiven = false,
+): SimStore {
+  if (storeDirGiven) return folderStore("--store names a folder");
+  if (kind === "folder") return folderStore("the folder store was chosen");
+  const missing = btrfsMissing();
+  if (missing) {
+    if (kind === "btrfs") throw new Error("a btrfs store needs: " + missing);
+    return folderStore("a btrfs image needs " + missing);
+  }
+  const wanted = [...new Set(["1.1", "1.2", ...bases])];
+  try {
+    return btrfsStore(
+      dir,
+      storeDir,
+      wanted.filter((b) => /^\d{1,4}(\.\d{1,4}){1,3}$/.test(b)),
+    );
+  } catch (e) {
+    if (kind === "btrfs") throw e;
+    return folderStore("the btrfs image could not be mounted: " + (e as Error).message.split("\n")[0]);
+  }
+}

@@ -4,7 +4,8 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import test from "ava";
-import { parseBootargs, Simulation } from "../sim/engine";
+import { parseBootargs } from "../sim/boot";
+import { Simulation } from "../sim/engine";
 import { comparePng, partialMatch } from "../sim/scenario";
 import { memWriteLines, readTree, SimUboot } from "../sim/uboot";
 import { BlockAction, BlockReason, BlockStatus, encodeBlock } from "../protocol/register-block";
@@ -155,11 +156,13 @@ test("FlipCTL refuses a profile id that cannot be a folder name, and names it", 
   const sim = new Simulation();
   try {
     for (const id of ["", "a/b", "..", "."]) {
-      await t.throwsAsync(() => sim.writeProfile({ id, name: "x", base: "1.2" }), {
+      await t.throwsAsync(() => sim.flipctl.writeProfile({ id, name: "x", base: "1.2" }), {
         message: "profile id " + JSON.stringify(id) + " cannot be a folder name",
       });
     }
-    await t.throwsAsync(() => sim.deleteProfile("nope"), { message: 'no profile "nope" in the store' });
+    await t.throwsAsync(() => sim.flipctl.deleteProfile("nope"), {
+      message: 'no profile "nope" in the store',
+    });
   } finally {
     await sim.close();
   }

@@ -232,7 +232,7 @@ test("the FlipCTL panel creates, clones, renames, hides and deletes profiles; th
     await click(page, '#create-form button[type="submit"]');
     await page.waitForSelector('#profiles tr[data-id="work"]');
     await until("work on the MCU", () => mcuIds().includes("work"));
-    t.is((await sim.readProfile("work")).name, "Work");
+    t.is((await sim.flipctl.readProfile("work")).name, "Work");
 
     // Clone Desktop as lab.
     await page.type("#new-id", "lab");
@@ -243,7 +243,7 @@ test("the FlipCTL panel creates, clones, renames, hides and deletes profiles; th
       t.log(await page.$eval("#toast", (x) => x.textContent), sim.logs.slice(-5));
       throw e;
     });
-    t.is((await sim.readProfile("lab")).origin, "desktop");
+    t.is((await sim.flipctl.readProfile("lab")).origin, "desktop");
 
     // Rename lab inline.
     await click(page, '#profiles tr[data-id="lab"] button[data-act="rename"]');
@@ -267,7 +267,7 @@ test("the FlipCTL panel creates, clones, renames, hides and deletes profiles; th
       );
       throw e;
     });
-    t.is((await sim.readProfile("lab")).name, "Lab Two");
+    t.is((await sim.flipctl.readProfile("lab")).name, "Lab Two");
 
     // Hide kiosk.
     await click(page, '#profiles tr[data-id="kiosk"] button[data-act="hide"]');

@@ -240,37 +240,26 @@ export class SimUboot {
       lines.push(...memWriteLines(A_ENV, text));
       lines.push("env import -t " + hex(A_ENV) + " " + hex(text.length) + " " + names.join(" "));
     }
+    // The block from RAM to the I2C target, as the MCU would publish it.
+    const i2cWriteBlock =
+      "i2c dev 0; i2c write " +
+      hex(A_BLOCK) +
+      " " +
+      hex(MCU_I2C_ADDRESS) +
+      " " +
+      hex(BLOCK_REGISTER) +
+      ".2 " +
+      hex(input.block ? input.block.length : 0) +
+      " -s";
     if (input.block) {
       lines.push(...memWriteLines(A_BLOCK, Buffer.from(input.block)));
-      lines.push(
-        "i2c dev 0; i2c write " +
-          hex(A_BLOCK) +
-          " " +
-          hex(MCU_I2C_ADDRESS) +
-          " " +
-          hex(BLOCK_REGISTER) +
-          ".2 " +
-          hex(input.block.length) +
-          " -s",
-      );
+      lines.push(i2cWriteBlock);
     }
     let responder: Responder | undefined;
     let polls = 0;
     if (input.block && input.liveBlock) {
       const live = input.liveBlock;
-      lines.push(
-        "setenv flipper_poll_hook 'mm.l " +
-          hex(A_BLOCK) +
-          "; i2c dev 0; i2c write " +
-          hex(A_BLOCK) +
-          " " +
-          hex(MCU_I2C_ADDRESS) +
-          " " +
-          hex(BLOCK_REGISTER) +
-          ".2 " +
-          hex(input.block.length) +
-          " -s'",
-      );
+      lines.push("setenv flipper_poll_hook 'mm.l " + hex(A_BLOCK) + "; " + i2cWriteBlock + "'");
       // At mm's first prompt, type the whole block (16 words) and "." at once: one consistent copy,
       // as the MCU publishes it (the console input waits in QEMU until U-Boot reads it).
       const first = hex(A_BLOCK) + ": ";

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import test from "ava";
 import { parseBootargs } from "../sim/boot";
 import { Simulation } from "../sim/engine";
-import { comparePng, partialMatch } from "../sim/scenario";
+import { comparePng, partialMatch } from "../sim/scenario-check";
 import { memWriteLines, readTree, SimUboot } from "../sim/uboot";
 import { BlockAction, BlockReason, BlockStatus, encodeBlock } from "../protocol/register-block";
 import { Framebuffer } from "../mcu/node/framebuffer";
@@ -52,57 +52,48 @@ test("memWriteLines puts exactly the bytes (little-endian words) at the address,
 
 test("readTree reads the boot folder and skips dotfiles (atomic-write leftovers)", (t) => {
   const d = mkdtempSync(join(tmpdir(), "flipper-sim-tree-"));
-  try {
-    mkdirSync(join(d, "flipper", "overlays"), { recursive: true });
-    writeFileSync(join(d, "flipper", "a.env"), "flipper_kopts=quiet\n");
-    writeFileSync(join(d, "flipper", ".a.env.tmp"), "half");
-    writeFileSync(join(d, "flipper", "overlays", "x.dtbo"), "dtbo");
-    const tree = readTree(d);
-    t.deepEqual(Object.keys(tree).sort(), ["flipper/a.env", "flipper/overlays/x.dtbo"]);
-    t.is(String(tree["flipper/a.env"]), "flipper_kopts=quiet\n");
-  } finally {
-    rmSync(d, { recursive: true, force: true });
-  }
+  t.teardown(() => rmSync(d, { recursive: true, force: true }));
+  mkdirSync(join(d, "flipper", "overlays"), { recursive: true });
+  writeFileSync(join(d, "flipper", "a.env"), "flipper_kopts=quiet\n");
+  writeFileSync(join(d, "flipper", ".a.env.tmp"), "half");
+  writeFileSync(join(d, "flipper", "overlays", "x.dtbo"), "dtbo");
+  const tree = readTree(d);
+  t.deepEqual(Object.keys(tree).sort(), ["flipper/a.env", "flipper/overlays/x.dtbo"]);
+  t.is(String(tree["flipper/a.env"]), "flipper_kopts=quiet\n");
 });
 
 test("comparePng counts differing pixels and names the first", (t) => {
   const d = mkdtempSync(join(tmpdir(), "flipper-sim-png-"));
-  try {
-    const a = new Framebuffer(256, 144);
-    a.fillRect(0, 0, 256, 144, 0);
-    const f = join(d, "a.png");
-    writeFileSync(f, a.toPng());
-    t.is(comparePng(f, a.toPng()), null);
-    a.fillRect(10, 20, 2, 1, 63);
-    t.is(comparePng(f, a.toPng()), "2 pixels differ, first at (10,20)");
-    t.regex(comparePng(join(d, "missing.png"), a.toPng())!, /^cannot read /);
-  } finally {
-    rmSync(d, { recursive: true, force: true });
-  }
+  t.teardown(() => rmSync(d, { recursive: true, force: true }));
+  const a = new Framebuffer(256, 144);
+  a.fillRect(0, 0, 256, 144, 0);
+  const f = join(d, "a.png");
+  writeFileSync(f, a.toPng());
+  t.is(comparePng(f, a.toPng()), null);
+  a.fillRect(10, 20, 2, 1, 63);
+  t.is(comparePng(f, a.toPng()), "2 pixels differ, first at (10,20)");
+  t.regex(comparePng(join(d, "missing.png"), a.toPng())!, /^cannot read /);
 });
 
 test("comparePng at 4 bits (the VM's screen) matches a reference it quantizes exactly, and no other", (t) => {
   const d = mkdtempSync(join(tmpdir(), "flipper-sim-png4-"));
-  try {
-    // The reference: the Node renderer's grays (20 is index 5; the VM's index 5 shows as gray 21).
-    const ref = new Framebuffer(256, 144);
-    ref.fillRect(0, 0, 256, 144, 63);
-    ref.fillRect(0, 0, 40, 10, 20);
-    ref.fillRect(50, 0, 4, 4, 46);
-    const f = join(d, "ref.png");
-    writeFileSync(f, ref.toPng());
-    const vm = new Framebuffer(256, 144);
-    vm.fillRect(0, 0, 256, 144, grayOfIndex(15));
-    vm.fillRect(0, 0, 40, 10, grayOfIndex(20 >> 2));
-    vm.fillRect(50, 0, 4, 4, grayOfIndex(46 >> 2));
-    t.is(comparePng(f, vm.toPng(), 4), null);
-    t.is(comparePng(f, vm.toPng()), "400 pixels differ, first at (0,0)", "at 6 bits gray 21 is not 20");
-    vm.fillRect(3, 2, 1, 1, grayOfIndex(6));
-    t.is(comparePng(f, vm.toPng(), 4), "1 pixels differ at 4 bits, first at (3,2)");
-    t.throws(() => comparePng(f, vm.toPng(), 8), { message: "bits 8 is invalid: use 6 or 4" });
-  } finally {
-    rmSync(d, { recursive: true, force: true });
-  }
+  t.teardown(() => rmSync(d, { recursive: true, force: true }));
+  // The reference: the Node renderer's grays (20 is index 5; the VM's index 5 shows as gray 21).
+  const ref = new Framebuffer(256, 144);
+  ref.fillRect(0, 0, 256, 144, 63);
+  ref.fillRect(0, 0, 40, 10, 20);
+  ref.fillRect(50, 0, 4, 4, 46);
+  const f = join(d, "ref.png");
+  writeFileSync(f, ref.toPng());
+  const vm = new Framebuffer(256, 144);
+  vm.fillRect(0, 0, 256, 144, grayOfIndex(15));
+  vm.fillRect(0, 0, 40, 10, grayOfIndex(20 >> 2));
+  vm.fillRect(50, 0, 4, 4, grayOfIndex(46 >> 2));
+  t.is(comparePng(f, vm.toPng(), 4), null);
+  t.is(comparePng(f, vm.toPng()), "400 pixels differ, first at (0,0)", "at 6 bits gray 21 is not 20");
+  vm.fillRect(3, 2, 1, 1, grayOfIndex(6));
+  t.is(comparePng(f, vm.toPng(), 4), "1 pixels differ at 4 bits, first at (3,2)");
+  t.throws(() => comparePng(f, vm.toPng(), 8), { message: "bits 8 is invalid: use 6 or 4" });
 });
 
 test("FrameMirror rebuilds a frame from the program's PIX lines (DeviceScript's column-major 4-bit buffer)", (t) => {
@@ -154,50 +145,46 @@ test("the VM lock serves waiters in order: an earlier live waiter goes first, a 
 
 test("FlipCTL refuses a profile id that cannot be a folder name, and names it", async (t) => {
   const sim = new Simulation();
-  try {
-    for (const id of ["", "a/b", "..", "."]) {
-      await t.throwsAsync(() => sim.flipctl.writeProfile({ id, name: "x", base: "1.2" }), {
-        message: "profile id " + JSON.stringify(id) + " cannot be a folder name",
-      });
-    }
-    await t.throwsAsync(() => sim.flipctl.deleteProfile("nope"), {
-      message: 'no profile "nope" in the store',
+  t.teardown(() => sim.close());
+  for (const id of ["", "a/b", "..", "."]) {
+    await t.throwsAsync(() => sim.flipctl.writeProfile({ id, name: "x", base: "1.2" }), {
+      message: "profile id " + JSON.stringify(id) + " cannot be a folder name",
     });
-  } finally {
-    await sim.close();
   }
+  await t.throwsAsync(() => sim.flipctl.deleteProfile("nope"), {
+    message: 'no profile "nope" in the store',
+  });
 });
 
 test("a dead U-Boot session is dropped: the boot after it starts a new QEMU and works", async (t) => {
   t.timeout(240000);
   const u = new SimUboot();
   const d = mkdtempSync(join(tmpdir(), "flipper-sim-boot-"));
-  try {
-    const block = encodeBlock({
-      status: BlockStatus.FINAL,
-      action: BlockAction.BOOT,
-      reason: BlockReason.USER,
-      flags: 0,
-      tryNumber: 1,
-      maxTries: 3,
-      sequence: 5,
-      profileId: "desktop",
-      base: "1.2",
-    });
-    const first = await u.boot({ block, savedEnv: {}, bootDir: d });
-    t.true(first.coldStartMs > 0);
-    t.is(first.bootargs, "", "no DTB on this partition: the board's (empty) bootargs restored, not booting");
-    t.true(first.flipperLines.includes("flipper: booting profile desktop base 1.2 (reason user)"));
-    // Kill QEMU under the runner.
-    (u as unknown as { sessions: { present: { q: { close(): void } } } }).sessions.present.q.close();
-    await t.throwsAsync(() => u.boot({ block, savedEnv: {}, bootDir: d }), {
-      message: /QEMU is not running/,
-    });
-    const again = await u.boot({ block, savedEnv: {}, bootDir: d });
-    t.true(again.coldStartMs > 0, "a new QEMU was started");
-    t.true(again.flipperLines.includes("flipper: booting profile desktop base 1.2 (reason user)"));
-  } finally {
+  t.teardown(() => {
     u.close();
     rmSync(d, { recursive: true, force: true });
-  }
+  });
+  const block = encodeBlock({
+    status: BlockStatus.FINAL,
+    action: BlockAction.BOOT,
+    reason: BlockReason.USER,
+    flags: 0,
+    tryNumber: 1,
+    maxTries: 3,
+    sequence: 5,
+    profileId: "desktop",
+    base: "1.2",
+  });
+  const first = await u.boot({ block, savedEnv: {}, bootDir: d });
+  t.true(first.coldStartMs > 0);
+  t.is(first.bootargs, "", "no DTB on this partition: the board's (empty) bootargs restored, not booting");
+  t.true(first.flipperLines.includes("flipper: booting profile desktop base 1.2 (reason user)"));
+  // Kill QEMU under the runner.
+  (u as unknown as { sessions: { present: { q: { close(): void } } } }).sessions.present.q.close();
+  await t.throwsAsync(() => u.boot({ block, savedEnv: {}, bootDir: d }), {
+    message: /QEMU is not running/,
+  });
+  const again = await u.boot({ block, savedEnv: {}, bootDir: d });
+  t.true(again.coldStartMs > 0, "a new QEMU was started");
+  t.true(again.flipperLines.includes("flipper: booting profile desktop base 1.2 (reason user)"));
 });

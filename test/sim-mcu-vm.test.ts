@@ -64,57 +64,56 @@ test("VmMcu: five power cycles in the VM, each FINAL with a new sequence, the bo
     finals.push(sel);
     mcu.registerBlock();
   });
-  try {
-    await mcu.start();
-    await new Promise<void>((res, rej) => port.open((e) => (e ? rej(e) : res())));
-    const peer = new Peer(port);
-    let r = await peer.request(MessageType.LIST_BEGIN, encodeListBegin({ generation: 5, count: 2 }));
-    t.is(r.result, Result.OK);
-    for (let i = 0; i < PROFILES.length; i++) {
-      r = await peer.request(
-        MessageType.LIST_ITEM,
-        encodeListItem({ generation: 5, index: i, record: PROFILES[i] }),
-      );
-      t.is(r.result, Result.OK);
-    }
-    r = await peer.request(
-      MessageType.LIST_COMMIT,
-      encodeListCommit({ generation: 5, count: 2, listCrc: listCrc(PROFILES) }),
-    );
-    t.is(r.result, Result.OK);
-
-    let lastSeq = -1;
-    for (let cycle = 1; cycle <= 5; cycle++) {
-      const sel = await mcu.powerOn([]);
-      t.is(sel.status, BlockStatus.FINAL, `cycle ${cycle}: zero-wait boot`);
-      // Desktop for three tries (never marked good), then the policy moves on: any listed profile.
-      if (cycle <= 3) t.is(sel.profileId, "desktop", `cycle ${cycle}`);
-      else t.true(["desktop", "pentest"].includes(sel.profileId), `cycle ${cycle}: ${sel.profileId}`);
-      t.true(sel.sequence > lastSeq, `cycle ${cycle}: a new sequence (${sel.sequence} after ${lastSeq})`);
-      lastSeq = sel.sequence;
-      t.is(mcu.screenName(), "booting", `cycle ${cycle}: the screen after power-on`);
-      // The program drew the booting frame (the line the scan used to skip) before the power-off.
-      await mcu.waitFrameOf("booting");
-      t.is(mcu.screenName(), "booting", `cycle ${cycle}: still booting`);
-      await mcu.powerOff();
-      t.is(mcu.screenName(), "off", `cycle ${cycle}`);
-      const t0 = Date.now();
-      while (mcu.selection().status !== BlockStatus.EMPTY && Date.now() - t0 < 30_000)
-        await new Promise((res) => setTimeout(res, 50));
-      t.is(mcu.selection().status, BlockStatus.EMPTY, `cycle ${cycle}: the block after power-off`);
-    }
-    t.is(finals.length, 5, "one final event per power cycle");
-    // The program's flash read back over Jacdac (the VM's settings service): what a fresh MCU loads.
-    const st = await mcu.stored();
-    t.is(st.list.generation, 5);
-    t.deepEqual(
-      st.list.records.map((p) => p.id),
-      ["desktop", "pentest"],
-    );
-    t.true(st.run.tries.length > 0, "the boot tries are in the run record");
-  } finally {
+  t.teardown(async () => {
     if (port.isOpen) await new Promise<void>((res) => port.close(() => res()));
     await mcu.stop();
     await pty.close();
+  });
+  await mcu.start();
+  await new Promise<void>((res, rej) => port.open((e) => (e ? rej(e) : res())));
+  const peer = new Peer(port);
+  let r = await peer.request(MessageType.LIST_BEGIN, encodeListBegin({ generation: 5, count: 2 }));
+  t.is(r.result, Result.OK);
+  for (let i = 0; i < PROFILES.length; i++) {
+    r = await peer.request(
+      MessageType.LIST_ITEM,
+      encodeListItem({ generation: 5, index: i, record: PROFILES[i] }),
+    );
+    t.is(r.result, Result.OK);
   }
+  r = await peer.request(
+    MessageType.LIST_COMMIT,
+    encodeListCommit({ generation: 5, count: 2, listCrc: listCrc(PROFILES) }),
+  );
+  t.is(r.result, Result.OK);
+
+  let lastSeq = -1;
+  for (let cycle = 1; cycle <= 5; cycle++) {
+    const sel = await mcu.powerOn([]);
+    t.is(sel.status, BlockStatus.FINAL, `cycle ${cycle}: zero-wait boot`);
+    // Desktop for three tries (never marked good), then the policy moves on: any listed profile.
+    if (cycle <= 3) t.is(sel.profileId, "desktop", `cycle ${cycle}`);
+    else t.true(["desktop", "pentest"].includes(sel.profileId), `cycle ${cycle}: ${sel.profileId}`);
+    t.true(sel.sequence > lastSeq, `cycle ${cycle}: a new sequence (${sel.sequence} after ${lastSeq})`);
+    lastSeq = sel.sequence;
+    t.is(mcu.screenName(), "booting", `cycle ${cycle}: the screen after power-on`);
+    // The program drew the booting frame (the line the scan used to skip) before the power-off.
+    await mcu.waitFrameOf("booting");
+    t.is(mcu.screenName(), "booting", `cycle ${cycle}: still booting`);
+    await mcu.powerOff();
+    t.is(mcu.screenName(), "off", `cycle ${cycle}`);
+    const t0 = Date.now();
+    while (mcu.selection().status !== BlockStatus.EMPTY && Date.now() - t0 < 30_000)
+      await new Promise((res) => setTimeout(res, 50));
+    t.is(mcu.selection().status, BlockStatus.EMPTY, `cycle ${cycle}: the block after power-off`);
+  }
+  t.is(finals.length, 5, "one final event per power cycle");
+  // The program's flash read back over Jacdac (the VM's settings service): what a fresh MCU loads.
+  const st = await mcu.stored();
+  t.is(st.list.generation, 5);
+  t.deepEqual(
+    st.list.records.map((p) => p.id),
+    ["desktop", "pentest"],
+  );
+  t.true(st.run.tries.length > 0, "the boot tries are in the run record");
 });

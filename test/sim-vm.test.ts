@@ -23,19 +23,18 @@ test("with the MCU in the DeviceScript VM: menu picks, a one-shot, fallback afte
   const uboot = new SimUboot();
   const out = mkdtempSync(join(tmpdir(), "flipper-sim-vm-"));
   const lines: string[] = [];
-  try {
-    const files = SCENARIOS.map((f) => join(process.cwd(), "sim", "scenarios", f));
-    const results = await runScenarios(files, { uboot, outDir: out, mcu: "vm", print: (l) => lines.push(l) });
-    t.log(lines.filter((l) => !l.startsWith("tcp:")).join("\n"));
-    t.is(results.length, SCENARIOS.length);
-    for (const r of results) {
-      t.true(r.passed, r.name + (r.error ? ": " + r.error : ""));
-      t.true(r.steps.length > 0 && r.steps.every((s) => s.ok), r.name);
-    }
-    // The pixel scenario compared whole frames (three screenPng expectations ran and held).
-    t.is(lines.filter((l) => /✓ +\d+ expect .*screenPng/.test(l)).length, 3, "the screen PNG steps ran");
-  } finally {
+  t.teardown(() => {
     uboot.close();
     rmSync(out, { recursive: true, force: true });
+  });
+  const files = SCENARIOS.map((f) => join(process.cwd(), "sim", "scenarios", f));
+  const results = await runScenarios(files, { uboot, outDir: out, mcu: "vm", print: (l) => lines.push(l) });
+  t.log(lines.filter((l) => !l.startsWith("tcp:")).join("\n"));
+  t.is(results.length, SCENARIOS.length);
+  for (const r of results) {
+    t.true(r.passed, r.name + (r.error ? ": " + r.error : ""));
+    t.true(r.steps.length > 0 && r.steps.every((s) => s.ok), r.name);
   }
+  // The pixel scenario compared whole frames (three screenPng expectations ran and held).
+  t.is(lines.filter((l) => /✓ +\d+ expect .*screenPng/.test(l)).length, 3, "the screen PNG steps ran");
 });

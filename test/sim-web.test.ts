@@ -56,99 +56,93 @@ async function litPixels(page: Page): Promise<number> {
 test("the page shows the screen, takes keys and buttons, boots and shows the bootargs", async (t) => {
   t.timeout(600_000); // generous: a loaded machine (QEMU cold start)
   const srv = await startServer({ port: 0 });
-  const lb = await launchChromium().catch(async (e) => {
-    await srv.close();
-    throw e;
-  });
-  try {
-    t.regex(srv.url, /^http:\/\/127\.0\.0\.1:\d+\/$/, "binds to loopback by default");
-    const page = await lb.browser.newPage();
-    // A loaded machine: puppeteer's waits get the same generous time as the rest.
-    page.setDefaultTimeout(90_000);
-    await page.setViewport({ width: 1480, height: 1040 });
-    const errors: string[] = [];
-    page.on("pageerror", (e) => errors.push(String(e)));
-    await page.goto(srv.url);
-    await page.waitForFunction(() => document.getElementById("chip-ws")!.textContent === "connected");
-    await page.waitForFunction(() => document.querySelectorAll("#profiles tr").length === 4);
-    const names = await page.$$eval("#profiles .pname", (els) => els.map((e) => e.textContent));
-    t.deepEqual(names, ["Desktop", "Pentest", "Router", "Kiosk"], "the example store is listed in FlipCTL");
+  t.teardown(() => srv.close());
+  const lb = await launchChromium();
+  t.teardown(() => lb.close());
+  t.regex(srv.url, /^http:\/\/127\.0\.0\.1:\d+\/$/, "binds to loopback by default");
+  const page = await lb.browser.newPage();
+  // A loaded machine: puppeteer's waits get the same generous time as the rest.
+  page.setDefaultTimeout(90_000);
+  await page.setViewport({ width: 1480, height: 1040 });
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  await page.goto(srv.url);
+  await page.waitForFunction(() => document.getElementById("chip-ws")!.textContent === "connected");
+  await page.waitForFunction(() => document.querySelectorAll("#profiles tr").length === 4);
+  const names = await page.$$eval("#profiles .pname", (els) => els.map((e) => e.textContent));
+  t.deepEqual(names, ["Desktop", "Pentest", "Router", "Kiosk"], "the example store is listed in FlipCTL");
 
-    // Power on holding OK (Enter + P): the menu opens on the canvas.
-    const off = await canvasHash(page);
-    await page.keyboard.down("Enter");
-    await page.keyboard.press("p");
-    await sleep(200);
-    await page.keyboard.up("Enter");
-    const menu = await waitCanvasChange(page, off);
-    t.true((await litPixels(page)) > 2000, "the menu is drawn (white list on the canvas)");
-    await page.waitForFunction(() => document.getElementById("chip-power")!.textContent!.includes("list"));
-    t.deepEqual(srv.sim.screenText().slice(0, 2), ["Boot profile", "Desktop 1.2 2026-11-20"]);
+  // Power on holding OK (Enter + P): the menu opens on the canvas.
+  const off = await canvasHash(page);
+  await page.keyboard.down("Enter");
+  await page.keyboard.press("p");
+  await sleep(200);
+  await page.keyboard.up("Enter");
+  const menu = await waitCanvasChange(page, off);
+  t.true((await litPixels(page)) > 2000, "the menu is drawn (white list on the canvas)");
+  await page.waitForFunction(() => document.getElementById("chip-power")!.textContent!.includes("list"));
+  t.deepEqual(srv.sim.screenText().slice(0, 2), ["Boot profile", "Desktop 1.2 2026-11-20"]);
 
-    // Down with the keyboard: the selection moves (pixels change). The MCU's own state says when
-    // each key was handled (a frame may also change for another reason, e.g. OK let go).
-    const selected = () => (srv.sim.mcu as NodeMcu).core.view().selected;
-    await page.keyboard.press("ArrowDown");
-    await until("the first Down handled", () => selected() === 1);
-    const second = await waitCanvasChange(page, menu);
-    t.not(second, menu);
-    // Down with the on-page D-pad button.
-    await page.click('.key[data-key="down"]');
-    await until("the second Down handled", () => selected() === 2);
-    await waitCanvasChange(page, second);
-    t.is(selected(), 2, "two downs select the third entry (Router)");
+  // Down with the keyboard: the selection moves (pixels change). The MCU's own state says when
+  // each key was handled (a frame may also change for another reason, e.g. OK let go).
+  const selected = () => (srv.sim.mcu as NodeMcu).core.view().selected;
+  await page.keyboard.press("ArrowDown");
+  await until("the first Down handled", () => selected() === 1);
+  const second = await waitCanvasChange(page, menu);
+  t.not(second, menu);
+  // Down with the on-page D-pad button.
+  await page.click('.key[data-key="down"]');
+  await until("the second Down handled", () => selected() === 2);
+  await waitCanvasChange(page, second);
+  t.is(selected(), 2, "two downs select the third entry (Router)");
 
-    // OK boots it: U-Boot runs boot.scr, the page shows the bootargs with flipper.profile=.
-    await page.keyboard.press("Enter");
-    await page.waitForFunction(
-      () => document.getElementById("bootargs")!.textContent!.includes("flipper.profile="),
-      {
-        timeout: 180000,
-      },
-    );
-    const bootargs = await page.$eval("#bootargs", (e) => e.textContent);
-    t.is(bootargs, "bootargs=flipper.profile=router flipper.base=1.1 quiet net.ifnames=0");
-    const highlighted = await page.$eval("#console .ba", (e) => e.textContent);
-    t.is(highlighted, "bootargs=flipper.profile=router flipper.base=1.1 quiet net.ifnames=0");
-    const flLines = await page.$$eval("#console .fl", (els) => els.map((e) => e.textContent));
-    t.true(flLines.includes("flipper: booting profile router base 1.1 (reason user)"), flLines.join("\n"));
-    await page.waitForFunction(() =>
-      document.getElementById("boot-summary")!.textContent!.includes("mark-good"),
-    );
+  // OK boots it: U-Boot runs boot.scr, the page shows the bootargs with flipper.profile=.
+  await page.keyboard.press("Enter");
+  await page.waitForFunction(
+    () => document.getElementById("bootargs")!.textContent!.includes("flipper.profile="),
+    {
+      timeout: 180000,
+    },
+  );
+  const bootargs = await page.$eval("#bootargs", (e) => e.textContent);
+  t.is(bootargs, "bootargs=flipper.profile=router flipper.base=1.1 quiet net.ifnames=0");
+  const highlighted = await page.$eval("#console .ba", (e) => e.textContent);
+  t.is(highlighted, "bootargs=flipper.profile=router flipper.base=1.1 quiet net.ifnames=0");
+  const flLines = await page.$$eval("#console .fl", (els) => els.map((e) => e.textContent));
+  t.true(flLines.includes("flipper: booting profile router base 1.1 (reason user)"), flLines.join("\n"));
+  await page.waitForFunction(() =>
+    document.getElementById("boot-summary")!.textContent!.includes("mark-good"),
+  );
 
-    // FlipCTL: make Kiosk the default; the MCU's state on the page follows.
-    await click(page, '#profiles tr[data-id="kiosk"] button[data-act="default"]');
-    await page.waitForFunction(() =>
-      document.getElementById("mcu-line")!.textContent!.includes("default kiosk"),
-    );
-    t.is((await srv.sim.mcuState())!.default, "kiosk");
-    // The bridge log reached the page.
-    await page.waitForFunction(() =>
-      document.getElementById("log")!.textContent!.includes("default set to kiosk"),
-    );
+  // FlipCTL: make Kiosk the default; the MCU's state on the page follows.
+  await click(page, '#profiles tr[data-id="kiosk"] button[data-act="default"]');
+  await page.waitForFunction(() =>
+    document.getElementById("mcu-line")!.textContent!.includes("default kiosk"),
+  );
+  t.is((await srv.sim.mcuState())!.default, "kiosk");
+  // The bridge log reached the page.
+  await page.waitForFunction(() =>
+    document.getElementById("log")!.textContent!.includes("default set to kiosk"),
+  );
 
-    // Power-cycle with the button, no key: zero-wait boot of the new default.
-    await page.click("#btn-power");
-    await page.waitForFunction(
-      () => document.getElementById("bootargs")!.textContent!.includes("flipper.profile=kiosk"),
-      {
-        timeout: 60000,
-      },
-    );
-    // Leave the menu open on the screen for the screenshot.
-    await page.keyboard.down("Enter");
-    await page.keyboard.press("p");
-    await sleep(200);
-    await page.keyboard.up("Enter");
-    await page.waitForFunction(() => document.getElementById("chip-power")!.textContent!.includes("list"));
-    await page.keyboard.press("ArrowUp");
-    await sleep(300);
-    if (process.env.SIM_SCREENSHOT) await page.screenshot({ path: process.env.SIM_SCREENSHOT });
-    t.deepEqual(errors, [], "no script errors on the page");
-  } finally {
-    await lb.close();
-    await srv.close();
-  }
+  // Power-cycle with the button, no key: zero-wait boot of the new default.
+  await page.click("#btn-power");
+  await page.waitForFunction(
+    () => document.getElementById("bootargs")!.textContent!.includes("flipper.profile=kiosk"),
+    {
+      timeout: 60000,
+    },
+  );
+  // Leave the menu open on the screen for the screenshot.
+  await page.keyboard.down("Enter");
+  await page.keyboard.press("p");
+  await sleep(200);
+  await page.keyboard.up("Enter");
+  await page.waitForFunction(() => document.getElementById("chip-power")!.textContent!.includes("list"));
+  await page.keyboard.press("ArrowUp");
+  await sleep(300);
+  if (process.env.SIM_SCREENSHOT) await page.screenshot({ path: process.env.SIM_SCREENSHOT });
+  t.deepEqual(errors, [], "no script errors on the page");
 });
 
 test("`npm start`'s server prints its loopback URL and serves the page and the state", async (t) => {
@@ -163,34 +157,34 @@ test("`npm start`'s server prints its loopback URL and serves the page and the s
   p.stderr.on("data", (c: Buffer) => {
     out += c.toString();
   });
-  try {
-    const t0 = Date.now();
-    let m: RegExpExecArray | null = null;
-    while (!(m = /simulator: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out))) {
-      if (p.exitCode !== null) throw new Error("server exited: " + out);
-      if (Date.now() - t0 > 90000) throw new Error("no URL printed: " + out);
-      await sleep(100);
-    }
-    const url = m[1];
-    const html = await (await fetch(url)).text();
-    t.true(html.includes('<canvas id="screen"'));
-    const st = (await (await fetch(url + "api/state")).json()) as {
-      profiles: Array<{ id: string }>;
-      power: string;
-    };
-    t.deepEqual(
-      st.profiles.map((x) => x.id),
-      ["desktop", "pentest", "router", "kiosk"],
-    );
-    t.is(st.power, "off");
-    const missing = await fetch(url + "../etc/passwd");
-    t.is(missing.status, 404);
-  } finally {
-    p.kill("SIGTERM");
-    const t0 = Date.now();
-    while (p.exitCode === null && Date.now() - t0 < 20000) await sleep(100);
+  // A failed check above must not leave the server behind.
+  t.teardown(() => {
     if (p.exitCode === null) p.kill("SIGKILL");
+  });
+  const t0 = Date.now();
+  let m: RegExpExecArray | null = null;
+  while (!(m = /simulator: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out))) {
+    if (p.exitCode !== null) throw new Error("server exited: " + out);
+    if (Date.now() - t0 > 90000) throw new Error("no URL printed: " + out);
+    await sleep(100);
   }
+  const url = m[1];
+  const html = await (await fetch(url)).text();
+  t.true(html.includes('<canvas id="screen"'));
+  const st = (await (await fetch(url + "api/state")).json()) as {
+    profiles: Array<{ id: string }>;
+    power: string;
+  };
+  t.deepEqual(
+    st.profiles.map((x) => x.id),
+    ["desktop", "pentest", "router", "kiosk"],
+  );
+  t.is(st.power, "off");
+  const missing = await fetch(url + "../etc/passwd");
+  t.is(missing.status, 404);
+  p.kill("SIGTERM");
+  const stop0 = Date.now();
+  while (p.exitCode === null && Date.now() - stop0 < 20000) await sleep(100);
   t.is(p.exitCode, 0, "exits cleanly on SIGTERM: " + out.slice(-500));
 });
 
@@ -210,101 +204,95 @@ async function click(page: Page, sel: string): Promise<void> {
 test("the FlipCTL panel creates, clones, renames, hides and deletes profiles; the MCU follows", async (t) => {
   t.timeout(180000);
   const srv = await startServer({ port: 0 });
-  const lb = await launchChromium().catch(async (e) => {
-    await srv.close();
-    throw e;
-  });
+  t.teardown(() => srv.close());
+  const lb = await launchChromium();
+  t.teardown(() => lb.close());
   const sim = srv.sim;
   const mcu = () => sim.mcu as NodeMcu;
   const mcuIds = () =>
     mcu()
       .profiles()
       .map((p) => p.id);
-  try {
-    const page = await lb.browser.newPage();
-    page.setDefaultTimeout(90_000);
-    await page.goto(srv.url);
-    await page.waitForFunction(() => document.querySelectorAll("#profiles tr").length === 4);
+  const page = await lb.browser.newPage();
+  page.setDefaultTimeout(90_000);
+  await page.goto(srv.url);
+  await page.waitForFunction(() => document.querySelectorAll("#profiles tr").length === 4);
 
-    // Create.
-    await page.type("#new-id", "work");
-    await page.type("#new-name", "Work");
-    await click(page, '#create-form button[type="submit"]');
-    await page.waitForSelector('#profiles tr[data-id="work"]');
-    await until("work on the MCU", () => mcuIds().includes("work"));
-    t.is((await sim.flipctl.readProfile("work")).name, "Work");
+  // Create.
+  await page.type("#new-id", "work");
+  await page.type("#new-name", "Work");
+  await click(page, '#create-form button[type="submit"]');
+  await page.waitForSelector('#profiles tr[data-id="work"]');
+  await until("work on the MCU", () => mcuIds().includes("work"));
+  t.is((await sim.flipctl.readProfile("work")).name, "Work");
 
-    // Clone Desktop as lab.
-    await page.type("#new-id", "lab");
-    await page.type("#new-name", "Lab");
-    await page.select("#new-from", "desktop");
-    await click(page, '#create-form button[type="submit"]');
-    await page.waitForSelector('#profiles tr[data-id="lab"]').catch(async (e) => {
-      t.log(await page.$eval("#toast", (x) => x.textContent), sim.logs.slice(-5));
-      throw e;
-    });
-    t.is((await sim.flipctl.readProfile("lab")).origin, "desktop");
+  // Clone Desktop as lab.
+  await page.type("#new-id", "lab");
+  await page.type("#new-name", "Lab");
+  await page.select("#new-from", "desktop");
+  await click(page, '#create-form button[type="submit"]');
+  await page.waitForSelector('#profiles tr[data-id="lab"]').catch(async (e) => {
+    t.log(await page.$eval("#toast", (x) => x.textContent), sim.logs.slice(-5));
+    throw e;
+  });
+  t.is((await sim.flipctl.readProfile("lab")).origin, "desktop");
 
-    // Rename lab inline.
-    await click(page, '#profiles tr[data-id="lab"] button[data-act="rename"]');
-    await page.waitForSelector('#profiles tr[data-id="lab"] input');
-    await page.keyboard.down("Control");
-    await page.keyboard.press("a");
-    await page.keyboard.up("Control");
-    await page.keyboard.type("Lab Two");
-    await page.keyboard.press("Enter");
-    await until("the new name on the MCU", () =>
+  // Rename lab inline.
+  await click(page, '#profiles tr[data-id="lab"] button[data-act="rename"]');
+  await page.waitForSelector('#profiles tr[data-id="lab"] input');
+  await page.keyboard.down("Control");
+  await page.keyboard.press("a");
+  await page.keyboard.up("Control");
+  await page.keyboard.type("Lab Two");
+  await page.keyboard.press("Enter");
+  await until("the new name on the MCU", () =>
+    mcu()
+      .profiles()
+      .some((p) => p.name === "Lab Two"),
+  ).catch(async (e) => {
+    t.log(
+      await page.$eval("#toast", (x) => x.textContent),
+      sim.logs.slice(-4),
       mcu()
         .profiles()
-        .some((p) => p.name === "Lab Two"),
-    ).catch(async (e) => {
-      t.log(
-        await page.$eval("#toast", (x) => x.textContent),
-        sim.logs.slice(-4),
-        mcu()
-          .profiles()
-          .map((p) => p.name),
-      );
-      throw e;
-    });
-    t.is((await sim.flipctl.readProfile("lab")).name, "Lab Two");
-
-    // Hide kiosk.
-    await click(page, '#profiles tr[data-id="kiosk"] button[data-act="hide"]');
-    await until("kiosk hidden on the MCU", () =>
-      mcu()
-        .profiles()
-        .some((p) => p.id === "kiosk" && (p.flags & 1) === 1),
+        .map((p) => p.name),
     );
-    await page.waitForFunction(() =>
-      document.querySelector('#profiles tr[data-id="kiosk"]')!.textContent!.includes("hidden"),
-    );
+    throw e;
+  });
+  t.is((await sim.flipctl.readProfile("lab")).name, "Lab Two");
 
-    // Delete router: the first click only arms the button.
-    await click(page, '#profiles tr[data-id="router"] button[data-act="delete"]');
-    await page.waitForFunction(
-      () =>
-        document.querySelector('#profiles tr[data-id="router"] button[data-act="delete"]')!.textContent ===
-        "sure?",
-    );
-    t.true(mcuIds().includes("router"), "one click does not delete");
-    await click(page, '#profiles tr[data-id="router"] button[data-act="delete"]');
-    await until("router gone from the MCU", () => !mcuIds().includes("router"));
-    await page.waitForFunction(() => !document.querySelector('#profiles tr[data-id="router"]'));
+  // Hide kiosk.
+  await click(page, '#profiles tr[data-id="kiosk"] button[data-act="hide"]');
+  await until("kiosk hidden on the MCU", () =>
+    mcu()
+      .profiles()
+      .some((p) => p.id === "kiosk" && (p.flags & 1) === 1),
+  );
+  await page.waitForFunction(() =>
+    document.querySelector('#profiles tr[data-id="kiosk"]')!.textContent!.includes("hidden"),
+  );
 
-    // Next boot, default, fail next boot.
-    await click(page, '#profiles tr[data-id="pentest"] button[data-act="next"]');
-    await until("next boot pentest", async () => (await sim.mcuState())?.next?.id === "pentest");
-    await click(page, '#profiles tr[data-id="work"] button[data-act="default"]');
-    await until("default work", async () => (await sim.mcuState())?.default === "work");
-    await click(page, "#btn-last-used");
-    await until("default last-used", async () => (await sim.mcuState())?.default === "last-used");
-    await click(page, "#btn-fail");
-    await until("a failing boot armed", () => sim.failNext === 1);
-    await page.waitForFunction(() => document.getElementById("btn-fail")!.textContent!.includes("fails (1)"));
-    t.deepEqual(mcuIds(), ["desktop", "lab", "pentest", "kiosk", "work"]);
-  } finally {
-    await lb.close();
-    await srv.close();
-  }
+  // Delete router: the first click only arms the button.
+  await click(page, '#profiles tr[data-id="router"] button[data-act="delete"]');
+  await page.waitForFunction(
+    () =>
+      document.querySelector('#profiles tr[data-id="router"] button[data-act="delete"]')!.textContent ===
+      "sure?",
+  );
+  t.true(mcuIds().includes("router"), "one click does not delete");
+  await click(page, '#profiles tr[data-id="router"] button[data-act="delete"]');
+  await until("router gone from the MCU", () => !mcuIds().includes("router"));
+  await page.waitForFunction(() => !document.querySelector('#profiles tr[data-id="router"]'));
+
+  // Next boot, default, fail next boot.
+  await click(page, '#profiles tr[data-id="pentest"] button[data-act="next"]');
+  await until("next boot pentest", async () => (await sim.mcuState())?.next?.id === "pentest");
+  await click(page, '#profiles tr[data-id="work"] button[data-act="default"]');
+  await until("default work", async () => (await sim.mcuState())?.default === "work");
+  await click(page, "#btn-last-used");
+  await until("default last-used", async () => (await sim.mcuState())?.default === "last-used");
+  await click(page, "#btn-fail");
+  await until("a failing boot armed", () => sim.failNext === 1);
+  await page.waitForFunction(() => document.getElementById("btn-fail")!.textContent!.includes("fails (1)"));
+  t.deepEqual(mcuIds(), ["desktop", "lab", "pentest", "kiosk", "work"]);
 });

@@ -10,6 +10,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { type WebSocket, WebSocketServer } from "ws";
 import { KEY_NAMES } from "../mcu/core/keys";
+import { ACTION_NAMES, REASON_NAMES, STATUS_NAMES } from "../protocol/register-block";
 import { Simulation } from "./engine";
 import type { ProfileJson } from "./example";
 import type { BootRecord, LogLine, SimulationOptions } from "./types";
@@ -21,7 +22,26 @@ const TYPES: Record<string, string> = {
   ".css": "text/css; charset=utf-8",
   ".svg": "image/svg+xml",
 };
-const FILES = ["index.html", "app.js", "style.css"];
+const FILES = [
+  "index.html",
+  "style.css",
+  "app.js",
+  "boot.js",
+  "device.js",
+  "dom.js",
+  "flipctl.js",
+  "link.js",
+  "log.js",
+];
+
+/** The page's code-to-name tables, from protocol/ (the page cannot import TypeScript). */
+const NAMES_JS = [
+  "// Made by sim/server.ts from protocol/register-block.ts.",
+  "export const STATUS_NAMES = " + JSON.stringify(STATUS_NAMES) + ";",
+  "export const ACTION_NAMES = " + JSON.stringify(ACTION_NAMES) + ";",
+  "export const REASON_NAMES = " + JSON.stringify(REASON_NAMES) + ";",
+  "",
+].join("\n");
 
 export interface ServerOptions extends SimulationOptions {
   host?: string;
@@ -170,6 +190,10 @@ export async function startServer(o: ServerOptions = {}): Promise<SimServer> {
       return;
     }
     const name = url.pathname === "/" ? "index.html" : url.pathname.slice(1);
+    if (name === "names.js") {
+      send(200, TYPES[".js"], NAMES_JS);
+      return;
+    }
     if (FILES.indexOf(name) < 0) {
       send(404, "text/plain", "not found: " + url.pathname);
       return;

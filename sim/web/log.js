@@ -1,0 +1,41 @@
+// The log pane: the simulator's lines (bridge, MCU, U-Boot, Linux, sim), bridge-only on demand.
+import { $, esc } from "./dom.js";
+
+const logLines = [];
+
+/** Replaces the lines (the server's hello). */
+export function setLog(lines) {
+  logLines.length = 0;
+  for (const l of lines) logLines.push(l);
+  renderLog();
+}
+
+/** Adds one line (the page keeps the last 1000). */
+export function addLog(line) {
+  logLines.push(line);
+  if (logLines.length > 1000) logLines.splice(0, logLines.length - 1000);
+  renderLog();
+}
+
+function renderLog() {
+  const only = $("log-bridge-only").checked;
+  const el = $("log");
+  const atEnd = el.scrollTop + el.clientHeight >= el.scrollHeight - 20;
+  el.innerHTML = logLines
+    .filter((l) => !only || l.source === "bridge")
+    .slice(-400)
+    .map(
+      (l) =>
+        '<span class="t">' +
+        (l.t / 1000).toFixed(1).padStart(6) +
+        '</span><span class="src s-' +
+        l.source +
+        '">' +
+        l.source +
+        "</span>" +
+        esc(l.line),
+    )
+    .join("\n");
+  if (atEnd) el.scrollTop = el.scrollHeight;
+}
+$("log-bridge-only").addEventListener("change", renderLog);

@@ -10,10 +10,11 @@
 // cycle with the menu open restarts the VM (flash kept).
 import { EventEmitter } from "node:events";
 import { SerialPort } from "serialport";
-import { Key, keyByName, LONG_PRESS_MS } from "../mcu/core/keys";
+import { Key, LONG_PRESS_MS } from "../mcu/core/keys";
 import { type LoadedState, Store, storeKeys } from "../mcu/core/store";
 import { MemoryFlash } from "../mcu/node/flash";
 import { Framebuffer } from "../mcu/node/framebuffer";
+import { toKey } from "../mcu/node/mcu";
 import { BlockStatus, type BootSelection, decodeBlock } from "../protocol/register-block";
 import { compiled } from "../mcu/vm/bytecode";
 import { acquireVmLock } from "../mcu/vm/lock";
@@ -27,12 +28,6 @@ export const VM_SCREEN_BITS = 4;
 /** The gray level (0..63) shown for a 4-bit index: 0, 4, ... spread to 0..63 (15 -> 63). */
 export function grayOfIndex(index: number): number {
   return Math.round((index * 63) / 15);
-}
-
-function code(k: number | string): number {
-  const c = typeof k === "number" ? k : keyByName(k.toLowerCase());
-  if (c < 0) throw new RangeError("key " + JSON.stringify(k) + " is invalid");
-  return c;
 }
 
 export class VmMcu extends EventEmitter {
@@ -162,7 +157,7 @@ export class VmMcu extends EventEmitter {
     const rig = this.rig!;
     await this.keys;
     const at = rig.lines.length;
-    for (const k of held) await rig.keyDown(code(k));
+    for (const k of held) await rig.keyDown(toKey(k));
     await rig.keyDown(Key.KEY3);
     await this.waitLine(/^POWER on /, at);
     await this.releasePower();
@@ -228,7 +223,7 @@ export class VmMcu extends EventEmitter {
    * 300-450 ms does not move the selection).
    */
   press(k: number | string, ms: number): Promise<void> {
-    const c = code(k);
+    const c = toKey(k);
     const run = async () => {
       const rig = this.rig;
       if (!rig) throw new Error("the VM is not running");
@@ -242,14 +237,14 @@ export class VmMcu extends EventEmitter {
 
   /** Key down, done once the program printed it (the event is sent again if it was missed). */
   keyDown(k: number | string): Promise<void> {
-    const c = code(k);
+    const c = toKey(k);
     this.keys = this.keys.then(() => this.rig?.keyDown(c)).catch(() => {});
     return this.keys;
   }
 
   /** Key up, done once the program printed it (the event is sent again if it was missed). */
   keyUp(k: number | string): Promise<void> {
-    const c = code(k);
+    const c = toKey(k);
     this.keys = this.keys.then(() => this.rig?.keyUp(c)).catch(() => {});
     return this.keys;
   }

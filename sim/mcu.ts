@@ -6,6 +6,7 @@ import { PNG } from "pngjs";
 import { LONG_PRESS_MS } from "../mcu/core/keys";
 import { NodeMcu } from "../mcu/node/mcu";
 import { type ProfileRecord, sameProfile } from "../protocol/profile";
+import { DefaultMode, ShowMenu } from "../protocol/messages";
 import { ACTION_NAMES } from "../protocol/register-block";
 import type { Daemon } from "../soc-bridge/daemon";
 import { describeState } from "../soc-bridge/ops";
@@ -84,12 +85,12 @@ export async function mcuStored(mcu: SimMcu | null) {
   return {
     generation: l.list.generation,
     profiles: l.list.records.map((r) => r.id),
-    default: c.defaultMode === 1 ? "last-used" : c.defaultId,
+    default: c.defaultMode === DefaultMode.LAST_USED ? "last-used" : c.defaultId,
     next:
       c.nextId === "" ? null : { id: c.nextId, action: ACTION_NAMES[c.nextAction] ?? String(c.nextAction) },
     options: {
       timeoutSeconds: c.timeoutSeconds,
-      show: c.showMenu === 1 ? "always" : "on-key",
+      show: c.showMenu === ShowMenu.ALWAYS ? "always" : "on-key",
       maxTries: c.maxTries,
     },
     lastGood: l.run.lastGoodId === "" ? null : l.run.lastGoodId,

@@ -53,23 +53,35 @@ export function folderStore(why: string): SimStore {
   };
 }
 
-/** A small read-only base: what `profile check` and the overlay would see of a Debian root. */
-function makeBase(top: string, ver: string): void {
+/**
+ * A small read-only base at `<top>/@base/<ver>`: what `profile check` and the overlay would see of
+ * a Debian root (/etc/machine-id "uninitialized", /etc/os-release).
+ */
+export function makeBase(
+  top: string,
+  ver: string,
+  prettyName = "Flipper OS (simulated base " + ver + ")",
+): void {
+  mkdirSync(join(top, "@base"), { recursive: true });
   const p = join(top, "@base", ver);
   sh("btrfs", ["subvolume", "create", p]);
   mkdirSync(join(p, "etc"));
   writeFileSync(join(p, "etc", "machine-id"), "uninitialized\n");
-  writeFileSync(join(p, "etc", "os-release"), 'PRETTY_NAME="Flipper OS (simulated base ' + ver + ')"\n');
+  writeFileSync(join(p, "etc", "os-release"), 'PRETTY_NAME="' + prettyName + '"\n');
   sh("btrfs", ["property", "set", "-ts", p, "ro", "true"]);
 }
 
+export interface MountedImage {
+  loop: string;
+  /** Unmounts (lazily when busy) and detaches the loop device; safe to call twice. */
+  close(): void;
+}
+
 /**
- * Mounts (creating it when missing) `<dir>/store.img` as btrfs at `mountAt`, with the folders
- * STORE.md names and the bases `bases`. The image stays in `dir` (a kept --dir keeps its profiles).
+ * Mounts the btrfs image `image` at `mountAt` (its top level, subvolid 5) through a loop device.
+ * On failure nothing stays attached or mounted.
  */
-export function btrfsStore(dir: string, mountAt: string, bases: string[]): SimStore {
-  const image = join(dir, "store.img");
-  const fresh = !existsSync(image);
+export function mountImage(image: string, mountAt: string): MountedImage {
   let loop = "";
   let mounted = false;
   const close = () => {
@@ -89,23 +101,41 @@ export function btrfsStore(dir: string, mountAt: string, bases: string[]): SimSt
     }
   };
   try {
-    if (fresh) {
-      sh("truncate", ["-s", "512M", image]);
-      sh("mkfs.btrfs", ["-q", "-L", "flipper", image]);
-    }
     mkdirSync(mountAt, { recursive: true });
     loop = sh("losetup", ["-f", "--show", image]).trim();
     sh("mount", ["-t", "btrfs", "-o", "subvolid=5", loop, mountAt]);
     mounted = true;
+  } catch (e) {
+    close();
+    throw e;
+  }
+  return { loop, close };
+}
+
+/**
+ * Mounts (creating it when missing) `<dir>/store.img` as btrfs at `mountAt`, with the folders
+ * STORE.md names and the bases `bases`. The image stays in `dir` (a kept --dir keeps its profiles).
+ */
+export function btrfsStore(dir: string, mountAt: string, bases: string[]): SimStore {
+  const image = join(dir, "store.img");
+  const fresh = !existsSync(image);
+  let mount: MountedImage | null = null;
+  try {
+    if (fresh) {
+      sh("truncate", ["-s", "512M", image]);
+      sh("mkfs.btrfs", ["-q", "-L", "flipper", image]);
+    }
+    mount = mountImage(image, mountAt);
     for (const d of ["@base", "@profiles", "@snapshots", "@staged"])
       mkdirSync(join(mountAt, d), { recursive: true });
     if (!existsSync(join(mountAt, "@data"))) sh("btrfs", ["subvolume", "create", join(mountAt, "@data")]);
     for (const b of bases) if (!existsSync(join(mountAt, "@base", b))) makeBase(mountAt, b);
   } catch (e) {
-    close();
+    mount?.close();
     if (fresh) rmSync(image, { force: true });
     throw e;
   }
+  const mounted = mount;
   // Nothing runs on the store's side of the simulation (its Linux is simulated, no overlay is
   // mounted): no booted file, no kernel command line.
   const none = join(dir, "no-booted-file");
@@ -114,7 +144,7 @@ export function btrfsStore(dir: string, mountAt: string, bases: string[]): SimSt
     kind: "btrfs",
     why: "",
     run: async (cmd, args) => (await runStoreCommand(cmd, args, ctx)) as Record<string, unknown>,
-    close,
+    close: () => mounted.close(),
   };
 }
 

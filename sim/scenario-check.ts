@@ -46,6 +46,14 @@ export function partialMatch(exp: unknown, act: unknown, path = ""): string | nu
   return null;
 }
 
+/** Expectations that partially match a view of the simulation's state. */
+const STATE_VIEWS: Record<string, (sim: Simulation) => Promise<unknown>> = {
+  mcu: (sim) => sim.mcuState(),
+  mcuFlash: (sim) => sim.mcuStored(),
+  bridge: async (sim) => (sim.bridge ? bridgeView(sim.bridge.status()) : null),
+  savedEnv: (sim) => sim.savedEnv(),
+};
+
 export async function checkExpectations(
   sim: Simulation,
   e: Record<string, unknown>,
@@ -113,22 +121,9 @@ export async function checkExpectations(
       );
     }
   }
-  if ("mcu" in e) {
-    const st = await sim.mcuState();
-    const m = partialMatch(e.mcu, st, "mcu");
-    if (m) fails.push(m);
-  }
-  if ("mcuFlash" in e) {
-    const m = partialMatch(e.mcuFlash, await sim.mcuStored(), "mcuFlash");
-    if (m) fails.push(m);
-  }
-  if ("bridge" in e) {
-    const st = sim.bridge ? bridgeView(sim.bridge.status()) : null;
-    const m = partialMatch(e.bridge, st, "bridge");
-    if (m) fails.push(m);
-  }
-  if ("savedEnv" in e) {
-    const m = partialMatch(e.savedEnv, await sim.savedEnv(), "savedEnv");
+  for (const k of Object.keys(STATE_VIEWS)) {
+    if (!(k in e)) continue;
+    const m = partialMatch(e[k], await STATE_VIEWS[k](sim), k);
     if (m) fails.push(m);
   }
   if ("store" in e) {

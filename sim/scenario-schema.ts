@@ -54,7 +54,8 @@ export const STEP_KINDS = [
   "expect",
 ];
 
-export const EXPECT_KINDS = [
+/** Expectations that look at the boot: they wait for the boot under way. */
+export const BOOT_EXPECTATIONS = [
   "bootargs",
   "bootargsContains",
   "bootargsNotContains",
@@ -62,6 +63,10 @@ export const EXPECT_KINDS = [
   "flipperContains",
   "reason",
   "linux",
+];
+
+export const EXPECT_KINDS = [
+  ...BOOT_EXPECTATIONS,
   "power",
   "screen",
   "screenNot",
@@ -76,17 +81,6 @@ export const EXPECT_KINDS = [
   "log",
   "mcuRestarts",
   "boots",
-];
-
-/** Expectations that look at the boot: they wait for the boot under way. */
-export const BOOT_EXPECTATIONS = [
-  "bootargs",
-  "bootargsContains",
-  "bootargsNotContains",
-  "flipper",
-  "flipperContains",
-  "reason",
-  "linux",
 ];
 
 export function show(v: unknown): string {

@@ -98,7 +98,8 @@ export class Simulation extends EventEmitter {
     this.ownsUboot = !o.uboot;
     this.ubootAt = o.ubootAt ?? "final";
     this.uboot = o.uboot ?? new SimUboot();
-    this.linux = new StandinLinux({
+    const makeLinux = o.linuxStage ?? ((host) => new StandinLinux(host));
+    this.linux = makeLinux({
       flipctl: this.flipctl,
       bridge: () => this.bridge,
       mcuPresent: () => this.mcu !== null,

@@ -37,8 +37,8 @@ export interface LinuxStage {
   close(): Promise<void>;
 }
 
-/** What the stand-in reaches of the simulation. */
-export interface StandinHost {
+/** What a Linux stage reaches of the simulation (given to `SimulationOptions.linuxStage`). */
+export interface LinuxHost {
   flipctl: FlipCtl;
   bridge(): Daemon | null;
   mcuPresent(): boolean;
@@ -47,7 +47,7 @@ export interface StandinHost {
 export class StandinLinux implements LinuxStage {
   readonly name = "stand-in";
 
-  constructor(private host: StandinHost) {}
+  constructor(private host: LinuxHost) {}
 
   async boot(req: LinuxBootRequest): Promise<LinuxOutcome> {
     const what = "Linux " + (req.profile ?? "recovery");

@@ -1,6 +1,7 @@
 // The simulation's options and the records it keeps and sends to the page.
 import type { BootSelection } from "../protocol/register-block";
 import type { ProfileJson } from "./example";
+import type { LinuxHost, LinuxResult, LinuxStage } from "./linux-stage";
 import type { SimUboot } from "./uboot";
 
 export interface SimulationOptions {
@@ -32,6 +33,8 @@ export interface SimulationOptions {
    * mounted) or "auto" (btrfs when this machine can mount it, else the folder). Ignored with storeDir.
    */
   storeKind?: "auto" | "btrfs" | "folder";
+  /** Makes the Linux stage (what runs after U-Boot); default the stand-in, StandinLinux. */
+  linuxStage?: (host: LinuxHost) => LinuxStage;
 }
 
 export interface LogLine {
@@ -45,7 +48,7 @@ export interface BootStages {
   decisionMs: number;
   /** The block handed to U-Boot until bootargs (includes a cold QEMU start when one was needed). */
   ubootMs: number;
-  /** Simulated Linux: lastUsed bump + mark-good through the bridge. */
+  /** The Linux stage: up and marked good (the stand-in: lastUsed bump + mark-good through the bridge). */
   linuxMs: number;
   /** The bridge syncing the result (lastUsed delta, state) until in sync. */
   syncMs: number;
@@ -63,8 +66,8 @@ export interface BootRecord {
   console: string;
   profile: string | null;
   action: string | null;
-  /** "good" (marked good), "failed" (simulated failure), "none" (no profile to run) or "error". */
-  linux: "good" | "failed" | "none" | "error";
+  /** What the Linux stage did: good (marked good), failed, none (no profile to run) or error. */
+  linux: LinuxResult;
   linuxMessage: string;
   stages: BootStages;
   uboot: { coldStartMs: number; diskMs: number; ms: number; polls: number };

@@ -2,12 +2,12 @@
 // -> the Linux stage -> the bridge syncing the result. Timed per stage for the page's bar.
 import type { Daemon } from "../soc-bridge/daemon";
 import {
-  ACTION_NAMES,
+  actionName,
   BlockStatus,
   type BootSelection,
   decodeBlock,
-  REASON_NAMES,
-  STATUS_NAMES,
+  reasonName,
+  statusName,
 } from "../protocol/register-block";
 import type { LinuxOutcome, LinuxStage } from "./linux-stage";
 import type { SimMcu } from "./mcu";
@@ -46,11 +46,11 @@ export function parseBootargs(args: string): Record<string, string> {
 /** `boot desktop (default, try 1/3, seq 4)` */
 export function describeSelection(sel: BootSelection): string {
   return (
-    ACTION_NAMES[sel.action] +
+    actionName(sel.action) +
     " " +
     (sel.profileId || "(no profile)") +
     " (" +
-    REASON_NAMES[sel.reason] +
+    reasonName(sel.reason) +
     ", try " +
     sel.tryNumber +
     "/" +
@@ -62,8 +62,8 @@ export function describeSelection(sel: BootSelection): string {
 }
 
 /** EMPTY, PENDING or FINAL, as the log spells a block's status. */
-function statusName(status: number): string {
-  return (STATUS_NAMES[status] ?? String(status)).toUpperCase();
+function statusWord(status: number): string {
+  return statusName(status).toUpperCase();
 }
 
 /**
@@ -86,7 +86,7 @@ export async function runBoot(
   } else if (sel && sel.status === BlockStatus.FINAL) {
     sim.log("mcu", "FINAL: " + describeSelection(sel));
   } else if (block) {
-    sim.log("mcu", "no choice: the block is " + (sel ? statusName(sel.status) : "invalid"));
+    sim.log("mcu", "no choice: the block is " + (sel ? statusWord(sel.status) : "invalid"));
   }
   const savedEnv = await sim.env.read();
   const t1 = Date.now();
@@ -106,7 +106,7 @@ export async function runBoot(
       "uboot",
       u.polls +
         " PENDING polls served; the block is " +
-        (now ? statusName(now.status) : "gone") +
+        (now ? statusWord(now.status) : "gone") +
         (now && now.status === BlockStatus.FINAL ? ": " + describeSelection(now) : ""),
     );
   }

@@ -6,8 +6,8 @@ import { PNG } from "pngjs";
 import { LONG_PRESS_MS } from "../mcu/core/keys";
 import { NodeMcu } from "../mcu/node/mcu";
 import { type ProfileRecord, sameProfile } from "../protocol/profile";
-import { DefaultMode, ShowMenu } from "../protocol/messages";
-import { ACTION_NAMES } from "../protocol/register-block";
+import { DefaultMode, showMenuName } from "../protocol/messages";
+import { actionName } from "../protocol/register-block";
 import type { Daemon } from "../soc-bridge/daemon";
 import { describeState } from "../soc-bridge/ops";
 import { readStore, records } from "../soc-bridge/profile-store";
@@ -86,11 +86,10 @@ export async function mcuStored(mcu: SimMcu | null) {
     generation: l.list.generation,
     profiles: l.list.records.map((r) => r.id),
     default: c.defaultMode === DefaultMode.LAST_USED ? "last-used" : c.defaultId,
-    next:
-      c.nextId === "" ? null : { id: c.nextId, action: ACTION_NAMES[c.nextAction] ?? String(c.nextAction) },
+    next: c.nextId === "" ? null : { id: c.nextId, action: actionName(c.nextAction) },
     options: {
       timeoutSeconds: c.timeoutSeconds,
-      show: c.showMenu === ShowMenu.ALWAYS ? "always" : "on-key",
+      show: showMenuName(c.showMenu),
       maxTries: c.maxTries,
     },
     lastGood: l.run.lastGoodId === "" ? null : l.run.lastGoodId,

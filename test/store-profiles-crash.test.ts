@@ -1,5 +1,5 @@
 // kill -9 inside the lifecycle commands, on a real btrfs. FLIPPER_BOOT_CRASH_AT names a step at
-// which the command SIGKILLs itself (soc-bridge/store/profiles.ts CRASH_POINTS). At that moment a
+// which the command SIGKILLs itself (soc-bridge/store/session.ts CRASH_POINTS). At that moment a
 // reader (the daemon's readStore) sees the old state or the new one, never a half-made profile;
 // the next command removes or finishes what was left in .flipper-tmp/ and says so; afterwards
 // the tree is exactly the old state or the new one.
@@ -8,7 +8,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { readStore } from "../soc-bridge/profile-store";
-import { CRASH_POINTS, type CrashPoint } from "../soc-bridge/store/profiles";
+import { CRASH_POINTS, type CrashPoint } from "../soc-bridge/store/session";
 import { btrfsStore, subvolumes, treeListing } from "./helpers/btrfs";
 import { resultOf, storeCli } from "./helpers/store-cli";
 

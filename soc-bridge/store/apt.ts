@@ -5,7 +5,10 @@
 import { deleteSubvolume } from "./btrfs";
 import { StoreError } from "./errors";
 import { NOTE_MAX } from "./layout";
-import { listSnapshots, runningProfile, type StoreContext, snapshotProfile, withSession } from "./profiles";
+import { runningProfile } from "./lookup";
+import { snapshotProfile } from "./profiles";
+import { type StoreContext, withSession } from "./session";
+import { listSnapshots } from "./snapshots";
 
 export const APT_KEEP_DEFAULT = 5;
 export const APT_KEEP_MAX = 100;

@@ -1,19 +1,9 @@
 // `base list|receive|gc|remove` and `profile check|rebase` in the one store command table
 // (commands.ts): importing this module registers them, for the CLI and the daemon's socket alike.
 import path from "node:path";
-import {
-  type BaseList,
-  type CheckReport,
-  checkProfile,
-  gcBases,
-  listBases,
-  type RebaseResult,
-  rebaseProfile,
-  receiveBase,
-  removeBase,
-  summary,
-} from "./bases";
 import { aptSnapshot, parseKeep } from "./apt";
+import { receiveBase } from "./base-receive";
+import { type BaseList, gcBases, listBases, removeBase } from "./bases";
 import {
   registerStoreCommands,
   STORE_FLAG_OPTIONS,
@@ -21,6 +11,8 @@ import {
   type StoreCommand,
 } from "./commands";
 import { STORE_ERRORS, StoreError } from "./errors";
+import { type CheckReport, checkProfile, summary } from "./profile-check";
+import { type RebaseResult, rebaseProfile } from "./rebase";
 
 type Args = Record<string, unknown>;
 

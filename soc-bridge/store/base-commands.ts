@@ -2,6 +2,7 @@
 // (commands.ts): importing this module registers them, for the CLI and the daemon's socket alike.
 import path from "node:path";
 import { aptSnapshot, parseKeep } from "./apt";
+import { cleanedLines, flag, str } from "./args";
 import { receiveBase } from "./base-receive";
 import { type BaseList, gcBases, listBases, removeBase } from "./bases";
 import {
@@ -10,26 +11,9 @@ import {
   STORE_VALUE_OPTIONS,
   type StoreCommand,
 } from "./commands";
-import { STORE_ERRORS, StoreError } from "./errors";
+import { STORE_ERRORS } from "./errors";
 import { type CheckReport, checkProfile, summary } from "./profile-check";
 import { type RebaseResult, rebaseProfile } from "./rebase";
-
-type Args = Record<string, unknown>;
-
-function str(args: Args, key: string): string {
-  const v = args[key];
-  if (typeof v !== "string") throw new StoreError("invalid", key + " must be given as a string");
-  return v;
-}
-function flag(args: Args, key: string): boolean {
-  const v = args[key];
-  if (v === undefined || v === null || v === false) return false;
-  if (v === true) return true;
-  throw new StoreError("invalid", key + " must be true or false");
-}
-function cleanedLines(r: Record<string, unknown>): string {
-  return ((r.cleaned as string[] | undefined) ?? []).map((l) => "cleaned up: " + l + "\n").join("");
-}
 
 // `--dry-run` (base gc) and `--keep N` (profile apt-snapshot) are options only these commands take;
 // the CLI learns store options from these lists (commands.ts has no registration call for them).

@@ -68,7 +68,7 @@ async function baseUsers(store: string): Promise<Users> {
       if (typeof j.base === "string") add(u.profiles, j.base, path.basename(path.dirname(s.file)));
     } catch {}
   }
-  const snapRoot = path.join(store, "@snapshots");
+  const snapRoot = p.snapshotsRoot;
   for (const id of await readDirSorted(snapRoot)) {
     for (const stamp of await readDirSorted(path.join(snapRoot, id))) {
       const b = await snapshotBase(path.join(snapRoot, id, stamp));

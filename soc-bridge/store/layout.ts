@@ -13,13 +13,8 @@ export const DEFAULT_STORE = "/run/flipper/top";
 /** What the initramfs wrote about this boot (STORE.md, "What booted"). */
 export const DEFAULT_BOOTED = "/run/flipper/booted";
 
-export const BASE_DIR = "@base";
-export const PROFILES_DIR = "@profiles";
-export const SNAPSHOTS_DIR = "@snapshots";
-export const DATA_SUBVOL = "@data";
-export const STAGED_DIR = "@staged";
+/** The work area of killed or running commands, and the files every profile and snapshot holds. */
 export const TMP_DIR = ".flipper-tmp";
-export const LOCK_FILE = ".flipper-lock";
 export const PROFILE_JSON = "profile.json";
 export const SNAPSHOT_JSON = "snapshot.json";
 
@@ -27,20 +22,25 @@ export const STAMP_RULE = "must be a snapshot stamp YYYYMMDDThhmmssZ, optionally
 export const NOTE_MAX = 200;
 export const NOTE_RULE = "must be at most 200 characters without control characters";
 
-export const storePaths = (store: string) => ({
-  top: store,
-  bases: path.join(store, BASE_DIR),
-  base: (ver: string) => path.join(store, BASE_DIR, ver),
-  profiles: path.join(store, PROFILES_DIR),
-  profile: (id: string) => path.join(store, PROFILES_DIR, id),
-  snapshots: (id: string) => path.join(store, SNAPSHOTS_DIR, id),
-  snapshot: (id: string, stamp: string) => path.join(store, SNAPSHOTS_DIR, id, stamp),
-  staged: (id: string) => path.join(store, STAGED_DIR, id),
-  stagedDir: path.join(store, STAGED_DIR),
-  data: path.join(store, DATA_SUBVOL),
-  tmp: path.join(store, TMP_DIR),
-  lock: path.join(store, LOCK_FILE),
-});
+/** Every path of the top level (STORE.md, "The tree"). */
+export function storePaths(store: string) {
+  const at = (...parts: string[]) => path.join(store, ...parts);
+  return {
+    top: store,
+    bases: at("@base"),
+    base: (ver: string) => at("@base", ver),
+    profiles: at("@profiles"),
+    profile: (id: string) => at("@profiles", id),
+    snapshotsRoot: at("@snapshots"),
+    snapshots: (id: string) => at("@snapshots", id),
+    snapshot: (id: string, stamp: string) => at("@snapshots", id, stamp),
+    staged: (id: string) => at("@staged", id),
+    stagedDir: at("@staged"),
+    data: at("@data"),
+    tmp: at(TMP_DIR),
+    lock: at(".flipper-lock"),
+  };
+}
 export type StorePaths = ReturnType<typeof storePaths>;
 
 function invalid(e: { field: string; value: string; rule: string } | null): void {
@@ -65,40 +65,28 @@ export function checkVersion(ver: unknown, field = "base"): string {
 
 const STAMP_RE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z(?:-([1-9]\d{0,2}))?$/;
 
+/** `invalid`: "<field> <value> is invalid: <rule>" (a value that is not text is said so). */
+function refuse(field: string, value: unknown, rule: string): never {
+  const shown = typeof value === "string" ? describeText(value) : "(not text)";
+  throw new StoreError("invalid", field + " " + shown + " is invalid: " + rule);
+}
+
 export function checkStamp(stamp: unknown, field = "stamp"): string {
-  const bad = () => {
-    throw new StoreError(
-      "invalid",
-      field +
-        " " +
-        (typeof stamp === "string" ? describeText(stamp) : "(not text)") +
-        " is invalid: " +
-        STAMP_RULE,
-    );
-  };
-  if (typeof stamp !== "string") bad();
-  const m = STAMP_RE.exec(stamp as string);
-  if (!m) bad();
-  const [, y, mo, d, h, mi, s] = (m as RegExpExecArray).map(Number);
+  const m = typeof stamp === "string" ? STAMP_RE.exec(stamp) : null;
+  if (!m) refuse(field, stamp, STAMP_RULE);
+  const [, y, mo, d, h, mi, s] = m.map(Number);
   const t = new Date(Date.UTC(y, mo - 1, d, h, mi, s));
   // Date.UTC rolls 31 February over into March: a real date must come back unchanged.
-  if (t.getUTCMonth() !== mo - 1 || t.getUTCDate() !== d || h > 23 || mi > 59 || s > 59) bad();
+  if (t.getUTCMonth() !== mo - 1 || t.getUTCDate() !== d || h > 23 || mi > 59 || s > 59) {
+    refuse(field, stamp, STAMP_RULE);
+  }
   return stamp as string;
 }
 
 export function checkNote(note: unknown, field = "note"): string {
   const ok =
     typeof note === "string" && note.length <= NOTE_MAX && !/[\u0000-\u001f\u007f-\u009f]/.test(note);
-  if (!ok) {
-    throw new StoreError(
-      "invalid",
-      field +
-        " " +
-        (typeof note === "string" ? describeText(note) : "(not text)") +
-        " is invalid: " +
-        NOTE_RULE,
-    );
-  }
+  if (!ok) refuse(field, note, NOTE_RULE);
   return note as string;
 }
 

@@ -9,8 +9,8 @@ import path from "node:path";
 import { checkProfile, parseDpkgStatus } from "../soc-bridge/store/profile-check";
 import { rebaseProfile } from "../soc-bridge/store/rebase";
 import { isStoreError } from "../soc-bridge/store/errors";
-import { btrfsStore, makeProfile, subvolumes } from "./helpers/btrfs";
-import { at, fullListing } from "./helpers/tree";
+import { btrfsStore, makeProfile, storeAt, subvolumes } from "./helpers/btrfs";
+import { fullListing } from "./helpers/tree";
 
 function sh(cmd: string, args: string[]): string {
   return execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
@@ -70,7 +70,13 @@ const V2 = {
 };
 
 /** Runs `change(root)` inside a real overlay of the profile on its base, then unmounts it. */
-function throughOverlay(mnt: string, id: string, ver: string, change: (root: string) => void): void {
+function throughOverlay(
+  t: { teardown(fn: () => void): void },
+  mnt: string,
+  id: string,
+  ver: string,
+  change: (root: string) => void,
+): void {
   const prof = path.join(mnt, "@profiles", id);
   const root = path.join(path.dirname(mnt), "root-" + id);
   mkdirSync(root, { recursive: true });
@@ -82,12 +88,17 @@ function throughOverlay(mnt: string, id: string, ver: string, change: (root: str
     "overlay",
     root,
   ]);
-  try {
-    change(root);
-  } finally {
+  let mounted = true;
+  const unmount = () => {
+    if (!mounted) return;
+    mounted = false;
     sh("umount", [root]);
     rmSync(root, { recursive: true, force: true });
-  }
+  };
+  // A change that throws still leaves no overlay over the store.
+  t.teardown(unmount);
+  change(root);
+  unmount();
 }
 
 function setup(t: { teardown(fn: () => void): void }) {
@@ -96,7 +107,7 @@ function setup(t: { teardown(fn: () => void): void }) {
   base(fs.mnt, "1.1", V2);
   makeProfile(fs.mnt, { id: "work", base: "1.0" });
   makeProfile(fs.mnt, { id: "tidy", base: "1.0" });
-  throughOverlay(fs.mnt, "work", "1.0", (r) => {
+  throughOverlay(t, fs.mnt, "work", "1.0", (r) => {
     writeFileSync(path.join(r, "etc/app.conf"), "a=mine\n"); // shadows a file 1.1 changes
     writeFileSync(path.join(r, "etc/same.conf"), "mine\n"); // shadows a file 1.1 keeps
     rmSync(path.join(r, "usr/lib/tool")); // a whiteout over a file 1.1 changes
@@ -114,7 +125,7 @@ function setup(t: { teardown(fn: () => void): void }) {
       ]),
     );
   });
-  throughOverlay(fs.mnt, "tidy", "1.0", (r) => {
+  throughOverlay(t, fs.mnt, "tidy", "1.0", (r) => {
     writeFileSync(path.join(r, "etc/own.conf"), "own\n");
     writeFileSync(path.join(r, "etc/same.conf"), "mine\n");
   });
@@ -124,7 +135,7 @@ function setup(t: { teardown(fn: () => void): void }) {
 test("profile check: files the upper hides that the new base changes, and packages it holds that the new base changes", async (t) => {
   const fs = setup(t);
   const before = fullListing(fs.mnt);
-  const r = await checkProfile(at(fs.mnt), "work", "1.1");
+  const r = await checkProfile(storeAt(fs.mnt), "work", "1.1");
   t.false(r.clean);
   t.is(r.from, "1.0");
   t.is(r.to, "1.1");
@@ -139,10 +150,10 @@ test("profile check: files the upper hides that the new base changes, and packag
   );
   t.deepEqual(r.packages, [{ package: "foo:amd64", profile: "1.5", from: "1.0", to: "2.0" }]);
   t.true(r.ignored >= 1);
-  const tidy = await checkProfile(at(fs.mnt), "tidy", "1.1");
+  const tidy = await checkProfile(storeAt(fs.mnt), "tidy", "1.1");
   t.true(tidy.clean);
   t.deepEqual(tidy.files, []);
-  t.true((await checkProfile(at(fs.mnt), "work", "1.0")).clean);
+  t.true((await checkProfile(storeAt(fs.mnt), "work", "1.0")).clean);
   t.deepEqual(fullListing(fs.mnt), before);
 });
 
@@ -156,29 +167,32 @@ test("profile check: a missing base, a missing profile, hostile arguments", asyn
       return isStoreError(e) ? e.code + ": " + e.message : "other: " + (e as Error).message;
     }
   };
-  t.regex(await codes(() => checkProfile(at(fs.mnt), "work", "9.9")), /^no-base: base 9\.9 does not exist/);
-  t.regex(await codes(() => checkProfile(at(fs.mnt), "nope", "1.1")), /^no-profile: profile nope/);
   t.regex(
-    await codes(() => checkProfile(at(fs.mnt), "work", "../1.1")),
+    await codes(() => checkProfile(storeAt(fs.mnt), "work", "9.9")),
+    /^no-base: base 9\.9 does not exist/,
+  );
+  t.regex(await codes(() => checkProfile(storeAt(fs.mnt), "nope", "1.1")), /^no-profile: profile nope/);
+  t.regex(
+    await codes(() => checkProfile(storeAt(fs.mnt), "work", "../1.1")),
     /^invalid: --base "\.\.\/1\.1" is invalid/,
   );
-  t.regex(await codes(() => checkProfile(at(fs.mnt), "../x", "1.1")), /^invalid: id/);
+  t.regex(await codes(() => checkProfile(storeAt(fs.mnt), "../x", "1.1")), /^invalid: id/);
 });
 
 test("profile rebase: refused on conflicts without --force (nothing changed); --force and clean rebases snapshot first", async (t) => {
   const fs = setup(t);
   const before = fullListing(fs.mnt);
-  const err = (await rebaseProfile(at(fs.mnt), "work", "1.1").catch((e) => e)) as Error;
+  const err = (await rebaseProfile(storeAt(fs.mnt), "work", "1.1").catch((e) => e)) as Error;
   t.true(isStoreError(err) && err.code === "conflicts" && err.exit === 15, String(err));
   t.regex(err.message, /profile work conflicts with base 1\.1: 4 files and 1 package in conflict/);
   t.deepEqual(fullListing(fs.mnt), before);
 
-  const running = (await rebaseProfile(at(fs.mnt, "tidy"), "tidy", "1.1").catch((e) => e)) as Error;
+  const running = (await rebaseProfile(storeAt(fs.mnt, "tidy"), "tidy", "1.1").catch((e) => e)) as Error;
   t.true(isStoreError(running) && running.code === "running" && running.exit === 14, String(running));
   t.deepEqual(fullListing(fs.mnt), before);
 
   const clean = await rebaseProfile(
-    { ...at(fs.mnt), now: () => new Date("2026-12-01T22:00:00Z") },
+    { ...storeAt(fs.mnt), now: () => new Date("2026-12-01T22:00:00Z") },
     "tidy",
     "1.1",
   );
@@ -196,7 +210,7 @@ test("profile rebase: refused on conflicts without --force (nothing changed); --
   t.true(subvolumes(fs.mnt).readonly.includes("@snapshots/tidy/20261201T220000Z"));
 
   const forced = await rebaseProfile(
-    { ...at(fs.mnt), now: () => new Date("2026-12-01T22:00:00Z") },
+    { ...storeAt(fs.mnt), now: () => new Date("2026-12-01T22:00:00Z") },
     "work",
     "1.1",
     {
@@ -242,13 +256,13 @@ test("profile check never follows a base's symlink out of the base, and sees cha
   writeFileSync(path.join(v, "srv/tree/deep/x"), "2\n"); // a change two levels below an opaque folder
   sh("btrfs", ["property", "set", "-ts", v, "ro", "true"]);
   makeProfile(fs.mnt, { id: "p", base: "3.0" });
-  throughOverlay(fs.mnt, "p", "3.0", (r) => {
+  throughOverlay(t, fs.mnt, "p", "3.0", (r) => {
     writeFileSync(path.join(r, "opt/app/conf"), "mine\n");
     writeFileSync(path.join(r, "opt/app/passwd"), "mine\n");
     rmSync(path.join(r, "srv/tree"), { recursive: true });
     mkdirSync(path.join(r, "srv/tree"));
   });
-  const r = await checkProfile(at(fs.mnt), "p", "3.1");
+  const r = await checkProfile(storeAt(fs.mnt), "p", "3.1");
   t.deepEqual(
     r.files.map((f) => [f.path, f.upper, f.change]),
     [

@@ -3,20 +3,17 @@
 // input, and a receive killed with SIGKILL half-way (old state kept, leftovers removed and reported
 // by the next command).
 import test from "ava";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { randomFillSync } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { controlRequest } from "../soc-bridge/control";
 import { startDaemon } from "../soc-bridge/daemon";
-import { btrfsStore, subvolumes } from "./helpers/btrfs";
+import { btrfsStore, subvolumes, writeBooted } from "./helpers/btrfs";
 import { realMcuOnPty } from "./helpers/mcu-endpoint";
-import { type CliRun, resultOf, storeCli } from "./helpers/store-cli";
+import { flipperBoot, resultOf, storeCli } from "./helpers/store-cli";
 import { type StreamMaker, streamMaker } from "./helpers/streams";
 import { fullListing } from "./helpers/tree";
-
-const ROOT = path.resolve(import.meta.dirname, "..");
-const CLI = path.join(ROOT, "soc-bridge", "cli.ts");
 
 let streams: StreamMaker;
 test.before(() => {
@@ -33,42 +30,8 @@ function setup(t: { teardown(fn: () => void): void }, running = "") {
       { id: "lab", base: "1.0", files: { "etc/own.conf": "own\n" } },
     ],
   );
-  const booted = path.join(path.dirname(fs.mnt), "booted");
-  writeFileSync(
-    booted,
-    "profile=" + running + "\nbase=1.0\naction=" + (running ? "boot" : "recovery") + "\n",
-  );
+  const booted = writeBooted(fs.mnt, running, "1.0");
   return { fs, top: fs.mnt, booted, cli: storeCli(fs.mnt, booted) };
-}
-
-/** The CLI with `input` on its standard input; `onSpawn` may kill it. */
-function cliWithInput(
-  args: string[],
-  input: Buffer | null,
-  onSpawn?: (pid: number) => void,
-): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", CLI, ...args], {
-      cwd: ROOT,
-      env: { ...process.env, FLIPPER_BOOT_SOCKET: "" },
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c) => (stdout += c));
-    child.stderr.on("data", (c) => (stderr += c));
-    child.stdin.on("error", () => {});
-    child.on("error", reject);
-    child.on("close", (code, signal) => {
-      let json: Record<string, unknown> | null = null;
-      try {
-        json = JSON.parse(stdout);
-      } catch {}
-      resolve({ code, signal, stdout, stderr, json });
-    });
-    if (input) child.stdin.end(input);
-    if (onSpawn && child.pid) onSpawn(child.pid);
-  });
 }
 
 test("base list, receive (file and standard input), gc --dry-run and gc through the CLI, --json and exit codes", async (t) => {
@@ -92,17 +55,19 @@ test("base list, receive (file and standard input), gc --dry-run and gc through 
   t.is(r.code, 0, r.stderr);
   t.like(r.json, { ok: true, command: "base-receive", result: { version: "1.2" } });
 
-  const viaStdin = await cliWithInput(
+  const viaStdin = await flipperBoot(
     ["--direct", "--store", top, "--booted", booted, "--json", "base", "receive", "-"],
-    readFileSync(streams.make("1.3", { "etc/os-release": "1.3\n" })),
+    {},
+    { input: readFileSync(streams.make("1.3", { "etc/os-release": "1.3\n" })) },
   );
   t.is(viaStdin.code, 0, viaStdin.stderr);
   t.like(viaStdin.json, { ok: true, result: { version: "1.3" } });
   t.is(readFileSync(path.join(top, "@base/1.3/etc/os-release"), "utf8"), "1.3\n");
 
-  const bad = await cliWithInput(
+  const bad = await flipperBoot(
     ["--direct", "--store", top, "--booted", booted, "--json", "base", "receive", "-"],
-    Buffer.from("not a stream"),
+    {},
+    { input: Buffer.from("not a stream") },
   );
   t.is(bad.code, 13);
   t.like(bad.json, { ok: false, exit: 13 });
@@ -186,30 +151,26 @@ test("SIGKILL during base receive: @base unchanged; the next command removes the
   const stream = readFileSync(streams.make("2.0", { "big.bin": big }));
   const before = fullListing(top);
   const tmp = path.join(top, ".flipper-tmp");
-  const r = await new Promise<CliRun>((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ["--import", "tsx", CLI, "--direct", "--store", top, "--booted", booted, "base", "receive", "-"],
-      { cwd: ROOT, stdio: ["pipe", "pipe", "pipe"] },
-    );
-    let stderr = "";
-    child.stderr.on("data", (c) => (stderr += c));
-    child.stdin.on("error", () => {});
-    child.on("error", reject);
-    child.on("close", (code, signal) => resolve({ code, signal, stdout: "", stderr, json: null }));
-    // Half the stream, then wait (events, not a fixed sleep) until btrfs receive has made the
-    // subvolume in .flipper-tmp/, then kill the command.
-    child.stdin.write(stream.subarray(0, stream.length >> 1));
-    const started = Date.now();
-    const poll = setInterval(() => {
-      const work = existsSync(tmp) ? readdirSync(tmp) : [];
-      const inside = work.flatMap((w) => readdirSync(path.join(tmp, w)));
-      if (inside.includes("2.0") || Date.now() - started > 120_000) {
-        clearInterval(poll);
-        child.kill("SIGKILL");
-      }
-    }, 50);
-  });
+  const r = await flipperBoot(
+    ["--direct", "--store", top, "--booted", booted, "base", "receive", "-"],
+    {},
+    {
+      feed: (child) => {
+        // Half the stream, then wait (events, not a fixed sleep) until btrfs receive has made the
+        // subvolume in .flipper-tmp/, then kill the command.
+        child.stdin.write(stream.subarray(0, stream.length >> 1));
+        const started = Date.now();
+        const poll = setInterval(() => {
+          const work = existsSync(tmp) ? readdirSync(tmp) : [];
+          const inside = work.flatMap((w) => readdirSync(path.join(tmp, w)));
+          if (inside.includes("2.0") || Date.now() - started > 120_000) {
+            clearInterval(poll);
+            child.kill("SIGKILL");
+          }
+        }, 50);
+      },
+    },
+  );
   t.is(r.signal, "SIGKILL");
   // btrfs receive sees its input end and stops; the work is left in .flipper-tmp/.
   t.false(existsSync(path.join(top, "@base/2.0")));
@@ -233,9 +194,10 @@ test("SIGKILL during base receive: @base unchanged; the next command removes the
     before.filter((l) => !l.startsWith(".flipper-tmp")),
   );
   // And the whole stream goes in afterwards.
-  const ok = await cliWithInput(
+  const ok = await flipperBoot(
     ["--direct", "--store", top, "--booted", booted, "--json", "base", "receive", "-"],
-    stream,
+    {},
+    { input: stream },
   );
   t.is(ok.code, 0, ok.stderr);
   t.true(subvolumes(top).readonly.includes("@base/2.0"));

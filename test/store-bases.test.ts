@@ -9,9 +9,9 @@ import path from "node:path";
 import { parseStreamHead, receiveBase } from "../soc-bridge/store/base-receive";
 import { gcBases, listBases, removeBase } from "../soc-bridge/store/bases";
 import { isStoreError } from "../soc-bridge/store/errors";
-import { btrfsStore, makeBtrfs, seedStore, subvolumes, treeListing } from "./helpers/btrfs";
+import { btrfsStore, makeBtrfs, seedStore, storeAt, subvolumes } from "./helpers/btrfs";
 import { type StreamMaker, streamMaker } from "./helpers/streams";
-import { at } from "./helpers/tree";
+import { treeListing } from "./helpers/tree";
 
 let streams: StreamMaker;
 test.before(() => {
@@ -41,13 +41,13 @@ function tmpEntries(mnt: string): string[] {
 test("base receive: a real stream becomes a read-only @base/<ver>, listed as the newest", async (t) => {
   const fs = btrfsStore(t, ["1.0", "1.2"], [{ id: "work", base: "1.2" }]);
   const s = streams.make("1.10", { "etc/os-release": "VERSION=1.10\n", "usr/bin/tool": "#!/bin/sh\n" });
-  const r = await receiveBase(at(fs.mnt), s);
+  const r = await receiveBase(storeAt(fs.mnt), s);
   t.is(r.version, "1.10");
   t.false(r.incremental);
   t.is(readFileSync(path.join(fs.mnt, "@base/1.10/etc/os-release"), "utf8"), "VERSION=1.10\n");
   t.true(subvolumes(fs.mnt).readonly.includes("@base/1.10"));
   t.deepEqual(tmpEntries(fs.mnt), []);
-  const l = await listBases(at(fs.mnt));
+  const l = await listBases(storeAt(fs.mnt));
   t.deepEqual(
     l.bases.map((b) => [b.version, b.newest, b.readonly, b.profiles]),
     [
@@ -58,7 +58,7 @@ test("base receive: a real stream becomes a read-only @base/<ver>, listed as the
   );
   // The same version again: refused before anything is written.
   const before = treeListing(fs.mnt);
-  const msg = await refused(() => receiveBase(at(fs.mnt), s), "exists");
+  const msg = await refused(() => receiveBase(storeAt(fs.mnt), s), "exists");
   t.regex(msg, /base 1\.10 exists/);
   t.deepEqual(treeListing(fs.mnt), before);
 });
@@ -80,10 +80,10 @@ test("base receive: an incremental stream on top of a received base", async (t) 
   const inc = path.join(streams.dir, "inc-2.1.stream");
   execFileSync("btrfs", ["send", "-q", "-f", full, a]);
   execFileSync("btrfs", ["send", "-q", "-p", a, "-f", inc, b]);
-  await receiveBase(at(fs.mnt), full);
+  await receiveBase(storeAt(fs.mnt), full);
   // @base/2.0 is a read-only snapshot of what btrfs received, and a snapshot keeps the received
   // uuid: btrfs receive finds the parent an incremental stream names.
-  const r = await receiveBase(at(fs.mnt), inc);
+  const r = await receiveBase(storeAt(fs.mnt), inc);
   t.is(r.version, "2.1");
   t.true(r.incremental);
   t.is(readFileSync(path.join(fs.mnt, "@base/2.1/changed"), "utf8"), "new\n");
@@ -93,7 +93,7 @@ test("base receive: an incremental stream on top of a received base", async (t) 
   execFileSync("btrfs", ["subvolume", "delete", path.join(fs.mnt, "@base/2.1")]);
   execFileSync("btrfs", ["subvolume", "delete", path.join(fs.mnt, "@base/2.0")]);
   const before = treeListing(fs.mnt);
-  t.regex(await refused(() => receiveBase(at(fs.mnt), inc), "bad-stream"), /parent/i);
+  t.regex(await refused(() => receiveBase(storeAt(fs.mnt), inc), "bad-stream"), /parent/i);
   t.deepEqual(treeListing(fs.mnt), before);
   t.deepEqual(tmpEntries(fs.mnt), []);
 });
@@ -119,7 +119,7 @@ test("base receive: truncated, garbage and empty streams are bad-stream, nothing
     const f = path.join(streams.dir, "bad-" + label.replace(/ /g, "-") + ".stream");
     copyFileSync(s, f);
     damage(f);
-    const msg = await refused(() => receiveBase(at(fs.mnt), f), "bad-stream");
+    const msg = await refused(() => receiveBase(storeAt(fs.mnt), f), "bad-stream");
     t.regex(msg, why, label);
     t.deepEqual(
       treeListing(fs.mnt).filter((l) => !l.startsWith(".flipper-tmp")),
@@ -129,7 +129,7 @@ test("base receive: truncated, garbage and empty streams are bad-stream, nothing
     t.deepEqual(tmpEntries(fs.mnt), [], label);
   }
   // And the whole stream still goes in afterwards.
-  t.is((await receiveBase(at(fs.mnt), s)).version, "1.3");
+  t.is((await receiveBase(storeAt(fs.mnt), s)).version, "1.3");
 });
 
 test("base receive: hostile and invalid version names are refused, naming the value and the rule", async (t) => {
@@ -137,7 +137,7 @@ test("base receive: hostile and invalid version names are refused, naming the va
   const before = treeListing(fs.mnt);
   for (const name of ["latest", "1.2;reboot", "1", "1.2.3.4.5", "-1.2", "1.2 ", "$(id)", "1.22222", "é.1"]) {
     const s = streams.make(name, { f: "x" });
-    const msg = await refused(() => receiveBase(at(fs.mnt), s), "invalid");
+    const msg = await refused(() => receiveBase(storeAt(fs.mnt), s), "invalid");
     t.true(msg.includes("base version (the stream's subvolume name)"), msg);
     t.regex(msg, /must be 2 to 4 dot-separated numbers/);
     t.deepEqual(treeListing(fs.mnt), before, name);
@@ -153,7 +153,7 @@ test("base receive: a full filesystem is no-space, @base unchanged, the work rem
   for (let i = 0; i < big.length; i += 1 << 20) randomFillSync(big, i, 1 << 20);
   const s = streams.make("1.4", { "huge.bin": big });
   const before = treeListing(fs.mnt);
-  const msg = await refused(() => receiveBase(at(fs.mnt), s), "no-space");
+  const msg = await refused(() => receiveBase(storeAt(fs.mnt), s), "no-space");
   t.regex(msg, /full/);
   t.deepEqual(tmpEntries(fs.mnt), []);
   t.deepEqual(
@@ -166,10 +166,10 @@ test("base receive: not the btrfs top level is not-btrfs", async (t) => {
   const fs = btrfsStore(t, ["1.0"], []);
   const s = streams.make("1.5", { f: "x" });
   t.regex(
-    await refused(() => receiveBase(at(path.join(fs.mnt, "@base")), s), "not-btrfs"),
+    await refused(() => receiveBase(storeAt(path.join(fs.mnt, "@base")), s), "not-btrfs"),
     /not its top level/,
   );
-  t.regex(await refused(() => receiveBase(at(streams.dir), s), "not-btrfs"), /is not on btrfs/);
+  t.regex(await refused(() => receiveBase(storeAt(streams.dir), s), "not-btrfs"), /is not on btrfs/);
 });
 
 test("parseStreamHead: names the subvolume of a real stream, refuses what is not one", (t) => {
@@ -214,7 +214,7 @@ test("base gc: removes only bases nothing uses, never the newest; --dry-run remo
     "action=undo\nstamp=20260101T000000Z\nrequested=20260102T000000Z\n",
   );
   // The snapshot of lab on 0.8 is itself a use: remove the staged file's effect by listing first.
-  const l = await listBases(at(fs.mnt));
+  const l = await listBases(storeAt(fs.mnt));
   const use = Object.fromEntries(
     l.bases.map((b) => [b.version, [b.profiles, b.snapshots, b.staged, b.newest]]),
   );
@@ -224,37 +224,37 @@ test("base gc: removes only bases nothing uses, never the newest; --dry-run remo
   t.deepEqual(use["1.2"], [[], [], [], true]);
 
   const before = treeListing(fs.mnt);
-  const dry = await gcBases(at(fs.mnt), { dryRun: true });
+  const dry = await gcBases(storeAt(fs.mnt), { dryRun: true });
   t.deepEqual(dry.removed, ["1.0"]);
   t.deepEqual(treeListing(fs.mnt), before);
   t.regex(dry.kept.find((k) => k.version === "1.2")!.why, /newest/);
   t.regex(dry.kept.find((k) => k.version === "1.1")!.why, /profile lab, work/);
 
-  const msg = await refused(() => removeBase(at(fs.mnt), "1.1"), "in-use");
+  const msg = await refused(() => removeBase(storeAt(fs.mnt), "1.1"), "in-use");
   t.regex(msg, /base 1\.1 is in use by profile lab, work/);
   t.regex(
-    await refused(() => removeBase(at(fs.mnt), "0.8"), "in-use"),
+    await refused(() => removeBase(storeAt(fs.mnt), "0.8"), "in-use"),
     /snapshot lab\/20260101T000000Z; staged change of lab/,
   );
-  t.regex(await refused(() => removeBase(at(fs.mnt), "1.2"), "in-use"), /newest/);
-  await refused(() => removeBase(at(fs.mnt), "7.7"), "no-base");
-  await refused(() => removeBase(at(fs.mnt), "../x"), "invalid");
+  t.regex(await refused(() => removeBase(storeAt(fs.mnt), "1.2"), "in-use"), /newest/);
+  await refused(() => removeBase(storeAt(fs.mnt), "7.7"), "no-base");
+  await refused(() => removeBase(storeAt(fs.mnt), "../x"), "invalid");
   t.deepEqual(treeListing(fs.mnt), before);
 
-  const real = await gcBases(at(fs.mnt));
+  const real = await gcBases(storeAt(fs.mnt));
   t.deepEqual(real.removed, ["1.0"]);
   t.deepEqual(
-    (await listBases(at(fs.mnt))).bases.map((b) => b.version),
+    (await listBases(storeAt(fs.mnt))).bases.map((b) => b.version),
     ["0.8", "0.9", "1.1", "1.2"],
   );
-  t.deepEqual((await gcBases(at(fs.mnt))).removed, []);
+  t.deepEqual((await gcBases(storeAt(fs.mnt))).removed, []);
 });
 
 test("base list: invalid entries of @base are skipped with a reason; missing bases are named", async (t) => {
   const fs = btrfsStore(t, ["1.0"], [{ id: "old", base: "0.5" }]);
   mkdirSync(path.join(fs.mnt, "@base", "junk"));
   mkdirSync(path.join(fs.mnt, "@base", "2.0"));
-  const l = await listBases(at(fs.mnt));
+  const l = await listBases(storeAt(fs.mnt));
   t.deepEqual(
     l.bases.map((b) => b.version),
     ["1.0"],

@@ -9,7 +9,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFile
 import path from "node:path";
 import { readStore } from "../soc-bridge/profile-store";
 import { CRASH_POINTS, type CrashPoint } from "../soc-bridge/store/session";
-import { btrfsStore, subvolumes, treeListing } from "./helpers/btrfs";
+import { btrfsStore, subvolumes } from "./helpers/btrfs";
+import { treeListing } from "./helpers/tree";
 import { resultOf, storeCli } from "./helpers/store-cli";
 
 type Outcome = "old" | "new";

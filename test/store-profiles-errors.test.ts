@@ -21,7 +21,8 @@ import { runStoreCommand } from "../soc-bridge/store/commands";
 import { STORE_ERRORS, StoreError } from "../soc-bridge/store/errors";
 import { STAMP_RULE } from "../soc-bridge/store/layout";
 import { HOSTILE_IDS } from "./helpers/arbitraries";
-import { btrfsStore, treeListing } from "./helpers/btrfs";
+import { btrfsStore } from "./helpers/btrfs";
+import { treeListing } from "./helpers/tree";
 import { storeCli } from "./helpers/store-cli";
 
 function seeded(t: Parameters<typeof btrfsStore>[0], sizeMb = 128) {

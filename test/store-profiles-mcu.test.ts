@@ -153,7 +153,7 @@ test("FlipCTL without root: a member of the socket's group runs lifecycle comman
   const r = await flipperBoot(
     ["--socket", socket, "--json", "profile", "clone", "main", "mine", "--name", "Mine"],
     {},
-    true,
+    { asNobody: true },
   );
   t.is(r.code, 0, r.stderr);
   await waitUntil(
@@ -166,7 +166,13 @@ test("FlipCTL without root: a member of the socket's group runs lifecycle comman
         .join(", "),
   );
   // Not through the daemon, the same user cannot touch the store at all.
-  const direct = await flipperBoot(["--direct", "--store", fs.mnt, "profile", "delete", "mine"], {}, true);
+  const direct = await flipperBoot(
+    ["--direct", "--store", fs.mnt, "profile", "delete", "mine"],
+    {},
+    {
+      asNobody: true,
+    },
+  );
   t.is(direct.code, 12, direct.stderr);
   t.regex(direct.stderr, /cannot be read \(permission denied: run as root, or through the daemon's socket\)/);
   t.true(existsSync(path.join(fs.mnt, "@profiles", "mine")));

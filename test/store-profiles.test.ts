@@ -5,7 +5,8 @@ import test, { type ExecutionContext } from "ava";
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { btrfsStore, makeBase, makeBtrfs, subvolumes, treeListing } from "./helpers/btrfs";
+import { btrfsStore, makeBase, makeBtrfs, subvolumes, writeBooted } from "./helpers/btrfs";
+import { treeListing } from "./helpers/tree";
 import { runStoreCommand } from "../soc-bridge/store/commands";
 import { resultOf, storeCli } from "./helpers/store-cli";
 
@@ -25,11 +26,7 @@ function setup(t: ExecutionContext, running = "") {
       },
     ],
   );
-  const booted = path.join(path.dirname(fs.mnt), "booted");
-  writeFileSync(
-    booted,
-    "profile=" + running + "\nbase=1.0\naction=" + (running ? "boot" : "recovery") + "\n",
-  );
+  const booted = writeBooted(fs.mnt, running, "1.0");
   return { fs, top: fs.mnt, booted, cli: storeCli(fs.mnt, booted) };
 }
 

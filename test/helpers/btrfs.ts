@@ -1,18 +1,8 @@
-// Real btrfs filesystems for tests: an image file, mkfs.btrfs, a loop device, a mount on a unique
-// folder; a seeded store (bases, profiles, @data); a listing of the whole tree to prove that a
-// refused command changed nothing. Teardown always unmounts, detaches and removes.
+// Real btrfs filesystems for tests and benchmarks: an image file, mkfs.btrfs, a loop device, a mount
+// on a unique folder; a seeded store (bases, profiles, @data) and a context for calling the store
+// code in-process. Teardown always unmounts, detaches and removes.
 import { execFileSync } from "node:child_process";
-import { createHash } from "node:crypto";
-import {
-  existsSync,
-  lstatSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
@@ -48,16 +38,18 @@ export function requireBtrfs(): void {
   if (missing.length) throw new Error("real btrfs tests need: " + missing.join(", "));
 }
 
-/** A fresh btrfs of `sizeMb` (at least 110 MB, mkfs.btrfs's minimum without --mixed). */
-export function makeBtrfs(sizeMb = 128, label = "flipper"): BtrfsFs {
-  requireBtrfs();
-  const dir = mkdtempSync(path.join(os.tmpdir(), "fb-btrfs-"));
-  const image = path.join(dir, "disk.img");
-  const mnt = path.join(dir, "top");
-  mkdirSync(mnt);
+export interface LoopMount {
+  /** The loop device, "" once detached. */
+  readonly loop: string;
+  /** Unmounts (lazily when busy) and detaches the loop device; safe to call twice. */
+  close(): void;
+}
+
+/** Attaches `image` to a free loop device and mounts its btrfs top level (subvolid 5) at `mnt`. */
+export function mountImage(image: string, mnt: string): LoopMount {
   let loop = "";
   let mounted = false;
-  const cleanup = () => {
+  const close = () => {
     if (mounted) {
       try {
         sh("umount", [mnt]);
@@ -72,14 +64,39 @@ export function makeBtrfs(sizeMb = 128, label = "flipper"): BtrfsFs {
       } catch {}
       loop = "";
     }
+  };
+  try {
+    loop = sh("losetup", ["-f", "--show", image]).trim();
+    sh("mount", ["-t", "btrfs", "-o", "subvolid=5", loop, mnt]);
+    mounted = true;
+  } catch (e) {
+    close();
+    throw e;
+  }
+  return {
+    get loop() {
+      return loop;
+    },
+    close,
+  };
+}
+
+/** A fresh btrfs of `sizeMb` (below 110 MB, mkfs.btrfs's minimum, it is made with --mixed). */
+export function makeBtrfs(sizeMb = 128, label = "flipper"): BtrfsFs {
+  requireBtrfs();
+  const dir = mkdtempSync(path.join(os.tmpdir(), "fb-btrfs-"));
+  const image = path.join(dir, "disk.img");
+  const mnt = path.join(dir, "top");
+  mkdirSync(mnt);
+  let mount: LoopMount | null = null;
+  const cleanup = () => {
+    mount?.close();
     rmSync(dir, { recursive: true, force: true });
   };
   try {
     sh("truncate", ["-s", sizeMb + "M", image]);
     sh("mkfs.btrfs", ["-q", ...(sizeMb < 110 ? ["--mixed"] : []), "-L", label, image]);
-    loop = sh("losetup", ["-f", "--show", image]).trim();
-    sh("mount", ["-t", "btrfs", "-o", "subvolid=5", loop, mnt]);
-    mounted = true;
+    mount = mountImage(image, mnt);
   } catch (e) {
     cleanup();
     throw e;
@@ -88,7 +105,7 @@ export function makeBtrfs(sizeMb = 128, label = "flipper"): BtrfsFs {
     mnt,
     image,
     get loop() {
-      return loop;
+      return mount?.loop ?? "";
     },
     cleanup,
   };
@@ -176,35 +193,23 @@ export function subvolumes(mnt: string): { all: string[]; readonly: string[] } {
 }
 
 /**
- * Every entry under the top level with its kind and a content hash, plus which entries are
- * subvolumes and which read-only: equal listings mean nothing changed. The lock file is left out.
+ * A booted file (STORE.md, "What booted") beside the store, naming `running` ("" = a recovery boot):
+ * the store code reads the running profile from it. Returns its path.
  */
-export function treeListing(mnt: string): string[] {
-  const out: string[] = [];
-  const walk = (rel: string) => {
-    const abs = path.join(mnt, rel);
-    for (const name of readdirSync(abs).sort()) {
-      const r = rel ? rel + "/" + name : name;
-      if (r === ".flipper-lock") continue;
-      const st = lstatSync(path.join(mnt, r));
-      if (st.isSymbolicLink()) out.push(r + " -> link");
-      else if (st.isDirectory()) {
-        out.push(r + "/" + (st.ino === 256 ? " subvolume" : ""));
-        walk(r);
-      } else {
-        out.push(
-          r +
-            " " +
-            createHash("sha256")
-              .update(readFileSync(path.join(mnt, r)))
-              .digest("hex")
-              .slice(0, 16),
-        );
-      }
-    }
-  };
-  walk("");
-  const sv = subvolumes(mnt);
-  for (const r of sv.readonly) out.push("ro " + r);
-  return out;
+export function writeBooted(store: string, running: string, base = ""): string {
+  const file = path.join(path.dirname(store), "booted");
+  writeFileSync(
+    file,
+    "profile=" + running + "\nbase=" + base + "\naction=" + (running ? "boot" : "recovery") + "\n",
+  );
+  return file;
+}
+
+/** A store context on `store` (what the store code takes); `running` writes a booted file naming it. */
+export function storeAt(
+  store: string,
+  running: string | null = null,
+): { store: string; booted: string; cmdline: string } {
+  const none = path.join(store, ".no-such-file");
+  return { store, booted: running === null ? none : writeBooted(store, running), cmdline: none };
 }

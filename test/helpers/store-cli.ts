@@ -1,6 +1,7 @@
 // Runs the `flipper-boot` CLI (soc-bridge/cli.ts through tsx, one node process so a SIGKILL it sends
 // itself is seen here) asynchronously: tests that run a daemon in-process stay responsive.
-import { spawn } from "node:child_process";
+import { type ChildProcessByStdio, spawn } from "node:child_process";
+import type { Readable, Writable } from "node:stream";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -16,20 +17,32 @@ export interface CliRun {
   json: Record<string, unknown> | null;
 }
 
-/** Runs the CLI; `asNobody` runs it as user nobody, group nogroup (through util-linux's setpriv). */
+export interface CliOptions {
+  /** Run it as user nobody, group nogroup (through util-linux's setpriv). */
+  asNobody?: boolean;
+  /** Bytes for its standard input (without `input` or `feed` it has none). */
+  input?: Buffer;
+  /** Called once it runs, to write its standard input (and kill it) as the test goes. */
+  feed?: (child: ChildProcessByStdio<Writable, Readable, Readable>) => void;
+}
+
+/** Runs the CLI to its end. */
 export function flipperBoot(
   args: string[],
   env: Record<string, string> = {},
-  asNobody = false,
+  opts: CliOptions = {},
 ): Promise<CliRun> {
   const node = [process.execPath, "--import", "tsx", CLI, ...args];
-  const argv = asNobody ? ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", ...node] : node;
+  const argv = opts.asNobody
+    ? ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", ...node]
+    : node;
+  const fed = opts.input !== undefined || opts.feed !== undefined;
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0], argv.slice(1), {
       cwd: ROOT,
       env: { ...process.env, FLIPPER_BOOT_SOCKET: "", ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+      stdio: [fed ? "pipe" : "ignore", "pipe", "pipe"],
+    }) as ChildProcessByStdio<Writable | null, Readable, Readable>;
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (c) => {
@@ -46,6 +59,12 @@ export function flipperBoot(
       } catch {}
       resolve({ code, signal, stdout, stderr, json });
     });
+    if (child.stdin !== null) {
+      // The CLI may stop reading (a refused stream): the write side then sees EPIPE, not the answer.
+      child.stdin.on("error", () => {});
+      if (opts.input) child.stdin.end(opts.input);
+      opts.feed?.(child as ChildProcessByStdio<Writable, Readable, Readable>);
+    }
   });
 }
 

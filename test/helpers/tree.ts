@@ -1,38 +1,48 @@
-// A listing of a whole store tree that also covers what a real overlay leaves in an upper
-// (whiteouts are character devices 0/0, opaque folders carry an xattr): equal listings mean
-// nothing changed. The lock file is left out.
+// Listings of a whole store tree: equal listings mean a command changed nothing. `treeListing`
+// gives each entry's kind and content hash and which subvolumes are read-only; `fullListing` adds
+// modes, owners, devices (a real overlay's whiteouts are character devices 0/0) and opaque folders
+// (an xattr). The lock file is left out of both.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { lstatSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { lstatSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { subvolumes } from "./btrfs";
 
-export function fullListing(mnt: string): string[] {
+/** One line per entry under `mnt`, in order; `meta` adds mode and owner to each line. */
+function entries(mnt: string, meta: boolean): string[] {
   const out: string[] = [];
   const walk = (rel: string) => {
     for (const name of readdirSync(path.join(mnt, rel)).sort()) {
       const r = rel ? rel + "/" + name : name;
       if (r === ".flipper-lock") continue;
       const st = lstatSync(path.join(mnt, r));
-      const meta = " " + (st.mode & 0o7777).toString(8) + " " + st.uid + ":" + st.gid;
-      if (st.isSymbolicLink()) out.push(r + " -> link" + meta);
+      const m = meta ? " " + (st.mode & 0o7777).toString(8) + " " + st.uid + ":" + st.gid : "";
+      if (st.isSymbolicLink()) out.push(r + " -> link" + m);
       else if (st.isDirectory()) {
-        out.push(r + "/" + (st.ino === 256 ? " subvolume" : "") + meta);
+        out.push(r + "/" + (st.ino === 256 ? " subvolume" : "") + m);
         walk(r);
       } else if (st.isFile()) {
-        out.push(
-          r +
-            " " +
-            createHash("sha256")
-              .update(readFileSync(path.join(mnt, r)))
-              .digest("hex")
-              .slice(0, 16) +
-            meta,
-        );
-      } else out.push(r + " device " + st.rdev + meta);
+        const hash = createHash("sha256")
+          .update(readFileSync(path.join(mnt, r)))
+          .digest("hex")
+          .slice(0, 16);
+        out.push(r + " " + hash + m);
+      } else out.push(r + " device " + st.rdev + m);
     }
   };
   walk("");
+  return out;
+}
+
+const readonlyLines = (mnt: string) => subvolumes(mnt).readonly.map((r) => "ro " + r);
+
+/** Every entry with its kind and content hash, then the read-only subvolumes. */
+export function treeListing(mnt: string): string[] {
+  return [...entries(mnt, false), ...readonlyLines(mnt)];
+}
+
+/** treeListing with modes, owners and devices, and the upper's opaque folders. */
+export function fullListing(mnt: string): string[] {
   // getfattr exits 1 when some files lack the attribute: its output is still the answer.
   const r = spawnSync("getfattr", ["-R", "-P", "--absolute-names", "-n", "trusted.overlay.opaque", mnt], {
     encoding: "utf8",
@@ -42,17 +52,5 @@ export function fullListing(mnt: string): string[] {
     .split("\n")
     .filter((l) => l.startsWith("# file: "))
     .map((l) => "opaque " + path.relative(mnt, l.slice(8)));
-  return [...out, ...opaque, ...subvolumes(mnt).readonly.map((r) => "ro " + r)];
-}
-
-/** A store context on `store` where nothing runs (no booted file, no kernel command line). */
-export function at(
-  store: string,
-  running: string | null = null,
-): { store: string; booted: string; cmdline: string } {
-  const none = path.join(store, ".no-such-file");
-  if (running === null) return { store, booted: none, cmdline: none };
-  const file = path.join(path.dirname(store), "booted");
-  writeFileSync(file, "profile=" + running + "\nbase=\naction=boot\n");
-  return { store, booted: file, cmdline: none };
+  return [...entries(mnt, true), ...opaque, ...readonlyLines(mnt)];
 }

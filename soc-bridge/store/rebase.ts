@@ -73,8 +73,8 @@ export async function rebaseProfile(
     const forced = !check.clean;
     const note =
       "rebase " + check.from + " -> " + target + (forced ? " (forced: " + summary(check) + ")" : "");
-    // The snapshot first (profiles.ts's building blocks, so recovery knows the work folder), then
-    // profile.json: a crash between the two leaves one more snapshot and the profile on its old base.
+    // The snapshot first (in a work folder, so recovery knows it), then profile.json: a crash between
+    // the two leaves one more snapshot and the profile on its old base.
     const info = await inWork(session, "rebase", id, null, async (w) => {
       const info = await takeSnapshot(session, id, json, w.snap, "rebase", { note });
       await placeSnapshot(session.P, w.snap, info);

@@ -46,7 +46,7 @@ export function parseKeep(value: unknown): number {
 }
 
 /** apt's command line as a snapshot note: control characters become spaces, at most NOTE_MAX chars. */
-export function aptNote(text: string): string {
+function aptNote(text: string): string {
   return text
     .replace(/[\u0000-\u001f\u007f-\u009f]+/g, " ")
     .trim()

@@ -10,7 +10,7 @@ const BTRFS_SUPER_MAGIC = 0x9123683e;
 /** Inode number of every btrfs subvolume's root directory (BTRFS_FIRST_FREE_OBJECTID). */
 const SUBVOL_INO = 256;
 /** The top level's subvolume id (BTRFS_FS_TREE_OBJECTID). */
-export const TOP_LEVEL_ID = 5;
+const TOP_LEVEL_ID = 5;
 
 const FREE_HINT = " (free space first, e.g. by deleting old snapshots or purging profiles)";
 const NO_SPACE = /No space left on device|ENOSPC|Disk quota exceeded/i;
@@ -120,10 +120,6 @@ export async function deleteSubvolume(p: string): Promise<void> {
   await btrfs(["subvolume", "delete", p], "deleting subvolume " + p);
 }
 
-export async function setReadonly(p: string, ro: boolean): Promise<void> {
-  await btrfs(["property", "set", "-ts", p, "ro", ro ? "true" : "false"], "setting ro=" + ro + " on " + p);
-}
-
 export async function isReadonly(p: string): Promise<boolean> {
   return /ro=true/.test(await btrfs(["property", "get", "-ts", p, "ro"], "reading ro of " + p));
 }
@@ -165,7 +161,7 @@ export async function writeAtomic(file: string, text: string): Promise<void> {
   }
 }
 
-export async function syncDir(dir: string): Promise<void> {
+async function syncDir(dir: string): Promise<void> {
   const h = await fsp.open(dir, "r");
   try {
     await h.sync();

@@ -103,7 +103,7 @@ export function compareVersions(a: string, b: string): number {
 }
 
 /** `YYYYMMDDThhmmssZ` of `when` (UTC). */
-export function stampOf(when: Date): string {
+function stampOf(when: Date): string {
   return when
     .toISOString()
     .replace(/[-:]/g, "")

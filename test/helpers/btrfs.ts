@@ -121,13 +121,13 @@ export interface SeedProfile {
 }
 
 /** A read-only base: a tiny root with /etc/machine-id "uninitialized" and /etc/os-release. */
-export function makeBase(mnt: string, ver: string): void {
+export function makeBase(mnt: string, ver: string, prettyName = "Flipper OS base " + ver): void {
   mkdirSync(path.join(mnt, "@base"), { recursive: true });
   const p = path.join(mnt, "@base", ver);
   sh("btrfs", ["subvolume", "create", p]);
   mkdirSync(path.join(p, "etc"));
   writeFileSync(path.join(p, "etc", "machine-id"), "uninitialized\n");
-  writeFileSync(path.join(p, "etc", "os-release"), 'PRETTY_NAME="Flipper OS base ' + ver + '"\n');
+  writeFileSync(path.join(p, "etc", "os-release"), "PRETTY_NAME=" + JSON.stringify(prettyName) + "\n");
   sh("btrfs", ["property", "set", "-ts", p, "ro", "true"]);
 }
 

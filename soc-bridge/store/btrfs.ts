@@ -161,7 +161,7 @@ export async function writeAtomic(file: string, text: string): Promise<void> {
   }
 }
 
-async function syncDir(dir: string): Promise<void> {
+export async function syncDir(dir: string): Promise<void> {
   const h = await fsp.open(dir, "r");
   try {
     await h.sync();

@@ -8,7 +8,7 @@ import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { closeSync, openSync, readdirSync, readFileSync, writeSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { DEFAULT_BAUD } from "../soc-bridge/serial";
+import { UART_BAUD } from "../protocol/frame";
 import { type Daemon, type SyncInfo, startDaemon } from "../soc-bridge/daemon";
 import { profileJson, tempDirs, waitUntil, writeProfile } from "../test/helpers/bridge-env";
 import { realMcuOnPty } from "../test/helpers/mcu-endpoint";
@@ -284,7 +284,7 @@ export async function bench(): Promise<Array<[string, string]>> {
     ),
   );
   const rows: Array<[string, string]> = [];
-  const baud = DEFAULT_BAUD;
+  const baud = UART_BAUD;
   const both = await fullSyncs(5);
   const fs = both.full;
   const ms = median(fs.map((s) => s.ms));

@@ -4,6 +4,8 @@ import { type ByteSource, type Bytes, CRC32_RESIDUE, crc32, readU32LE, writeU32L
 
 /** Frame kinds (header byte 2). */
 export const FrameKind = { REQUEST: 0, RESPONSE: 1, EVENT: 2 } as const;
+/** The UART's default rate (8N1; PROTOCOL.md, "UART"). */
+export const UART_BAUD = 1500000;
 export const FRAME_HEADER_BYTES = 6;
 export const FRAME_CRC_BYTES = 4;
 /** Largest payload any endpoint may send before HELLO negotiates a size; every MCU supports it. */

@@ -40,6 +40,7 @@ import { openStore } from "./store";
 import type { BootRecord, LogLine, PowerState, SimulationOptions } from "./types";
 import { SimUboot } from "./uboot";
 import { bridgeView, storeView } from "./views";
+import { UART_BAUD } from "../protocol/frame";
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -191,7 +192,7 @@ export class Simulation extends EventEmitter {
     if (this.bridge) return;
     this.bridge = await startDaemon({
       port: this.ptySoc,
-      baud: 1500000,
+      baud: UART_BAUD,
       store: this.storeDir,
       bootDir: this.bootDir,
       fwSetenv: "fw_setenv",

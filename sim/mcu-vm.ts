@@ -19,6 +19,7 @@ import { BlockStatus, type BootSelection, decodeBlock } from "../protocol/regist
 import { compiled } from "../mcu/vm/bytecode";
 import { acquireVmLock } from "../mcu/vm/lock";
 import { VmRig } from "../mcu/vm/rig";
+import { UART_BAUD } from "../protocol/frame";
 
 /** The program's entry in the simulator. */
 export const VM_PROGRAM = "mcu/devs/sim.devs.ts";
@@ -66,7 +67,7 @@ export class VmMcu extends EventEmitter {
       await this.rig.waitLine(/^BOUND 14 of 14$/, 120000);
       const port = new SerialPort({
         path: this.o.serialPath,
-        baudRate: this.o.baudRate ?? 1500000,
+        baudRate: this.o.baudRate ?? UART_BAUD,
         autoOpen: false,
       });
       await new Promise<void>((res, rej) => port.open((e) => (e ? rej(e) : res())));

@@ -12,6 +12,7 @@ import type { Daemon } from "../soc-bridge/daemon";
 import { describeState } from "../soc-bridge/ops";
 import { readStore, records } from "../soc-bridge/profile-store";
 import { VM_SCREEN_BITS, VmMcu } from "./mcu-vm";
+import { UART_BAUD } from "../protocol/frame";
 
 /** The MCU behind the pty: the Node adapter, or the DeviceScript program in the VM. */
 export type SimMcu = NodeMcu | VmMcu;
@@ -23,8 +24,8 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /** A new (not yet started) MCU on `serialPath`, keeping its flash in the simulation folder `dir`. */
 export function makeMcu(kind: McuKind, serialPath: string, dir: string): SimMcu {
   return kind === "vm"
-    ? new VmMcu({ serialPath, baudRate: 1500000, workdir: join(dir, "mcu-vm") })
-    : new NodeMcu({ serialPath, baudRate: 1500000, flashFile: join(dir, "mcu-flash.json") });
+    ? new VmMcu({ serialPath, baudRate: UART_BAUD, workdir: join(dir, "mcu-vm") })
+    : new NodeMcu({ serialPath, baudRate: UART_BAUD, flashFile: join(dir, "mcu-flash.json") });
 }
 
 /** Bits a pixel the MCU draws: 6 (NodeMcu, gray 0..63) or 4 (the DeviceScript program's Image). */

@@ -6,7 +6,7 @@ import { ControlConnectError, controlRequest, controlWatch, DEFAULT_SOCKET } fro
 import { BridgeError, ERROR_EXITS, EXIT_OK, exitFor } from "./errors";
 import { LINK_COMMANDS, type LinkContext, linkCommand, runLinkCommand } from "./link-commands";
 import { notifyReady } from "./notify";
-import { DEFAULT_BAUD } from "./serial";
+import { UART_BAUD } from "../protocol/frame";
 import { runsInProcess, storeExitCode } from "./store/base-commands";
 import {
   isStoreCommand,
@@ -43,7 +43,7 @@ options:
   --json                 machine-readable output (one JSON object on stdout)
   --socket PATH          daemon control socket (default ${DEFAULT_SOCKET}; env FLIPPER_BOOT_SOCKET)
   --port DEV             MCU UART when no daemon runs, or for the daemon (default /dev/ttyS4; env FLIPPER_BOOT_PORT)
-  --baud N               (default ${DEFAULT_BAUD}; env FLIPPER_BOOT_BAUD)
+  --baud N               (default ${UART_BAUD}; env FLIPPER_BOOT_BAUD)
   --store DIR            btrfs top level with @profiles (default ${DEFAULT_STORE}; env FLIPPER_BOOT_STORE)
   --boot-dir DIR         FAT boot partition (daemon, sync; default /boot; env FLIPPER_BOOT_BOOT_DIR; "none" = off)
   --fw-setenv CMD        write the U-Boot fallback with CMD (daemon; env FLIPPER_BOOT_FW_SETENV; default off)
@@ -109,7 +109,7 @@ function parseArgs(argv: string[], env: NodeJS.ProcessEnv): Opts {
     json: false,
     socket: env.FLIPPER_BOOT_SOCKET || DEFAULT_SOCKET,
     port: env.FLIPPER_BOOT_PORT || "/dev/ttyS4",
-    baud: Number(env.FLIPPER_BOOT_BAUD || DEFAULT_BAUD),
+    baud: Number(env.FLIPPER_BOOT_BAUD || UART_BAUD),
     store: env.FLIPPER_BOOT_STORE || DEFAULT_STORE,
     bootDir: bootEnv === "none" ? null : bootEnv,
     fwSetenv: env.FLIPPER_BOOT_FW_SETENV || null,

@@ -3,7 +3,8 @@ import type { BootReport } from "../protocol/messages";
 import type { Fallback } from "./boot-files";
 import type { McuLink, Transport } from "./link";
 import type { LinkState, SyncState } from "./link-state";
-import { DEFAULT_BAUD, openSerial } from "./serial";
+import { UART_BAUD } from "../protocol/frame";
+import { openSerial } from "./serial";
 import { DEFAULT_BOOTED } from "./store/layout";
 import type { SyncInfo } from "./sync";
 
@@ -72,7 +73,7 @@ export type ResolvedOptions = Required<Omit<DaemonOptions, "openTransport" | "lo
 };
 
 export function resolveOptions(options: DaemonOptions): ResolvedOptions {
-  const baud = options.baud ?? DEFAULT_BAUD;
+  const baud = options.baud ?? UART_BAUD;
   return {
     port: options.port,
     baud,

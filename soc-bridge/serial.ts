@@ -1,11 +1,10 @@
 // The serial-port transport for the link: the `serialport` package with its real bindings.
 import { SerialPort } from "serialport";
+import { UART_BAUD } from "../protocol/frame";
 import type { Transport } from "./link";
 
-export const DEFAULT_BAUD = 1500000;
-
 /** Opens `path` raw at `baud`; rejects with a message naming the device when it cannot. */
-export function openSerial(path: string, baud: number = DEFAULT_BAUD): Promise<Transport> {
+export function openSerial(path: string, baud: number = UART_BAUD): Promise<Transport> {
   return new Promise((resolve, reject) => {
     const port = new SerialPort({ path: path, baudRate: baud, autoOpen: false, hupcl: false });
     port.open((err) => {

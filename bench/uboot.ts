@@ -7,7 +7,8 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { BLOCK_LENGTH, encodeBlock } from "../protocol/register-block";
-import { generateBootCmd, instrumentCommandCount } from "../uboot-script/generate";
+import { instrumentCommandCount } from "../uboot-script/command-count";
+import { generateBootCmd } from "../uboot-script/generate";
 import { UbootSession, type UbootCase } from "../uboot-script/harness";
 import { BOARDS, SABRELITE_BOARDS, type UbootBoard } from "../uboot-script/qemu";
 

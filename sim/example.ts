@@ -1,7 +1,7 @@
 // The example store a fresh simulation starts with, and the boot partition's static files.
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { TEST_BASE_DTS, TEST_FDTFILE, TEST_OVERLAY_OK_DTS } from "../uboot-script/harness";
+import { TEST_BASE_DTS, TEST_FDTFILE, TEST_OVERLAY_OK_DTS } from "../uboot-script/sample-dts";
 import { compileDts } from "../uboot-script/qemu";
 
 /** A profile as FlipCTL writes it into <store>/@profiles/<id>/profile.json (schema: protocol/PROTOCOL.md). */

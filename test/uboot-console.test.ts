@@ -10,7 +10,6 @@
 //   never with an untrusted value.
 import test from "ava";
 import fc from "fast-check";
-import { existsSync } from "node:fs";
 import {
   checkKernelOptions,
   checkOverlayList,
@@ -21,7 +20,7 @@ import { crc32, writeU32LE } from "../protocol/bytes";
 import { checkBaseVersion, checkProfileId, PROFILE_BASE_MAX, PROFILE_ID_MAX } from "../protocol/profile";
 import { BLOCK_BASE_FIELD, BLOCK_ID_FIELD, BlockOffset, encodeBlock } from "../protocol/register-block";
 import { REGEX_PREFIX } from "../uboot-script/generate";
-import { runUbootStream, type UbootCase, type UbootResult } from "../uboot-script/harness";
+import { lazyUbootStream, type UbootCase } from "../uboot-script/harness";
 import { BOARDS, SABRELITE_BOARDS } from "../uboot-script/qemu";
 import { arbBase, arbId, HOSTILE_IDS } from "./helpers/arbitraries";
 
@@ -386,22 +385,10 @@ function strayLines(console: string): string[] {
 for (const board of SABRELITE_BOARDS) {
   const info = BOARDS[board];
   // One promise per case, settled as soon as it has run: the results stream in (no long silence).
-  let results: Promise<UbootResult>[] | null = null;
-  const result = (i: number): Promise<UbootResult> => {
-    if (!existsSync(info.binary)) {
-      return Promise.reject(
-        new Error(
-          "missing " + info.binary + " (U-Boot " + info.version + "): run `sh uboot-script/setup.sh`",
-        ),
-      );
-    }
-    if (!results)
-      results = runUbootStream(
-        cases.map((k) => ({ ...k.c, name: k.name })),
-        { board },
-      );
-    return results[i];
-  };
+  const result = lazyUbootStream(
+    cases.map((k) => ({ ...k.c, name: k.name })),
+    board,
+  );
   cases.forEach((k, i) => {
     test("U-Boot " + info.version + ": " + k.name, async (t) => {
       const r = await result(i);

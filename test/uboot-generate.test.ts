@@ -5,6 +5,7 @@ import test from "ava";
 import { CRC32_RESIDUE, hex } from "../protocol/bytes";
 import {
   FRAGMENT_DIR,
+  FRAGMENT_FILE_MAX,
   FRAGMENT_VAR_KOPTS,
   FRAGMENT_VAR_OVERLAYS,
   OVERLAY_DIR,
@@ -19,7 +20,9 @@ import {
   MCU_I2C_ADDRESS,
   REASON_NAMES,
 } from "../protocol/register-block";
-import { generateBootCmd, instrumentCommandCount, REGEX_PREFIX } from "../uboot-script/generate";
+import { instrumentCommandCount } from "../uboot-script/command-count";
+import { generateBootCmd, REGEX_PREFIX } from "../uboot-script/generate";
+import { SCRATCH_SLOTS, SETTINGS, scratchOffsets } from "../uboot-script/script-layout";
 
 const script = generateBootCmd();
 
@@ -94,4 +97,22 @@ test("every value a substitution sees starts with the prefix, and the first subs
   // fl_v is only ever loaded from the prefixed copy.
   for (const m of script.matchAll(/setexpr\.s fl_v \*\$\{(\w+)\}/g)) t.is(m[1], "fl_t", m[0]);
   t.true(script.includes("mw.b ${fl_t} " + P.charCodeAt(0).toString(16) + " 1"));
+});
+
+test("every fl_* variable the script reads is one it sets, and each scratch slot's address is set from its table", (t) => {
+  const set = new Set<string>();
+  for (const m of script.matchAll(/(?:setenv|setexpr(?:\.\w)?|for|fdt header get) (fl_[a-z_]+)/g)) set.add(m[1]);
+  const read = new Set([...script.matchAll(/\$\{(fl_[a-z_]+)\}/g)].map((m) => m[1]));
+  t.true(read.size > 20, String(read.size));
+  for (const name of read) t.true(set.has(name), name + " is read but never set");
+  const offsets = scratchOffsets();
+  for (const slot of SCRATCH_SLOTS) {
+    t.true(
+      script.includes("setexpr " + slot.variable + " ${fl_s} + " + hex(offsets[slot.variable], 1)),
+      slot.variable,
+    );
+  }
+  // The fragment's slot holds the most the script loads into it (and the NUL after it).
+  t.true(offsets.fl_ovl - offsets.fl_frag > FRAGMENT_FILE_MAX + 1);
+  for (const s of SETTINGS) if (s.working) t.true(set.has(s.working), s.working);
 });

@@ -11,14 +11,8 @@
 import test from "ava";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import {
-  runUbootBatch,
-  TEST_OVERLAY_BAD_DTS,
-  TEST_OVERLAY_OK_DTS,
-  type UbootCase,
-  type UbootResult,
-  UbootSession,
-} from "../uboot-script/harness";
+import { runUbootBatch, type UbootCase, type UbootResult, UbootSession } from "../uboot-script/harness";
+import { TEST_OVERLAY_BAD_DTS, TEST_OVERLAY_OK_DTS } from "../uboot-script/sample-dts";
 import { BOARDS, compileDts, makeTempDir, tool, type UbootBoard } from "../uboot-script/qemu";
 
 const SAVED = { flipper_profile: "desktop", flipper_base: "1.2" };
@@ -206,61 +200,58 @@ for (const board of ["virt64-overlay", "virt64", "virt64-2025"] as const) {
   test(title, async (t) => {
     needBoard(board);
     const s = new UbootSession({ board, mcuPresent: false, monitor: true });
+    t.teardown(() => s.close());
     const dir = makeTempDir("flipper-overlay-test-");
-    try {
-      await s.start([
-        {
-          block: null,
-          savedEnv: SAVED,
-          fullBoot: true,
-          fragments: frag("bad good"),
-          overlays: { good, bad },
-          bootFiles: { Image: testImage() },
-          bootUntil: KERNEL_BANNER,
-        },
-      ]);
-      const r = await s.runCase(0);
-      t.deepEqual(
-        r.flipperLines,
-        [
-          ABSENT,
-          "flipper: overlay bad failed to apply, skipped",
-          "flipper: overlay good " + (withOverlay ? "applied" : "failed to apply, skipped"),
-        ],
-        r.console,
-      );
-      for (const line of [
-        "## Flattened Device Tree blob at 4a000000",
-        "   Booting using the fdt blob at 0x4a000000",
-        "Starting kernel ...",
-      ]) {
-        t.true(r.console.includes(line + "\n"), line + "\n---\n" + r.console);
-      }
-      t.true(r.console.indexOf(KERNEL_BANNER) > r.console.indexOf("Starting kernel ..."), r.console);
-      const rd = /Loading Ramdisk to ([0-9a-f]+), end ([0-9a-f]+) \.\.\. OK/.exec(r.console);
-      t.truthy(rd, r.console);
-      t.is(Number.parseInt(rd![2], 16) - Number.parseInt(rd![1], 16), "not an initramfs\n".length);
-      // Where the DTB went (booti relocates it): the last "Working FDT set to" before the kernel starts.
-      const fdts = [...r.console.matchAll(/Working FDT set to ([0-9a-f]+)/g)];
-      t.true(fdts.length > 0, r.console);
-      const raw = join(dir, "dtb.raw");
-      const mon = await s.monitor("pmemsave 0x" + fdts[fdts.length - 1][1] + ' 0x20000 "' + raw + '"');
-      t.true(existsSync(raw), mon);
-      const blob = readFileSync(raw);
-      t.is(blob.readUInt32BE(0), 0xd00dfeed);
-      const dtb = join(dir, "handed.dtb");
-      tool("sh", ["-c", 'head -c "$1" "$2" > "$3"', "sh", String(blob.readUInt32BE(4)), raw, dtb]);
-      const dts = tool("dtc", ["-q", "-I", "dtb", "-O", "dts", dtb]);
-      t.true(dts.includes('bootargs = "' + ARGS + '";'), dts);
-      t.true(dts.includes('compatible = "flipper,test";'), dts);
-      t.is(dts.includes('flipper-overlay = "applied";'), withOverlay, dts);
-      t.is(dts.includes('status = "okay";'), withOverlay, dts);
-      // fdtget, not the dts text: dtc shows a value whose bytes look printable as a string.
-      const start = tool("fdtget", ["-t", "x", dtb, "/chosen", "linux,initrd-start"]).trim().split(" ");
-      t.is(Number.parseInt(start[start.length - 1], 16), Number.parseInt(rd![1], 16), dts);
-    } finally {
-      s.close();
-      rmSync(dir, { recursive: true, force: true });
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    await s.start([
+      {
+        block: null,
+        savedEnv: SAVED,
+        fullBoot: true,
+        fragments: frag("bad good"),
+        overlays: { good, bad },
+        bootFiles: { Image: testImage() },
+        bootUntil: KERNEL_BANNER,
+      },
+    ]);
+    const r = await s.runCase(0);
+    t.deepEqual(
+      r.flipperLines,
+      [
+        ABSENT,
+        "flipper: overlay bad failed to apply, skipped",
+        "flipper: overlay good " + (withOverlay ? "applied" : "failed to apply, skipped"),
+      ],
+      r.console,
+    );
+    for (const line of [
+      "## Flattened Device Tree blob at 4a000000",
+      "   Booting using the fdt blob at 0x4a000000",
+      "Starting kernel ...",
+    ]) {
+      t.true(r.console.includes(line + "\n"), line + "\n---\n" + r.console);
     }
+    t.true(r.console.indexOf(KERNEL_BANNER) > r.console.indexOf("Starting kernel ..."), r.console);
+    const rd = /Loading Ramdisk to ([0-9a-f]+), end ([0-9a-f]+) \.\.\. OK/.exec(r.console);
+    t.truthy(rd, r.console);
+    t.is(Number.parseInt(rd![2], 16) - Number.parseInt(rd![1], 16), "not an initramfs\n".length);
+    // Where the DTB went (booti relocates it): the last "Working FDT set to" before the kernel starts.
+    const fdts = [...r.console.matchAll(/Working FDT set to ([0-9a-f]+)/g)];
+    t.true(fdts.length > 0, r.console);
+    const raw = join(dir, "dtb.raw");
+    const mon = await s.monitor("pmemsave 0x" + fdts[fdts.length - 1][1] + ' 0x20000 "' + raw + '"');
+    t.true(existsSync(raw), mon);
+    const blob = readFileSync(raw);
+    t.is(blob.readUInt32BE(0), 0xd00dfeed);
+    const dtb = join(dir, "handed.dtb");
+    tool("sh", ["-c", 'head -c "$1" "$2" > "$3"', "sh", String(blob.readUInt32BE(4)), raw, dtb]);
+    const dts = tool("dtc", ["-q", "-I", "dtb", "-O", "dts", dtb]);
+    t.true(dts.includes('bootargs = "' + ARGS + '";'), dts);
+    t.true(dts.includes('compatible = "flipper,test";'), dts);
+    t.is(dts.includes('flipper-overlay = "applied";'), withOverlay, dts);
+    t.is(dts.includes('status = "okay";'), withOverlay, dts);
+    // fdtget, not the dts text: dtc shows a value whose bytes look printable as a string.
+    const start = tool("fdtget", ["-t", "x", dtb, "/chosen", "linux,initrd-start"]).trim().split(" ");
+    t.is(Number.parseInt(start[start.length - 1], 16), Number.parseInt(rd![1], 16), dts);
   });
 }

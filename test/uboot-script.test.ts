@@ -3,16 +3,10 @@
 // exact final bootargs and the exact `flipper:` lines. All cases share two QEMU boots (MCU present /
 // absent) started once for the whole file.
 import test from "ava";
-import { existsSync } from "node:fs";
 import { type BootSelection, encodeBlock } from "../protocol/register-block";
 import { crc32, writeU32LE } from "../protocol/bytes";
-import {
-  runUbootStream,
-  TEST_OVERLAY_BAD_DTS,
-  TEST_OVERLAY_OK_DTS,
-  type UbootCase,
-  type UbootResult,
-} from "../uboot-script/harness";
+import { lazyUbootStream, type UbootCase, type UbootResult } from "../uboot-script/harness";
+import { TEST_OVERLAY_BAD_DTS, TEST_OVERLAY_OK_DTS } from "../uboot-script/sample-dts";
 import { BOARDS, compileDts as compileDtsForTest, SABRELITE_BOARDS } from "../uboot-script/qemu";
 
 const SEL: BootSelection = {
@@ -394,22 +388,10 @@ CASES["unknown flag bits"] = {
 const names = Object.keys(CASES);
 for (const board of SABRELITE_BOARDS) {
   const info = BOARDS[board];
-  let results: Promise<UbootResult>[] | null = null;
-  const result = (i: number): Promise<UbootResult> => {
-    if (!existsSync(info.binary)) {
-      return Promise.reject(
-        new Error(
-          "missing " + info.binary + " (U-Boot " + info.version + "): run `sh uboot-script/setup.sh`",
-        ),
-      );
-    }
-    if (!results)
-      results = runUbootStream(
-        names.map((n) => ({ ...CASES[n].c, name: n })),
-        { board },
-      );
-    return results[i];
-  };
+  const result = lazyUbootStream(
+    names.map((n) => ({ ...CASES[n].c, name: n })),
+    board,
+  );
   for (let i = 0; i < names.length; i++) {
     const name = names[i];
     test("U-Boot " + info.version + ": " + name, async (tt) => {

@@ -3,10 +3,12 @@
 // qemu-system-arm; SessionOptions.board picks another build, e.g. Debian 13's 2025.01 "sabrelite-2025")
 // against an emulated MCU (QEMU's at24c EEPROM at 0x69 on i2c bus 0 holding the register block).
 // Many cases share one QEMU boot: between cases the block is rewritten with U-Boot's own `i2c write`.
-import { rmSync, writeFileSync } from "node:fs";
+import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BLOCK_LENGTH, BLOCK_REGISTER, MCU_I2C_ADDRESS } from "../protocol/register-block";
-import { CONFIG_VARS, generateBootCmd, internalVars, SAVED_VARS } from "./generate";
+import { generateBootCmd } from "./generate";
+import { TEST_BASE_DTS } from "./sample-dts";
+import { scriptVariables } from "./script-layout";
 import {
   BOARDS,
   buildDiskImage,
@@ -84,18 +86,6 @@ export interface SessionOptions {
   monitor?: boolean;
 }
 
-/** Test DTB (with symbols) the overlays apply to; node /flipper-test labelled `ftest`. */
-export const TEST_BASE_DTS =
-  '/dts-v1/;\n/ {\n compatible = "flipper,test";\n #address-cells = <1>;\n #size-cells = <1>;\n' +
-  ' ftest: flipper-test {\n  status = "disabled";\n };\n};\n';
-/** An overlay that applies to TEST_BASE_DTS (sets /flipper-test status = "okay"). */
-export const TEST_OVERLAY_OK_DTS =
-  '/dts-v1/;\n/plugin/;\n&ftest {\n status = "okay";\n flipper-overlay = "applied";\n};\n';
-/** An overlay whose target label does not exist in TEST_BASE_DTS. */
-export const TEST_OVERLAY_BAD_DTS = '/dts-v1/;\n/plugin/;\n&nosuchlabel {\n status = "okay";\n};\n';
-/** The sabrelite board's ${fdtfile} (other boards: BOARDS[board].fdtfile). */
-export const TEST_FDTFILE = BOARDS.sabrelite.fdtfile;
-
 // Harness buffers, from the board's BOARDS[board].harnessRam (sabrelite: 0x10700000 ... 0x10b00000).
 const H_CASE = 0;
 const H_ENV = 0x100000;
@@ -158,15 +148,8 @@ export class UbootSession {
     const harness: FileTree = { "h/boot.scr": mkimageScript(script, board.arch) };
     const trees: FileTree[] = [harness];
     const keys = new Map<string, number>();
-    const clear = [
-      "bootargs",
-      "fl_cc",
-      ...Object.keys(CONFIG_VARS),
-      ...SAVED_VARS,
-      "flipper_kopts",
-      "flipper_overlays",
-      ...internalVars(script),
-    ];
+    // fl_cc: the benchmark's command counter (command-count.ts).
+    const clear = ["bootargs", "fl_cc", ...scriptVariables(script)];
     cases.forEach((c, i) => {
       const tree = caseTree(c, board.fdtfile);
       let part = 1;
@@ -348,6 +331,27 @@ export function runUbootStream(cases: UbootCase[], opts: SessionOptions = {}): P
     })();
   }
   return promises;
+}
+
+/**
+ * runUbootStream on `board`, started by the first call: a test file declares its cases up front and
+ * each test awaits its own (`result(i)`). A missing U-Boot build rejects every case with its file's
+ * name and the setup command.
+ */
+export function lazyUbootStream(cases: UbootCase[], board: UbootBoard): (i: number) => Promise<UbootResult> {
+  const info = BOARDS[board];
+  let results: Promise<UbootResult>[] | null = null;
+  return (i) => {
+    if (!existsSync(info.binary)) {
+      return Promise.reject(
+        new Error(
+          "missing " + info.binary + " (U-Boot " + info.version + "): run `sh uboot-script/setup.sh`",
+        ),
+      );
+    }
+    if (!results) results = runUbootStream(cases, { board });
+    return results[i];
+  };
 }
 
 /** Runs cases in as few QEMU boots as possible (one with the MCU present, one without), in parallel. */

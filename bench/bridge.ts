@@ -12,27 +12,18 @@ import { UART_BAUD } from "../protocol/frame";
 import { type Daemon, type SyncInfo, startDaemon } from "../soc-bridge/daemon";
 import { profileJson, tempDirs, waitUntil, writeProfile } from "../test/helpers/bridge-env";
 import { realMcuOnPty } from "../test/helpers/mcu-endpoint";
+import { PROFILE_NAMES } from "./protocol";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const QUIET_MS = 10000;
 const SETTLE_MAX_MS = 90000;
 const IDLE_MS = 60000;
 const BUNDLE = path.join(ROOT, "build", "bench", "flipper-boot.mjs");
-const NAMES = [
-  "Desktop",
-  "Pentest lab",
-  "Router (OpenWrt style)",
-  "Kiosk",
-  "Work laptop replacement",
-  "SDR receiver",
-  "Retro gaming",
-  "Clean base",
-];
 
 function profileFor(i: number, hidden = false) {
   const id = "profile-" + String(i).padStart(2, "0");
   return profileJson(id, {
-    name: NAMES[i % NAMES.length] + " " + (i + 1),
+    name: PROFILE_NAMES[i % PROFILE_NAMES.length] + " " + (i + 1),
     base: "1.4." + (i % 3),
     created: "2026-01-" + String((i % 28) + 1).padStart(2, "0") + "T10:00:00Z",
     lastUsed: 1767000000 + i * 3600,

@@ -4,35 +4,29 @@ import { pathToFileURL } from "node:url";
 import { BootCore } from "../mcu/core/core";
 import { MCU_MAX_PAYLOAD } from "../mcu/core/link";
 import { MemoryFlash } from "../mcu/node/flash";
-import { crc32 } from "../protocol/bytes";
+import { type Bytes, crc32 } from "../protocol/bytes";
 import { encodeFrame, type Frame, FrameDecoder, FrameKind, MAX_WIRE_FRAME } from "../protocol/frame";
-import {
-  encodeListBegin,
-  encodeListCommit,
-  encodeListItem,
-  encodeRecord,
-  listCrc,
-  MessageType,
-  packListItems,
-  Result,
-} from "../protocol/messages";
+import { encodeListItem, encodeRecord, MessageType, Result } from "../protocol/messages";
 import { McuLink, type Transport } from "../soc-bridge/link";
-import { readMcuList, syncWholeList } from "../soc-bridge/ops";
+import { readMcuList, syncWholeList, transferList } from "../soc-bridge/ops";
 import type { ProfileRecord } from "../protocol/profile";
 import { BLOCK_LENGTH, decodeBlock, encodeBlock } from "../protocol/register-block";
 
+/** Profile names as people write them (the bench lists cycle through these). */
+export const PROFILE_NAMES = [
+  "Desktop",
+  "Pentest lab",
+  "Router (OpenWrt style)",
+  "Kiosk",
+  "Work laptop replacement",
+  "SDR receiver",
+  "Retro gaming",
+  "Clean base",
+];
+
 /** 32 profiles with names and ids of the lengths people use. */
 export function realisticProfiles(n = 32): ProfileRecord[] {
-  const names = [
-    "Desktop",
-    "Pentest lab",
-    "Router (OpenWrt style)",
-    "Kiosk",
-    "Work laptop replacement",
-    "SDR receiver",
-    "Retro gaming",
-    "Clean base",
-  ];
+  const names = PROFILE_NAMES;
   const out: ProfileRecord[] = [];
   for (let i = 0; i < n; i++) {
     const name = `${names[i % names.length]} ${Math.floor(i / names.length) + 1}`;
@@ -56,40 +50,44 @@ function frame(type: number, seq: number, kind: number, payload: number[], resul
   return encodeFrame({ type, seq, kind, result, payload });
 }
 
+/** The bridge's link with the wire replaced by a counter: each request is framed and answered OK. */
+class CountingLink extends McuLink {
+  readonly frames: number[][] = [];
+  payload = 0;
+
+  constructor(maxPayload: number) {
+    super(
+      { write: async () => {}, onData: () => {}, onClose: () => {}, close: async () => {} },
+      { log: () => {} },
+    );
+    this.maxPayload = maxPayload;
+  }
+
+  override async call(type: number, payload: Bytes): Promise<Bytes> {
+    const seq = this.frames.length & 0xff;
+    this.frames.push(frame(type, seq, FrameKind.REQUEST, payload));
+    this.frames.push(frame(type, seq, FrameKind.RESPONSE, [], Result.OK));
+    this.payload += payload.length;
+    return [];
+  }
+}
+
 /**
- * Every frame of a full list transfer, both directions, and the payload bytes they carry; LIST_ITEMs
- * packed up to `maxPayload` bytes (0: one record per frame, as protocol version 1 sent them).
+ * Every frame of a full list transfer as the bridge sends it (soc-bridge/ops.ts), both directions, and
+ * the payload bytes they carry; LIST_ITEMs packed up to `maxPayload` bytes (0: one record per frame, as
+ * protocol version 1 sent them).
  */
-export function fullSyncFrames(
+export async function fullSyncFrames(
   profiles: ProfileRecord[],
   maxPayload: number,
-): {
+): Promise<{
   wire: number;
   payload: number;
   frames: number[][];
-} {
-  const generation = 42;
-  const frames: number[][] = [];
-  let payload = 0;
-  const send = (type: number, p: number[]) => {
-    const seq = frames.length & 0xff;
-    frames.push(frame(type, seq, FrameKind.REQUEST, p));
-    frames.push(frame(type, seq, FrameKind.RESPONSE, [], Result.OK));
-    payload += p.length;
-  };
-  send(MessageType.LIST_BEGIN, encodeListBegin({ generation, count: profiles.length }));
-  if (maxPayload === 0) {
-    profiles.forEach((record, index) => {
-      send(MessageType.LIST_ITEM, encodeListItem({ generation, index, record }));
-    });
-  } else {
-    for (const item of packListItems(generation, profiles, maxPayload)) send(MessageType.LIST_ITEM, item);
-  }
-  send(
-    MessageType.LIST_COMMIT,
-    encodeListCommit({ generation, count: profiles.length, listCrc: listCrc(profiles) }),
-  );
-  return { wire: frames.reduce((n, f) => n + f.length, 0), payload, frames };
+}> {
+  const link = new CountingLink(maxPayload);
+  await transferList(link, profiles, 42);
+  return { wire: link.frames.reduce((n, f) => n + f.length, 0), payload: link.payload, frames: link.frames };
 }
 
 function perSecond(fn: () => void, minMs = 300): number {
@@ -164,8 +162,8 @@ export async function bench(): Promise<Array<[string, string]>> {
   }
 
   const profiles = realisticProfiles(32);
-  const sync = fullSyncFrames(profiles, MCU_MAX_PAYLOAD);
-  const single = fullSyncFrames(profiles, 0);
+  const sync = await fullSyncFrames(profiles, MCU_MAX_PAYLOAD);
+  const single = await fullSyncFrames(profiles, 0);
   const recordBytes = profiles.reduce((n, p) => n + encodeRecord(p).length, 0);
   rows.push(["full list (32 profiles): record bytes", `${recordBytes}`]);
   rows.push(["full list: request payload bytes", `${sync.payload}`]);

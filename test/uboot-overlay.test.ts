@@ -45,17 +45,22 @@ interface Expect {
   console?: string[];
 }
 
+/** The saved profile `desktop`, its fragment listing `overlays`, both test overlays on the partition. */
+function savedWithOverlays(overlays: string, after: string[]): UbootCase {
+  return {
+    block: null,
+    savedEnv: SAVED,
+    fullBoot: true,
+    fragments: frag(overlays),
+    overlays: { good, bad },
+    after,
+  };
+}
+
 // ---- overlays that apply (qemu_arm64 + CONFIG_OF_LIBFDT_OVERLAY) ---------------------------------------
 const OVERLAY: Record<string, Expect> = {
   "arm64 with overlays: an overlay that applies, one that does not, one missing": {
-    c: {
-      block: null,
-      savedEnv: SAVED,
-      fullBoot: true,
-      fragments: frag("good bad missing"),
-      overlays: { good, bad },
-      after: [PRINT, "fdt print /__symbols__ ftest"],
-    },
+    c: savedWithOverlays("good bad missing", [PRINT, "fdt print /__symbols__ ftest"]),
     bootargs: ARGS,
     lines: [
       ABSENT,
@@ -68,27 +73,13 @@ const OVERLAY: Record<string, Expect> = {
     console: ["failed on fdt_overlay_apply(): FDT_ERR_NOTFOUND"],
   },
   "arm64 with overlays: a failing overlay first, then one that applies to the restored base": {
-    c: {
-      block: null,
-      savedEnv: SAVED,
-      fullBoot: true,
-      fragments: frag("bad good"),
-      overlays: { good, bad },
-      after: [PRINT],
-    },
+    c: savedWithOverlays("bad good", [PRINT]),
     bootargs: ARGS,
     lines: [ABSENT, "flipper: overlay bad failed to apply, skipped", "flipper: overlay good applied", NOBOOT],
     after: [node(true)],
   },
   "arm64 with overlays: only a failing overlay: base DTB intact, boot continues": {
-    c: {
-      block: null,
-      savedEnv: SAVED,
-      fullBoot: true,
-      fragments: frag("bad"),
-      overlays: { good, bad },
-      after: [PRINT, "fdt print /__symbols__ ftest"],
-    },
+    c: savedWithOverlays("bad", [PRINT, "fdt print /__symbols__ ftest"]),
     bootargs: ARGS,
     lines: [ABSENT, "flipper: overlay bad failed to apply, skipped", NOBOOT],
     after: [node(false), SYMBOL],
@@ -109,14 +100,7 @@ const OVERLAY: Record<string, Expect> = {
 // ---- Debian's packaged qemu_arm64, unmodified ----------------------------------------------------------
 const STOCK: Record<string, Expect> = {
   "arm64 (Debian's binary): full flow to the booti line with the board's addresses; no fdt apply there": {
-    c: {
-      block: null,
-      savedEnv: SAVED,
-      fullBoot: true,
-      fragments: frag("good bad"),
-      overlays: { good, bad },
-      after: [PRINT, "printenv kernel_addr_r ramdisk_addr_r fdt_addr_r"],
-    },
+    c: savedWithOverlays("good bad", [PRINT, "printenv kernel_addr_r ramdisk_addr_r fdt_addr_r"]),
     bootargs: ARGS,
     lines: [
       ABSENT,

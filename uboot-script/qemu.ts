@@ -60,59 +60,45 @@ export interface BoardInfo {
   fdtfile: string;
 }
 
+/** A SABRE Lite build: USB stick, the MCU on I2C, DRAM from 0x10000000. */
+function sabrelite(binary: string, version: string): BoardInfo {
+  return {
+    binary,
+    version,
+    devtype: "usb",
+    arch: "arm",
+    i2c: true,
+    harnessRam: 0x10700000,
+    env: {},
+    fdtfile: "imx6q-sabrelite.dtb",
+  };
+}
+
+/**
+ * A qemu_arm64 build on `-M virt`: virtio disk, no I2C. Its environment has kernel_addr_r=0x40400000,
+ * ramdisk_addr_r=0x44000000 and fdt_addr=0x40000000 (QEMU's own DTB) but neither fdt_addr_r nor
+ * fdtfile: the harness sets them.
+ */
+function virt64(binary: string, version: string): BoardInfo {
+  const fdtfile = "flipper-virt-test.dtb";
+  return {
+    binary,
+    version,
+    devtype: "virtio",
+    arch: "arm64",
+    i2c: false,
+    harnessRam: 0x48700000,
+    env: { fdt_addr_r: "0x4a000000", fdtfile },
+    fdtfile,
+  };
+}
+
 export const BOARDS: Record<UbootBoard, BoardInfo> = {
-  sabrelite: {
-    binary: UBOOT_BIN,
-    version: "2023.01",
-    devtype: "usb",
-    arch: "arm",
-    i2c: true,
-    harnessRam: 0x10700000,
-    env: {},
-    fdtfile: "imx6q-sabrelite.dtb",
-  },
-  "sabrelite-2025": {
-    binary: UBOOT_2025_BIN,
-    version: "2025.01",
-    devtype: "usb",
-    arch: "arm",
-    i2c: true,
-    harnessRam: 0x10700000,
-    env: {},
-    fdtfile: "imx6q-sabrelite.dtb",
-  },
-  virt64: {
-    binary: UBOOT_QEMU_ARM64_BIN,
-    version: "2023.01",
-    devtype: "virtio",
-    arch: "arm64",
-    i2c: false,
-    harnessRam: 0x48700000,
-    // qemu-arm's environment has kernel_addr_r=0x40400000, ramdisk_addr_r=0x44000000 and fdt_addr=0x40000000
-    // (QEMU's own DTB) but neither fdt_addr_r nor fdtfile: the harness sets them.
-    env: { fdt_addr_r: "0x4a000000", fdtfile: "flipper-virt-test.dtb" },
-    fdtfile: "flipper-virt-test.dtb",
-  },
-  "virt64-2025": {
-    binary: UBOOT_QEMU_ARM64_2025_BIN,
-    version: "2025.01",
-    devtype: "virtio",
-    arch: "arm64",
-    i2c: false,
-    harnessRam: 0x48700000,
-    env: { fdt_addr_r: "0x4a000000", fdtfile: "flipper-virt-test.dtb" },
-    fdtfile: "flipper-virt-test.dtb",
-  },
-  "virt64-overlay": {
-    binary: UBOOT_QEMU_ARM64_OVERLAY_BIN,
-    version: "2023.01",
-    devtype: "virtio",
-    arch: "arm64",
-    i2c: false,
-    harnessRam: 0x48700000,
-    env: { fdt_addr_r: "0x4a000000", fdtfile: "flipper-virt-test.dtb" },
-    fdtfile: "flipper-virt-test.dtb",
-  },
+  sabrelite: sabrelite(UBOOT_BIN, "2023.01"),
+  "sabrelite-2025": sabrelite(UBOOT_2025_BIN, "2025.01"),
+  virt64: virt64(UBOOT_QEMU_ARM64_BIN, "2023.01"),
+  "virt64-2025": virt64(UBOOT_QEMU_ARM64_2025_BIN, "2025.01"),
+  "virt64-overlay": virt64(UBOOT_QEMU_ARM64_OVERLAY_BIN, "2023.01"),
 };
 
 /** A file tree: path relative to a partition's root -> content. */
@@ -136,45 +122,31 @@ function findTool(name: string): string {
 
 /** Wraps a U-Boot command text into a legacy script image (what `source` runs), via Debian's mkimage. */
 export function mkimageScript(text: string, arch = "arm"): Buffer {
-  const dir = makeTempDir("flipper-mkimage-");
-  try {
-    writeFileSync(join(dir, "in.cmd"), text);
-    tool("mkimage", [
-      "-A",
-      arch,
-      "-O",
-      "linux",
-      "-T",
-      "script",
-      "-C",
-      "none",
-      "-d",
-      join(dir, "in.cmd"),
-      join(dir, "out.scr"),
-    ]);
-    return readFileSync(join(dir, "out.scr"));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  return throughFiles("flipper-mkimage-", text, "in.cmd", "out.scr", (input, output) =>
+    tool("mkimage", ["-A", arch, "-O", "linux", "-T", "script", "-C", "none", "-d", input, output]),
+  );
 }
 
 /** Compiles device-tree source with dtc (`-@` so labels become __symbols__ / fixups). */
 export function compileDts(source: string): Buffer {
-  const dir = makeTempDir("flipper-dtc-");
+  return throughFiles("flipper-dtc-", source, "in.dts", "out.dtb", (input, output) =>
+    tool(findTool("dtc"), ["-@", "-q", "-I", "dts", "-O", "dtb", "-o", output, input]),
+  );
+}
+
+/** Writes `text` to a file in a fresh temporary folder, runs `convert`, returns the file it wrote. */
+function throughFiles(
+  prefix: string,
+  text: string,
+  inName: string,
+  outName: string,
+  convert: (input: string, output: string) => void,
+): Buffer {
+  const dir = makeTempDir(prefix);
   try {
-    writeFileSync(join(dir, "in.dts"), source);
-    tool(findTool("dtc"), [
-      "-@",
-      "-q",
-      "-I",
-      "dts",
-      "-O",
-      "dtb",
-      "-o",
-      join(dir, "out.dtb"),
-      join(dir, "in.dts"),
-    ]);
-    return readFileSync(join(dir, "out.dtb"));
+    writeFileSync(join(dir, inName), text);
+    convert(join(dir, inName), join(dir, outName));
+    return readFileSync(join(dir, outName));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

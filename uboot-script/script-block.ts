@@ -67,31 +67,29 @@ function samePadded(variable: string, offset: number, field: number, why: string
   ];
 }
 
+/** Sets `variable` to names[code] for the byte at ${fl_a} (codes from 1), else fl_why to `why`. */
+function nameByCode(names: readonly string[], variable: string, why: string): string[] {
+  const lines: string[] = [];
+  for (let code = 1; code < names.length; code++) {
+    lines.push(
+      (code === 1 ? "if" : "elif") +
+        " itest.b *${fl_a} == " +
+        hex(code, 1) +
+        "; then setenv " +
+        variable +
+        " " +
+        names[code],
+    );
+  }
+  lines.push("else setenv fl_why '" + why + "'; fi");
+  return lines;
+}
+
 /** Reads and checks the block; on success sets fl_id, fl_bs, fl_act, fl_rsn, fl_flg and fl_chosen=block. */
 export function readBlock(): string[] {
   const O = BlockOffset;
-  const actions: string[] = [];
-  for (let a = 1; a < ACTION_NAMES.length; a++) {
-    actions.push(
-      (a === 1 ? "if" : "elif") +
-        " itest.b *${fl_a} == " +
-        hex(a, 1) +
-        "; then setenv fl_act " +
-        ACTION_NAMES[a],
-    );
-  }
-  actions.push("else setenv fl_why 'block invalid action'; fi");
-  const reasons: string[] = [];
-  for (let r = 1; r < REASON_NAMES.length; r++) {
-    reasons.push(
-      (r === 1 ? "if" : "elif") +
-        " itest.b *${fl_a} == " +
-        hex(r, 1) +
-        "; then setenv fl_rsn " +
-        REASON_NAMES[r],
-    );
-  }
-  reasons.push("else setenv fl_why 'block invalid reason'; fi");
+  const actions = nameByCode(ACTION_NAMES, "fl_act", "block invalid action");
+  const reasons = nameByCode(REASON_NAMES, "fl_rsn", "block invalid reason");
   return [
     "setenv fl_n 0; setenv fl_again 1",
     'while test "${fl_again}" = 1; do',

@@ -1,6 +1,11 @@
 # Shell helpers for setup.sh and setup-overlay.sh (sourced, POSIX sh). Every Debian mirror they use
 # is the one this machine's apt sources already name: nothing here names a host.
 
+# The repository root and the folder the U-Boot builds go to ($0 is the sourcing script: it lives in
+# uboot-script/, as this file does).
+ROOT=$(CDPATH= cd -- "$(dirname -- "$0")/.." && pwd)
+CACHE="$ROOT/build/uboot"
+
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 # Where apt's sources and the release name are read from (tests point these at sample files).

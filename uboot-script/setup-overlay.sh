@@ -13,8 +13,8 @@
 # Silent when both are in place.
 set -eu
 
-ROOT=$(CDPATH= cd -- "$(dirname -- "$0")/.." && pwd)
-CACHE="$ROOT/build/uboot"
+# shellcheck source=uboot-script/setup-apt.sh
+. "$(dirname -- "$0")/setup-apt.sh"
 QBIN="$CACHE/qemu_arm64/u-boot.bin"
 QCFG="$CACHE/qemu_arm64/config.qemu_arm64.gz"
 OBIN="$CACHE/qemu_arm64-overlay/u-boot.bin"
@@ -25,9 +25,6 @@ if command -v flock >/dev/null 2>&1; then
   exec 9>"$CACHE/.setup-overlay.lock"
   flock 9
 fi
-
-# shellcheck source=uboot-script/setup-apt.sh
-. "$ROOT/uboot-script/setup-apt.sh"
 
 if ! command -v qemu-system-aarch64 >/dev/null 2>&1; then
   apt_install_missing qemu-system-arm

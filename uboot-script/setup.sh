@@ -19,14 +19,12 @@ sim | all) ;;
   ;;
 esac
 
-ROOT=$(CDPATH= cd -- "$(dirname -- "$0")/.." && pwd)
-CACHE="$ROOT/build/uboot"
+# shellcheck source=uboot-script/setup-apt.sh
+. "$(dirname -- "$0")/setup-apt.sh"
 BIN="$CACHE/u-boot-dtb.bin"
 DIR2025="$CACHE/sabrelite-2025.01"
 BIN2025="$DIR2025/u-boot-dtb.bin"
 mkdir -p "$CACHE"
-# shellcheck source=uboot-script/setup-apt.sh
-. "$ROOT/uboot-script/setup-apt.sh"
 
 need_pkgs=""
 for pair in qemu-system-arm:qemu-system-arm mkimage:u-boot-tools mcopy:mtools mformat:mtools \

@@ -19,7 +19,7 @@ import {
 import { crc32, writeU32LE } from "../protocol/bytes";
 import { checkBaseVersion, checkProfileId, PROFILE_BASE_MAX, PROFILE_ID_MAX } from "../protocol/profile";
 import { BLOCK_BASE_FIELD, BLOCK_ID_FIELD, BlockOffset, encodeBlock } from "../protocol/register-block";
-import { REGEX_PREFIX } from "../uboot-script/generate";
+import { REGEX_PREFIX } from "../uboot-script/script-values";
 import { lazyUbootStream, type UbootCase } from "../uboot-script/harness";
 import { BOARDS, SABRELITE_BOARDS } from "../uboot-script/qemu";
 import { arbBase, arbId, HOSTILE_IDS } from "./helpers/arbitraries";

@@ -21,7 +21,8 @@ import {
   REASON_NAMES,
 } from "../protocol/register-block";
 import { instrumentCommandCount } from "../uboot-script/command-count";
-import { generateBootCmd, REGEX_PREFIX } from "../uboot-script/generate";
+import { generateBootCmd } from "../uboot-script/generate";
+import { REGEX_PREFIX } from "../uboot-script/script-values";
 import { SCRATCH_SLOTS, SETTINGS, scratchOffsets } from "../uboot-script/script-layout";
 
 const script = generateBootCmd();
@@ -101,7 +102,8 @@ test("every value a substitution sees starts with the prefix, and the first subs
 
 test("every fl_* variable the script reads is one it sets, and each scratch slot's address is set from its table", (t) => {
   const set = new Set<string>();
-  for (const m of script.matchAll(/(?:setenv|setexpr(?:\.\w)?|for|fdt header get) (fl_[a-z_]+)/g)) set.add(m[1]);
+  for (const m of script.matchAll(/(?:setenv|setexpr(?:\.\w)?|for|fdt header get) (fl_[a-z_]+)/g))
+    set.add(m[1]);
   const read = new Set([...script.matchAll(/\$\{(fl_[a-z_]+)\}/g)].map((m) => m[1]));
   t.true(read.size > 20, String(read.size));
   for (const name of read) t.true(set.has(name), name + " is read but never set");

@@ -20,8 +20,8 @@ import { readBlock } from "./script-block";
 import { bootSection, fragment } from "./script-boot";
 import { scratchLines, settingsLines } from "./script-layout";
 
-export { CONFIG_VARS, internalVars, SAVED_VARS, scriptVariables } from "./script-layout";
-export { REGEX_PREFIX } from "./script-values";
+// The variables a run of the script leaves behind, for runners that clear them between runs.
+export { CONFIG_VARS, internalVars, SAVED_VARS } from "./script-layout";
 
 /** The bootargs-deciding section (usable alone with flipper_select_only=1). */
 function selectSection(): string[] {

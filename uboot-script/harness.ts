@@ -3,7 +3,7 @@
 // qemu-system-arm; SessionOptions.board picks another build, e.g. Debian 13's 2025.01 "sabrelite-2025")
 // against an emulated MCU (QEMU's at24c EEPROM at 0x69 on i2c bus 0 holding the register block).
 // Many cases share one QEMU boot: between cases the block is rewritten with U-Boot's own `i2c write`.
-import { existsSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { BLOCK_LENGTH, BLOCK_REGISTER, MCU_I2C_ADDRESS } from "../protocol/register-block";
 import { generateBootCmd } from "./generate";
@@ -362,9 +362,4 @@ export async function runUbootBatch(cases: UbootCase[], opts: SessionOptions = {
 /** Runs one case in its own QEMU boot. */
 export async function runUboot(c: UbootCase, opts: SessionOptions = {}): Promise<UbootResult> {
   return (await runUbootBatch([c], opts))[0];
-}
-
-/** Writes a file (helper for the CLI and tests). */
-export function saveText(path: string, text: string): void {
-  writeFileSync(path, text);
 }

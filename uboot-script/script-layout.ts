@@ -103,9 +103,9 @@ export function scratchLines(): string[] {
 }
 
 /** What `env export -b -s` asks for: more than any exported value and its name need. */
-export const ENV_EXPORT_SIZE = 0x400;
+const ENV_EXPORT_SIZE = 0x400;
 /** Bytes of the export buffer zeroed before each export. */
-export const ENV_EXPORT_CLEAR = 0x800;
+const ENV_EXPORT_CLEAR = 0x800;
 
 /** Zeroes the export buffer (a value's end is then found by its NUL). */
 export const CLEAR_EXPORT = "mw.b ${fl_exp} 0 " + hex(ENV_EXPORT_CLEAR, 1);

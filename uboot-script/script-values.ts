@@ -33,7 +33,7 @@ export const OVERLAYS_LIST_MAX = OVERLAYS_MAX * (OVERLAY_NAME_MAX + 1);
 /** OVERLAYS_MAX spaces: more than OVERLAYS_MAX names. */
 const OVERLAY_TOO_MANY_REGEX = " [^ ]*".repeat(OVERLAYS_MAX - 1) + " ";
 
-export const q = (s: string) => "'" + s + "'";
+const q = (s: string) => "'" + s + "'";
 
 /** Address arithmetic: `setexpr fl_a BASE + OFF` then `*${fl_a}`. */
 export function at(base: string, off: number): string {

@@ -88,12 +88,14 @@ async function benchBuild(board: UbootBoard): Promise<Record<string, string | nu
   } finally {
     s.close();
   }
-  // Per run of a script: (case time - empty case time) / REPS. The console timing resolves about
-  // 1 ms per case, so a script cheaper than 1/REPS ms is reported as below that bound.
+  // Per run of a script: (case time - the empty case run just before it) / REPS, the median over runs
+  // (a host whose load changes during the bench shifts both sides of each difference alike). The
+  // console timing resolves about 1 ms per case, so a script cheaper than 1/REPS ms is reported as
+  // below that bound.
   const overhead = median(empty);
   const resolution = 1 / REPS;
-  const b = (median(base) - overhead) / REPS;
-  const f = (median(flipper) - overhead) / REPS;
+  const b = median(base.map((ms, r) => ms - empty[r])) / REPS;
+  const f = median(flipper.map((ms, r) => ms - empty[r])) / REPS;
   out[k("empty_case_ms")] = overhead;
   out[k("baseline_case_ms (" + REPS + " runs)")] = median(base);
   out[k("flipper_case_ms (" + REPS + " runs)")] = median(flipper);

@@ -18,11 +18,18 @@ import {
 } from "../protocol/boot-fragment";
 import { crc32, writeU32LE } from "../protocol/bytes";
 import { checkBaseVersion, checkProfileId, PROFILE_BASE_MAX, PROFILE_ID_MAX } from "../protocol/profile";
-import { BLOCK_BASE_FIELD, BLOCK_ID_FIELD, BlockOffset, encodeBlock } from "../protocol/register-block";
+import {
+  BLOCK_BASE_FIELD,
+  BLOCK_ID_FIELD,
+  BlockOffset,
+  type BootSelection,
+  encodeBlock,
+} from "../protocol/register-block";
 import { REGEX_PREFIX } from "../uboot-script/script-values";
 import { lazyUbootStream, type UbootCase } from "../uboot-script/harness";
 import { BOARDS, SABRELITE_BOARDS } from "../uboot-script/qemu";
 import { arbBase, arbId, HOSTILE_IDS } from "./helpers/arbitraries";
+import { sampleSelection } from "./helpers/samples";
 
 // ---- values ----------------------------------------------------------------------------------------------
 
@@ -145,17 +152,8 @@ const bytesOf = (s: string) => [...Buffer.from(s, "utf8")];
 /** A string whose characters are the UTF-8 bytes of `s` (how U-Boot sees it). */
 const latin1 = (s: string) => Buffer.from(s, "utf8").toString("latin1");
 
-const SEL = {
-  status: 2,
-  action: 1,
-  reason: 3,
-  flags: 0x04,
-  tryNumber: 1,
-  maxTries: 3,
-  sequence: 7,
-  profileId: "desktop",
-  base: "1.2",
-};
+/** The shared FINAL selection (user-chosen boot), for profile desktop on base 1.2. */
+const SEL: BootSelection = { ...sampleSelection, profileId: "desktop", base: "1.2" };
 const SAVED = { flipper_profile: "work", flipper_base: "2.0.1" };
 const ABSENT = "no MCU answer at 0x69 on i2c bus 0";
 const booting = (id: string, base: string) =>

@@ -8,18 +8,10 @@ import { crc32, writeU32LE } from "../protocol/bytes";
 import { lazyUbootStream, type UbootCase, type UbootResult } from "../uboot-script/harness";
 import { TEST_OVERLAY_BAD_DTS, TEST_OVERLAY_OK_DTS } from "../uboot-script/sample-dts";
 import { BOARDS, compileDts as compileDtsForTest, SABRELITE_BOARDS } from "../uboot-script/qemu";
+import { sampleSelection } from "./helpers/samples";
 
-const SEL: BootSelection = {
-  status: 2,
-  action: 1,
-  reason: 3,
-  flags: 0x04,
-  tryNumber: 1,
-  maxTries: 3,
-  sequence: 42,
-  profileId: "desktop",
-  base: "1.2",
-};
+/** The shared FINAL selection (user-chosen boot), for profile desktop on base 1.2. */
+const SEL: BootSelection = { ...sampleSelection, profileId: "desktop", base: "1.2" };
 const SAVED = { flipper_profile: "work", flipper_base: "2.0.1" };
 
 const block = (over: Partial<BootSelection> = {}) => encodeBlock({ ...SEL, ...over });

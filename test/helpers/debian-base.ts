@@ -15,6 +15,7 @@ import {
   writeSync,
 } from "node:fs";
 import path from "node:path";
+import { aptMirrors } from "../../sim/linux/mirror";
 import { promisify } from "node:util";
 
 const run = promisify(execFile);
@@ -37,29 +38,9 @@ export const MINBASE: BaseRecipe = {
   include: ["btrfs-progs", "attr"],
 };
 
-/** The Debian mirror from this machine's apt sources (never a host name written in the project). */
+/** The Debian mirror of this machine's apt sources (sim/linux/mirror.ts reads them for every builder). */
 export function debianMirror(): string {
-  const files: string[] = [];
-  const dir = "/etc/apt/sources.list.d";
-  if (existsSync(dir)) {
-    for (const f of readdirSync(dir).sort()) if (f.endsWith(".sources")) files.push(path.join(dir, f));
-  }
-  for (const f of files) {
-    for (const block of readFileSync(f, "utf8").split(/\n\s*\n/)) {
-      if (!/^Types:.*\bdeb\b/m.test(block.replace(/deb-src/g, ""))) continue;
-      const m = /^URIs:\s*(\S+)/m.exec(block);
-      if (m && !/security/.test(m[1])) return m[1].replace(/\/$/, "");
-    }
-  }
-  if (existsSync("/etc/apt/sources.list")) {
-    for (const line of readFileSync("/etc/apt/sources.list", "utf8").split("\n")) {
-      const m = /^deb\s+(?:\[[^\]]*\]\s+)?(\S+)/.exec(line.trim());
-      if (m && !/security/.test(m[1])) return m[1].replace(/\/$/, "");
-    }
-  }
-  throw new Error(
-    "no Debian mirror found in /etc/apt/sources.list.d/*.sources or /etc/apt/sources.list (needed by mmdebstrap)",
-  );
+  return aptMirrors().main;
 }
 
 function recipeKey(r: BaseRecipe): string {

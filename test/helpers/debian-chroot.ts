@@ -8,13 +8,13 @@ import {
   existsSync,
   mkdirSync,
   readdirSync,
-  readFileSync,
   renameSync,
   rmSync,
   statSync,
   writeFileSync,
 } from "node:fs";
 import path from "node:path";
+import { aptMirrors } from "../../sim/linux/mirror";
 
 const ROOT = path.resolve(import.meta.dirname, "..", "..");
 const RECIPE_VERSION = 1;
@@ -31,32 +31,9 @@ export interface ChrootRecipe {
   customize?: string[];
 }
 
-/** The Debian mirror of the machine's apt sources (deb822 `URIs:` first, then sources.list). */
+/** The Debian mirror of this machine's apt sources (sim/linux/mirror.ts reads them for every builder). */
 export function debianMirror(): string {
-  const dir = "/etc/apt/sources.list.d";
-  const candidates: string[] = [];
-  if (existsSync(dir)) {
-    for (const f of readdirSync(dir).sort()) {
-      if (!f.endsWith(".sources")) continue;
-      for (const para of readFileSync(path.join(dir, f), "utf8").split(/\n\s*\n/)) {
-        const types = para.match(/^Types:\s*(.+)$/m)?.[1]?.split(/\s+/) ?? [];
-        const uris = para.match(/^URIs:\s*(.+)$/m)?.[1]?.split(/\s+/) ?? [];
-        const suites = para.match(/^Suites:\s*(.+)$/m)?.[1]?.split(/\s+/) ?? [];
-        if (!types.includes("deb") || suites.some((s) => s.endsWith("-security"))) continue;
-        candidates.push(...uris);
-      }
-    }
-  }
-  if (candidates.length === 0 && existsSync("/etc/apt/sources.list")) {
-    for (const line of readFileSync("/etc/apt/sources.list", "utf8").split("\n")) {
-      const m = line.match(/^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+(\S+)/);
-      if (m && !m[2]!.endsWith("-security")) candidates.push(m[1]!);
-    }
-  }
-  if (candidates.length === 0) {
-    throw new Error("no Debian mirror in /etc/apt/sources.list.d/*.sources (URIs:) or /etc/apt/sources.list");
-  }
-  return candidates[0]!.replace(/\/+$/, "");
+  return aptMirrors().main;
 }
 
 const QEMU_USER: Record<string, string> = { armhf: "arm", armel: "arm", arm64: "aarch64" };

@@ -303,7 +303,7 @@ test.serial(
     t.is(r.mcuState.lastBoot.id, "work", info);
     t.is(r.mcuState.lastBoot.good, 1, info);
     // mcu/core counts only boots of the default way toward the last good profile, not a one-shot.
-  t.is(r.mcuState.lastGoodId, "", info);
+    t.is(r.mcuState.lastGoodId, "", info);
     t.is(r.mcuState.nextId, "", "the one-shot is spent");
   },
 );

@@ -4,7 +4,7 @@
 import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { reportValue } from "../sim/linux/guest";
+import { hookSteps, reportValue } from "../sim/linux/guest";
 import { LinuxRig } from "../sim/linux/rig";
 import { buildTimes, LINUX_BUILD_DIR } from "../sim/linux/rootfs";
 
@@ -38,6 +38,16 @@ export async function bench(): Promise<Array<[string, string]>> {
       (g.report.get("initramfs") ?? []).find((l) => l.startsWith("at_ms="))?.slice("at_ms=".length) ??
         Number.NaN,
     );
+    const initramfs = g.report.get("initramfs") ?? [];
+    // The hook's own overlay mount (klibc mount; the kernel loads the overlay module on first use):
+    // what a root on this overlay costs in the initramfs without any of the hook's checks.
+    const steps = new Map(
+      (initramfs.find((l) => l.startsWith("steps="))?.slice("steps=".length) ?? "")
+        .split(" ")
+        .map((p) => p.split(":"))
+        .map(([n, v]) => [n, Math.round(Number(v) * 1000)] as const),
+    );
+    const overlayStepMs = (steps.get("overlay") ?? Number.NaN) - (steps.get("workdir") ?? Number.NaN);
     const direct = (g.report.get("run-overlay-time") ?? []).find((l) => l.startsWith("direct_us="));
     const directMs = direct ? Number(direct.slice("direct_us=".length)) / 1000 : Number.NaN;
     const good = reportValue(g, "mark-good") === "success active";
@@ -62,8 +72,14 @@ export async function bench(): Promise<Array<[string, string]>> {
           : "not marked",
       ],
       ["initramfs hook, whole script (/proc/uptime, 10 ms steps)", `${hookMs} ms`],
-      ["direct overlay mount of the same base in the guest", `${directMs.toFixed(1)} ms`],
-      ["what the hook adds over the direct mount (goal < 100 ms)", `${(hookMs - directMs).toFixed(0)} ms`],
+      ["initramfs hook, step by step (ms since the previous step)", hookSteps(initramfs)],
+      ["the hook's own overlay mount in the initramfs (module load included)", `${overlayStepMs} ms`],
+      [
+        "what the hook adds over its own overlay mount (like with like; goal < 100 ms)",
+        `${hookMs - overlayStepMs} ms`,
+      ],
+      ["direct overlay mount of the same base in the booted guest (util-linux)", `${directMs.toFixed(1)} ms`],
+      ["the hook minus that booted-system mount (the older figure)", `${(hookMs - directMs).toFixed(0)} ms`],
     ];
     const times = buildTimes();
     rows.push(

@@ -14,7 +14,7 @@ import { receiveBase } from "../soc-bridge/store/base-receive";
 import { checkProfile } from "../soc-bridge/store/profile-check";
 import { cloneProfile } from "../soc-bridge/store/profiles";
 import { makeBtrfs, makeProfile, seedStore } from "../test/helpers/btrfs";
-import { debianBaseTarball, MINBASE } from "../test/helpers/debian-base";
+import { debianBaseTarball, MINBASE } from "../sim/linux/debian";
 
 function sh(cmd: string, args: string[]): string {
   return execFileSync(cmd, args, {

@@ -2,10 +2,13 @@
 // decides, the real boot.scr in real U-Boot turns its block into flipper.* options, the guest's
 // initramfs hook mounts the profile, and inside the guest the packaged flipper-boot.service syncs the
 // MCU over the guest's second serial port and flipper-boot-mark-good.service marks the boot good.
-// Every boot checks several things at once (a boot costs 30-40 s of TCG on an idle machine).
+// Every boot checks several things at once (a boot costs 30-40 s of TCG on an idle machine). Each
+// case group is its own test.serial with its own rig (disk overlay and MCU), so any group can run
+// or be dropped alone. Cases about the initramfs alone use the quick test boot (no systemd).
 import test from "ava";
 import { BlockAction, BlockReason } from "../protocol/register-block";
 import { bootedRecord, reportValue } from "../sim/linux/guest";
+import { TEST_PROFILES } from "../sim/linux/image";
 import { LinuxRig, type PowerOnResult } from "../sim/linux/rig";
 
 const log = process.env.FLIPPER_LINUX_LOG ? (l: string) => console.error(l) : undefined;
@@ -25,10 +28,27 @@ function markedGood(r: PowerOnResult): boolean {
   return reportValue(r.guest, "mark-good") === "success active";
 }
 
+/** What each profile's upper holds on the freshly built test disk (find . -mindepth 1, sorted). */
+const FRESH_UPPERS = TEST_PROFILES.map(
+  (p) =>
+    `${p.id}: ${["./etc", `./etc/flipper-marker-${p.id}`, ...Object.keys(p.files ?? {}).map((f) => `./${f}`)]
+      .sort()
+      .map((f) => `${f} `)
+      .join("")}`,
+).sort();
+
+/** A quick boot that fell back to recovery: nothing of any profile changed, no snapshot, nothing staged. */
+function assertNoProfileChanged(t: import("ava").ExecutionContext, r: PowerOnResult, info: string): void {
+  t.is(reportValue(r.guest, "quick"), "1", info);
+  t.deepEqual([...(r.guest.report.get("upper") ?? [])].sort(), FRESH_UPPERS, info);
+  t.is(reportValue(r.guest, "snapshots").trim(), "", info);
+  t.is(reportValue(r.guest, "staged").trim(), "", info);
+}
+
 test.serial(
-  "profiles boot their own overlays; one-shot, menu pick, reset and recovery; mark-good on the MCU",
+  "one-shot, then the default: each profile boots its own overlay; mark-good on the MCU",
   async (t) => {
-    t.timeout(120 * 60_000, "five boots of a real Debian under TCG");
+    t.timeout(60 * 60_000, "two boots of a real Debian under TCG");
     const rig = await LinuxRig.create({ log });
     t.teardown(() => rig.close());
     // The list as the bridge keeps it, and a one-shot for lab (as `flipper-boot next lab` would set).
@@ -36,7 +56,7 @@ test.serial(
       await d.setNext("lab", "boot");
     });
 
-    // 1. one-shot: lab, on base 1.1; @data at /home; the guest's daemon speaks to the MCU; marked good
+    // one-shot: lab, on base 1.1; @data at /home; the guest's daemon speaks to the MCU; marked good
     const lab = await rig.powerOn();
     const info1 = describe(lab);
     t.is(lab.selection?.profileId, "lab", info1);
@@ -69,7 +89,7 @@ test.serial(
     t.is(lab.mcuState.lastBoot.good, 1, info1);
     t.deepEqual(lab.mcuState.tries, []);
 
-    // 2. the one-shot is spent: the default (first profile, main on 1.0) boots
+    // the one-shot is spent: the default (first profile, main on 1.0) boots
     const main = await rig.powerOn();
     const info2 = describe(main);
     t.is(main.selection?.profileId, "main", info2);
@@ -77,8 +97,18 @@ test.serial(
     t.is(reportValue(main.guest, "base-version"), "1.0");
     t.true(markedGood(main), info2);
     t.is(main.mcuState.lastGoodId, "main");
+  },
+);
 
-    // 3. picked from the menu: work; a file written in it
+test.serial(
+  "a menu pick, then reset from the menu: the old upper becomes a snapshot, the profile starts empty",
+  async (t) => {
+    t.timeout(60 * 60_000, "two boots of a real Debian under TCG");
+    const rig = await LinuxRig.create({ log });
+    t.teardown(() => rig.close());
+    await rig.seed();
+
+    // picked from the menu: work; a file written in it
     const work = await rig.powerOn({ pick: "Work", extra: "fbtest.run=write-file" });
     const info3 = describe(work);
     t.is(work.selection?.profileId, "work", info3);
@@ -87,7 +117,7 @@ test.serial(
     t.is(reportValue(work.guest, "run-write-file"), "wrote /etc/flipper-test-written", info3);
     t.true(markedGood(work), info3);
 
-    // 4. reset from the menu (hold OK): the old upper becomes a snapshot, the profile starts empty
+    // reset from the menu (hold OK): the old upper becomes a snapshot, the profile starts empty
     const reset = await rig.powerOn({ pick: "Work", pickAction: "reset", extra: "fbtest.run=show-file" });
     const info4 = describe(reset);
     t.is(reset.selection?.action, BlockAction.RESET, info4);
@@ -99,8 +129,19 @@ test.serial(
     t.is(reportValue(reset.guest, "run-show-file"), "absent", info4);
     t.regex(reportValue(reset.guest, "snapshots"), /work\/\d{8}T\d{6}Z/, info4);
     t.true(markedGood(reset), info4);
+    t.is(reset.mcuState.lastGoodId, "work");
+  },
+);
 
-    // 5. recovery from the menu: newest base, throwaway upper, never marked good, every profile reachable
+test.serial(
+  "recovery from the menu: newest base, throwaway upper, never marked good, every profile reachable",
+  async (t) => {
+    t.timeout(60 * 60_000, "one boot of a real Debian under TCG");
+    const rig = await LinuxRig.create({ log });
+    t.teardown(() => rig.close());
+    await rig.seed();
+    const before = (await rig.device.state()).lastGoodId;
+
     const rec = await rig.powerOn({ pick: "recovery" });
     const info5 = describe(rec);
     t.is(rec.selection?.action, BlockAction.RECOVERY, info5);
@@ -114,18 +155,14 @@ test.serial(
       reportValue(rec.guest, "journal") + (rec.guest.report.get("journal") ?? []).join("\n"),
       /recovery: only boot and reset boots are marked good/,
     );
-    t.is(
-      rec.mcuState.lastGoodId,
-      "work",
-      "recovery does not change the last good profile (work, picked in 3)",
-    );
+    t.is(rec.mcuState.lastGoodId, before, "recovery does not change the last good profile");
   },
 );
 
 test.serial(
-  "a failing health check is not marked good; after the allowed tries the MCU falls back to the last good profile; a hostile command line boots recovery",
+  "a failing health check is not marked good; after the allowed tries the MCU falls back to the last good profile",
   async (t) => {
-    t.timeout(120 * 60_000, "four boots of a real Debian under TCG");
+    t.timeout(90 * 60_000, "three boots of a real Debian under TCG");
     const rig = await LinuxRig.create({ log });
     t.teardown(() => rig.close());
     await rig.bridge(async (d) => {
@@ -157,20 +194,117 @@ test.serial(
     t.is(back.selection?.reason, BlockReason.FALLBACK, info2);
     t.regex(back.uboot?.flipperLines.join("\n") ?? "", /booting profile main base 1\.0 \(reason fallback/);
     t.true(markedGood(back), info2);
+  },
+);
 
-    // a command line no U-Boot of ours would write: one flipper: line, recovery, never marked good
-    const hostile = await rig.powerOn({ cmdline: "flipper.profile=main;reboot flipper.base=1.0" });
+test.serial(
+  "initramfs failures in quick boots: a hostile command line, a missing profile, a missing base each print one flipper: line and boot recovery; no profile changes",
+  async (t) => {
+    t.timeout(60 * 60_000, "three quick boots of a real Debian under TCG");
+    const rig = await LinuxRig.create({ log });
+    t.teardown(() => rig.close());
+
+    // a command line no U-Boot of ours would write
+    const hostile = await rig.powerOn({
+      cmdline: "flipper.profile=main;reboot flipper.base=1.0",
+      quick: true,
+    });
     const info3 = describe(hostile);
     t.deepEqual(
-      hostile.guest.flipperLines.slice(0, 1),
+      hostile.guest.flipperLines,
       [
         `flipper: flipper.profile "main;reboot" is invalid: must be 1 to 31 characters of a-z, 0-9, '_' and '-', starting with a letter or digit; booting recovery`,
+        "flipper: recovery: base 1.1, changes are thrown away at shutdown",
       ],
       info3,
     );
-    t.like(bootedRecord(hostile.guest), { action: "recovery", profile: "" });
-    t.false(markedGood(hostile), info3);
+    t.like(bootedRecord(hostile.guest), { action: "recovery", profile: "", base: "1.1" });
     t.is(reportValue(hostile.guest, "markers").trim(), "");
+    assertNoProfileChanged(t, hostile, info3);
+
+    // a profile the store does not hold
+    const ghost = await rig.powerOn({ cmdline: "flipper.profile=ghost flipper.base=1.1", quick: true });
+    const info4 = describe(ghost);
+    t.deepEqual(
+      ghost.guest.flipperLines,
+      [
+        "flipper: profile ghost is missing (no @profiles/ghost); booting recovery",
+        "flipper: recovery: base 1.1, changes are thrown away at shutdown",
+      ],
+      info4,
+    );
+    t.like(
+      bootedRecord(ghost.guest),
+      {
+        profile: "",
+        base: "1.1",
+        action: "recovery",
+        requested: "profile=ghost base=1.1 action=boot",
+        deviation: "profile ghost is missing (no @profiles/ghost)",
+      },
+      info4,
+    );
+    t.regex(
+      reportValue(ghost.guest, "root"),
+      /^overlay .*lowerdir=\/run\/flipper\/top\/@base\/1\.1,upperdir=\/run\/flipper\/recovery\/upper/,
+      info4,
+    );
+    t.is(reportValue(ghost.guest, "base-version"), "1.1", info4);
+    t.is(reportValue(ghost.guest, "home"), "/dev/vda[/@data]", info4);
+    assertNoProfileChanged(t, ghost, info4);
+
+    // a base the store does not hold (main exists)
+    const nobase = await rig.powerOn({ cmdline: "flipper.profile=main flipper.base=9.9", quick: true });
+    const info5 = describe(nobase);
+    t.deepEqual(
+      nobase.guest.flipperLines,
+      [
+        "flipper: base 9.9 is missing (no @base/9.9); booting recovery",
+        "flipper: recovery: base 1.1, changes are thrown away at shutdown",
+      ],
+      info5,
+    );
+    t.like(
+      bootedRecord(nobase.guest),
+      { profile: "", base: "1.1", action: "recovery", deviation: "base 9.9 is missing (no @base/9.9)" },
+      info5,
+    );
+    t.is(reportValue(nobase.guest, "markers").trim(), "", "main's upper is not mounted");
+    assertNoProfileChanged(t, nobase, info5);
+  },
+);
+
+test.serial(
+  "the MCU in the DeviceScript VM: U-Boot reads its block, the guest syncs it and marks the boot good",
+  async (t) => {
+    t.timeout(60 * 60_000, "one boot of a real Debian under TCG, and the machine's one DeviceScript VM");
+    const rig = await LinuxRig.create({ log, mcu: "vm" });
+    t.teardown(() => rig.close());
+    t.is(rig.device.kind, "vm");
+    // The list as the bridge keeps it, over the VM's UART; a one-shot for work.
+    await rig.bridge(async (d) => {
+      await d.setNext("work", "boot");
+    });
+    const seeded = await rig.device.state();
+    t.is(seeded.profileCount, TEST_PROFILES.length);
+    t.is(seeded.nextId, "work");
+
+    const r = await rig.powerOn();
+    const info = describe(r);
+    t.is(r.selection?.profileId, "work", info);
+    t.is(r.selection?.reason, BlockReason.ONE_SHOT, info);
+    t.regex(r.uboot?.flipperLines.join("\n") ?? "", /booting profile work base 1\.1/, info);
+    t.is(r.flipperOptions, "flipper.profile=work flipper.base=1.1", info);
+    t.deepEqual(r.guest.flipperLines, ["flipper: booted profile work on base 1.1 (action boot)"], info);
+    t.is(reportValue(r.guest, "markers").trim(), "flipper-marker-work", info);
+    t.is(reportValue(r.guest, "daemon"), "active", info);
+    t.true(markedGood(r), info);
+    // The VM's own state, read over its UART after the guest powered off.
+    t.is(r.mcuState.lastBoot.id, "work", info);
+    t.is(r.mcuState.lastBoot.good, 1, info);
+    // mcu/core counts only boots of the default way toward the last good profile, not a one-shot.
+    t.is(r.mcuState.lastGoodId, "", info);
+    t.is(r.mcuState.nextId, "", "the one-shot is spent");
   },
 );
 

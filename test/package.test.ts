@@ -18,7 +18,7 @@ import os from "node:os";
 import path from "node:path";
 import { ARCHES, type BuiltPackage, buildPackages, type DebArch } from "../soc-bridge/package";
 import { profileJson, tempDirs, writeProfile } from "./helpers/bridge-env";
-import { cachedChroot } from "./helpers/debian-chroot";
+import { cachedChroot } from "../sim/linux/debian";
 import { realMcuOnPty } from "./helpers/mcu-endpoint";
 
 const ROOT = path.resolve(import.meta.dirname, "..");

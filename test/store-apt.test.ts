@@ -20,7 +20,7 @@ import {
 import os from "node:os";
 import path from "node:path";
 import { btrfsStore, makeProfile } from "./helpers/btrfs";
-import { debianBaseTarball } from "./helpers/debian-base";
+import { debianBaseTarball } from "../sim/linux/debian";
 import { resultOf, storeCli } from "./helpers/store-cli";
 
 const ROOT = path.resolve(import.meta.dirname, "..");

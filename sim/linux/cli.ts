@@ -3,7 +3,7 @@
 // With no options: builds what is missing (with progress) and boots the test image's default profile.
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { bootedRecord, reportValue } from "./guest";
+import { bootedRecord, hookSteps, reportValue } from "./guest";
 import { LinuxRig, type PowerOnOptions } from "./rig";
 
 const USAGE = `npm run linux -- [options]
@@ -17,6 +17,8 @@ const USAGE = `npm run linux -- [options]
   --cmdline "OPTS"     boot the guest with these flipper.* options (no MCU decision, no U-Boot)
   --run NAME[,NAME]    test actions to run in the guest (fbtest.run: ${"write-file, show-file, stage-reset, status"})
   --boots N            power on N times in a row (same disk and MCU): tries, fallback
+  --quick              the quick test boot: the initramfs, its report, power-off (no systemd, no mark-good)
+  --mcu node|vm        the MCU: mcu/core in Node (default) or the compiled program in the DeviceScript VM
   --console            print the whole guest console
   --json               one JSON object per boot instead of text`;
 
@@ -35,6 +37,8 @@ async function main(): Promise<number> {
         cmdline: { type: "string" },
         run: { type: "string" },
         boots: { type: "string", default: "1" },
+        quick: { type: "boolean", default: false },
+        mcu: { type: "string", default: "node" },
         console: { type: "boolean", default: false },
         json: { type: "boolean", default: false },
         help: { type: "boolean", default: false },
@@ -77,8 +81,12 @@ async function main(): Promise<number> {
     console.error("linux: --cmdline may hold letters, digits, spaces and ._=;,:/+@- only");
     return 2;
   }
+  if (a.mcu !== "node" && a.mcu !== "vm") {
+    console.error(`linux: --mcu ${JSON.stringify(a.mcu)} is invalid: must be node or vm`);
+    return 2;
+  }
   const say = (l: string) => console.error(l);
-  const rig = await LinuxRig.create({ log: say });
+  const rig = await LinuxRig.create({ log: say, mcu: a.mcu });
   try {
     await rig.bridge(async (d) => {
       if (maxTries !== undefined) await d.setOptions({ maxTries });
@@ -92,6 +100,7 @@ async function main(): Promise<number> {
         block,
         cmdline: a.cmdline,
         extra: a.run ? `fbtest.run=${a.run}` : undefined,
+        quick: a.quick,
         onLine: (l) => {
           if (/^\s*flipper: |fbreport: /.test(l)) return;
           if (a.console) console.error(`console: ${l}`);
@@ -119,6 +128,9 @@ async function main(): Promise<number> {
       for (const l of r.uboot?.flipperLines ?? []) console.log(`u-boot:    ${l}`);
       console.log(`cmdline:   ${r.flipperOptions}`);
       for (const l of r.guest.flipperLines) console.log(`initramfs: ${l}`);
+      const init = r.guest.report.get("initramfs") ?? [];
+      const took = init.find((l) => l.startsWith("took_ms="));
+      if (took) console.log(`hook:      ${took.slice("took_ms=".length)} ms; ${hookSteps(init)}`);
       console.log(`booted:    profile=${b.profile ?? "?"} base=${b.base ?? "?"} action=${b.action ?? "?"}`);
       if (b.deviation) console.log(`deviation: ${b.deviation}`);
       if (b.staged) console.log(`staged:    ${b.staged}`);

@@ -92,6 +92,38 @@ case " $(cat /proc/cmdline) " in
 esac
 `;
 
+/**
+ * The quick test boot (`init=` this script, see QUICK_INIT): no systemd, no bridge; it runs as the
+ * first process of the root the initramfs mounted, prints what the initramfs did and what every
+ * profile holds (`fbreport:` lines) and powers off. For cases about the initramfs alone.
+ */
+export const QUICK_INIT = "/usr/local/sbin/flipper-test-quick";
+
+export const QUICK_SCRIPT = `#!/bin/sh
+# PID 1 of a quick test boot: /proc, /sys, /dev and /run were moved here by the initramfs.
+r() { echo "fbreport: $1=$2"; }
+r quick 1
+while IFS= read -r l; do r booted "$l"; done </run/flipper/booted
+while IFS= read -r l; do r initramfs "$l"; done </run/flipper/initramfs.log
+r root "$(findmnt -no FSTYPE,OPTIONS /)"
+r home "$(findmnt -no SOURCE /home)"
+r markers "$(cd /etc && ls -d flipper-marker-* 2>/dev/null | tr '\\n' ' ')"
+r base-version "$(cat /etc/flipper-base-version 2>/dev/null)"
+r profiles "$(ls /run/flipper/top/@profiles | tr '\\n' ' ')"
+# What each profile holds: a failed boot must change none of them.
+for p in /run/flipper/top/@profiles/*; do
+  r upper "\${p##*/}: $(cd "$p/upper" && find . -mindepth 1 | LC_ALL=C sort | tr '\\n' ' ')"
+done
+r snapshots "$(cd /run/flipper/top/@snapshots 2>/dev/null && ls -d */* 2>/dev/null | tr '\\n' ' ')"
+r staged "$(ls /run/flipper/top/@staged 2>/dev/null | tr '\\n' ' ')"
+r t-now "$(cut -d' ' -f1 /proc/uptime)"
+r end 1
+sync
+# Power off at once (QEMU runs with -no-reboot); PID 1 must not exit before.
+echo o >/proc/sysrq-trigger
+while :; do sleep 1; done
+`;
+
 /** Test actions a boot can run (fbtest.run=NAME), each a small sh script. */
 export const TEST_ACTIONS: Record<string, string> = {
   // Stages a reset of the running profile the way protocol/STORE.md describes (@staged/<id>).

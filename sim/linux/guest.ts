@@ -5,6 +5,7 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, linkSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
+import { QUICK_INIT } from "./guest-files";
 import { DISK_IMAGE, INITRD, KERNEL } from "./image";
 import { LINUX_BUILD_DIR } from "./rootfs";
 import { sh } from "./run";
@@ -108,6 +109,11 @@ export interface GuestOptions {
   timeoutMs?: number;
   /** Kernel messages too (default: `quiet`, which keeps TCG's slow serial console short). */
   verbose?: boolean;
+  /**
+   * The quick test boot: the guest-files quick script instead of systemd reports what the initramfs
+   * did and powers off (no bridge, no mark-good). For cases about the initramfs alone.
+   */
+  quick?: boolean;
 }
 
 export interface GuestResult {
@@ -138,7 +144,8 @@ const FIXED_CMDLINE = "console=ttyS0 root=LABEL=flipper rootflags=subvolid=5 rw 
 /** One boot, until the guest powers off (the report unit does with fbtest.poweroff) or the timeout. */
 export function bootGuest(opts: GuestOptions): Promise<GuestResult> {
   const { accel } = chooseAccel();
-  const cmdline = `${FIXED_CMDLINE}${opts.verbose ? "" : " quiet"} ${opts.cmdline}`.trim();
+  const quick = opts.quick ? ` init=${QUICK_INIT}` : "";
+  const cmdline = `${FIXED_CMDLINE}${opts.verbose ? "" : " quiet"}${quick} ${opts.cmdline}`.trim();
   const args = [
     "-accel",
     accel,
@@ -269,4 +276,19 @@ export function bootedRecord(r: GuestResult): Record<string, string> {
     if (i > 0) out[l.slice(0, i)] = l.slice(i + 1);
   }
   return out;
+}
+
+/** The initramfs hook's steps as "name +ms" from its steps= line (/proc/uptime: 10 ms steps). */
+export function hookSteps(initramfsLog: string[]): string {
+  const line = initramfsLog.find((l) => l.startsWith("steps="));
+  if (!line) return "no steps";
+  const pts = line
+    .slice("steps=".length)
+    .split(" ")
+    .map((p) => p.split(":"))
+    .map(([n, v]) => [n, Math.round(Number(v) * 1000)] as const);
+  return pts
+    .slice(1)
+    .map(([n, v], i) => `${n} +${v - pts[i][1]}`)
+    .join(", ");
 }

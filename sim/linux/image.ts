@@ -18,7 +18,15 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
-import { GUEST_DEFAULTS, HEALTH_UNIT, REPORT_SCRIPT, REPORT_UNIT, TEST_ACTIONS } from "./guest-files";
+import {
+  GUEST_DEFAULTS,
+  HEALTH_UNIT,
+  QUICK_INIT,
+  QUICK_SCRIPT,
+  REPORT_SCRIPT,
+  REPORT_UNIT,
+  TEST_ACTIONS,
+} from "./guest-files";
 import { ensureRootfs, LINUX_BUILD_DIR, REPO_ROOT, recordBuildTime, rootfsHash, ROOTFS_TAR } from "./rootfs";
 import { buildPackages } from "../../soc-bridge/package";
 import { sh, shStream, Undo, withLock } from "./run";
@@ -68,7 +76,9 @@ function hashInputs(): string {
   h.update(`${rootfsHash()} v${IMAGE_RECIPE_VERSION}\n`);
   h.update(JSON.stringify({ TEST_PROFILES, TEST_BASES }));
   // The guest files as this process runs them, and this recipe; the package carries the rest.
-  h.update(JSON.stringify({ GUEST_DEFAULTS, HEALTH_UNIT, REPORT_SCRIPT, REPORT_UNIT, TEST_ACTIONS }));
+  h.update(
+    JSON.stringify({ GUEST_DEFAULTS, HEALTH_UNIT, QUICK_SCRIPT, REPORT_SCRIPT, REPORT_UNIT, TEST_ACTIONS }),
+  );
   h.update(readFileSync(join(REPO_ROOT, "sim/linux/image.ts")));
   const deb = debPackage();
   h.update(deb ? readFileSync(deb) : "no package");
@@ -172,6 +182,7 @@ async function buildImage(progress: (line: string) => void): Promise<void> {
       write(join(b0, "etc/systemd/system/flipper-test-health.service"), HEALTH_UNIT);
       write(join(b0, "etc/systemd/system/flipper-test-report.service"), REPORT_UNIT);
       write(join(b0, "usr/local/sbin/flipper-test-report"), REPORT_SCRIPT, 0o755);
+      write(join(b0, QUICK_INIT.slice(1)), QUICK_SCRIPT, 0o755);
       for (const [name, text] of Object.entries(TEST_ACTIONS)) {
         write(join(b0, "usr/local/lib/flipper-test", name), text, 0o755);
       }

@@ -1,6 +1,6 @@
 // Small process helpers for the image build and the QEMU runner: commands run with their output
 // kept for the error message, and mounts/loop devices undone in reverse order even after a failure.
-import { execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 
 /** Runs a command; throws with its stderr (last lines) on failure. */
 export function sh(cmd: string, args: string[], opts: { input?: string; cwd?: string } = {}): string {
@@ -115,4 +115,47 @@ export async function withLock<T>(
   } finally {
     rmSync(path, { recursive: true, force: true });
   }
+}
+
+/** socat processes still running: killed when this process exits, however it exits. */
+const liveSocats = new Set<ChildProcess>();
+process.on("exit", () => {
+  for (const p of liveSocats) if (p.exitCode === null) p.kill("SIGKILL");
+});
+
+/** Two linked ptys (`socat pty,raw,echo=0 pty,raw,echo=0`) at `a` and `b`; `close()` stops socat. */
+export function ptyPair(a: string, b: string): Promise<{ a: string; b: string; close: () => Promise<void> }> {
+  const p = spawn("socat", ["-d", "-d", `pty,raw,echo=0,link=${a}`, `pty,raw,echo=0,link=${b}`], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  liveSocats.add(p);
+  p.on("exit", () => liveSocats.delete(p));
+  const close = () =>
+    new Promise<void>((resolve) => {
+      if (p.exitCode !== null || p.signalCode !== null) return resolve();
+      p.once("exit", () => resolve());
+      p.kill("SIGTERM");
+    });
+  return new Promise((resolve, reject) => {
+    let err = "";
+    const timer = setTimeout(() => {
+      p.kill("SIGKILL");
+      reject(new Error(`socat did not link the ptys in 30 s: ${err.trim()}`));
+    }, 30_000);
+    p.on("error", (e) => {
+      clearTimeout(timer);
+      reject(new Error(`socat could not start: ${e.message} (install socat)`));
+    });
+    p.stderr?.on("data", (c: Buffer) => {
+      err += c.toString();
+      if (err.includes("starting data transfer loop")) {
+        clearTimeout(timer);
+        resolve({ a, b, close });
+      }
+    });
+    p.on("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`socat exited with ${code}: ${err.trim()}`));
+    });
+  });
 }

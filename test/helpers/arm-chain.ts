@@ -19,7 +19,7 @@ import {
 } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { type ChrootRecipe, cachedChroot } from "./debian-chroot";
+import { type ChrootRecipe, cachedChroot } from "../../sim/linux/debian";
 
 const ROOT = path.resolve(import.meta.dirname, "..", "..");
 

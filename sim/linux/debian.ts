@@ -1,20 +1,122 @@
-// Debian root filesystems made with mmdebstrap, cached under build/chroots/<name>-<recipe hash>/ and
-// rebuilt when the recipe (suite, arch, variant, packages, commands, this file's version) changes.
-// The mirror is the one the machine's apt sources use. Foreign architectures run their maintainer
-// scripts through qemu-user-static and binfmt_misc (registered here when missing).
+// The Debian roots the tests and benchmarks build with mmdebstrap from the machine's own apt mirror
+// (mirror.ts), each cached under build/ and rebuilt when its recipe changes; the test guest's own
+// root is rootfs.ts. Here:
+// - a minimal base as a tarball under build/debian-base/ (debianBaseTarball): a real `@base/<ver>`
+//   for the store tests and benchmarks (apt and dpkg inside an overlay of it, `profile check`);
+// - roots as folders under build/chroots/<name>-<recipe hash>/ (cachedChroot), for any architecture:
+//   foreign ones run their maintainer scripts through qemu-user-static and binfmt_misc (registered
+//   here when missing); the package test and the ARM chain use them.
 import { execFile, execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
+  closeSync,
   existsSync,
   mkdirSync,
+  openSync,
   readdirSync,
   readFileSync,
   renameSync,
   rmSync,
   statSync,
   writeFileSync,
+  writeSync,
 } from "node:fs";
 import path from "node:path";
+import { promisify } from "node:util";
+import { aptMirrors } from "./mirror";
+
+const run = promisify(execFile);
+
+export const BASE_CACHE = path.resolve(import.meta.dirname, "../../build/debian-base");
+
+export interface BaseRecipe {
+  suite: string;
+  variant: "minbase" | "essential";
+  include: string[];
+}
+
+/** The suite the project ships (the guest and the package target it). */
+export const SHIPPED_SUITE = "trixie";
+
+/** What a base needs beside minbase for flipper-boot's store commands to run in it. */
+export const MINBASE: BaseRecipe = {
+  suite: SHIPPED_SUITE,
+  variant: "minbase",
+  include: ["btrfs-progs", "attr"],
+};
+
+/** The Debian mirror of this machine's apt sources (sim/linux/mirror.ts reads them for every builder). */
+export function debianMirror(): string {
+  return aptMirrors().main;
+}
+
+function recipeKey(r: BaseRecipe): string {
+  const text = JSON.stringify({ suite: r.suite, variant: r.variant, include: [...r.include].sort(), v: 1 });
+  return createHash("sha256").update(text).digest("hex").slice(0, 12);
+}
+
+/** Path of the cached tarball for `recipe`, building it first when missing (minutes; logged). */
+export async function debianBaseTarball(
+  recipe: BaseRecipe = MINBASE,
+  log = (_l: string) => {},
+): Promise<string> {
+  mkdirSync(BASE_CACHE, { recursive: true });
+  const out = path.join(BASE_CACHE, `${recipe.variant}-${recipe.suite}-${recipeKey(recipe)}.tar`);
+  if (existsSync(out)) return out;
+  for (const tool of ["mmdebstrap"]) {
+    try {
+      await run("sh", ["-c", "command -v " + tool]);
+    } catch {
+      throw new Error(tool + " is missing: apt-get install --no-install-recommends mmdebstrap");
+    }
+  }
+  // One builder at a time per recipe: a second process waits for the first one's tarball.
+  const lock = out + ".lock";
+  for (;;) {
+    try {
+      const fd = openSync(lock, "wx");
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      break;
+    } catch {
+      if (existsSync(out)) return out;
+      // A builder that was killed leaves its lock: take it over when its process is gone.
+      const pid = Number(readFileSync(lock, "utf8").trim() || "0");
+      let alive = pid > 0;
+      try {
+        if (alive) process.kill(pid, 0);
+      } catch {
+        alive = false;
+      }
+      if (!alive) rmSync(lock, { force: true });
+      else await new Promise((r) => setTimeout(r, 2000));
+    }
+  }
+  try {
+    if (existsSync(out)) return out;
+    const tmp = out + ".part.tar";
+    rmSync(tmp, { force: true });
+    const t0 = performance.now();
+    const args = ["--quiet", "--variant=" + recipe.variant];
+    if (recipe.include.length > 0) args.push("--include=" + recipe.include.join(","));
+    args.push(recipe.suite, tmp, debianMirror());
+    log("building a Debian " + recipe.suite + " " + recipe.variant + " base with mmdebstrap (minutes)");
+    await run("nice", ["mmdebstrap", ...args], { maxBuffer: 64 * 1024 * 1024 });
+    renameSync(tmp, out);
+    // The same variant and suite built from an older recipe is not used again.
+    const prefix = recipe.variant + "-" + recipe.suite + "-";
+    for (const f of readdirSync(BASE_CACHE)) {
+      if (f.startsWith(prefix) && f.endsWith(".tar") && f !== path.basename(out))
+        rmSync(path.join(BASE_CACHE, f));
+    }
+    log("built " + path.basename(out) + " in " + Math.round((performance.now() - t0) / 1000) + " s");
+    return out;
+  } finally {
+    rmSync(lock, { force: true });
+  }
+}
+
+// --- roots as folders, any architecture ---
 
 const ROOT = path.resolve(import.meta.dirname, "..", "..");
 const RECIPE_VERSION = 1;
@@ -29,34 +131,6 @@ export interface ChrootRecipe {
   include: string[];
   /** mmdebstrap --customize-hook commands ("$1" is the root) */
   customize?: string[];
-}
-
-/** The Debian mirror of the machine's apt sources (deb822 `URIs:` first, then sources.list). */
-export function debianMirror(): string {
-  const dir = "/etc/apt/sources.list.d";
-  const candidates: string[] = [];
-  if (existsSync(dir)) {
-    for (const f of readdirSync(dir).sort()) {
-      if (!f.endsWith(".sources")) continue;
-      for (const para of readFileSync(path.join(dir, f), "utf8").split(/\n\s*\n/)) {
-        const types = para.match(/^Types:\s*(.+)$/m)?.[1]?.split(/\s+/) ?? [];
-        const uris = para.match(/^URIs:\s*(.+)$/m)?.[1]?.split(/\s+/) ?? [];
-        const suites = para.match(/^Suites:\s*(.+)$/m)?.[1]?.split(/\s+/) ?? [];
-        if (!types.includes("deb") || suites.some((s) => s.endsWith("-security"))) continue;
-        candidates.push(...uris);
-      }
-    }
-  }
-  if (candidates.length === 0 && existsSync("/etc/apt/sources.list")) {
-    for (const line of readFileSync("/etc/apt/sources.list", "utf8").split("\n")) {
-      const m = line.match(/^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+(\S+)/);
-      if (m && !m[2]!.endsWith("-security")) candidates.push(m[1]!);
-    }
-  }
-  if (candidates.length === 0) {
-    throw new Error("no Debian mirror in /etc/apt/sources.list.d/*.sources (URIs:) or /etc/apt/sources.list");
-  }
-  return candidates[0]!.replace(/\/+$/, "");
 }
 
 const QEMU_USER: Record<string, string> = { armhf: "arm", armel: "arm", arm64: "aarch64" };
@@ -87,7 +161,7 @@ function recipeHash(r: ChrootRecipe): string {
   return createHash("sha256").update(data).digest("hex").slice(0, 12);
 }
 
-function run(cmd: string, args: string[], timeoutMs: number): Promise<string> {
+function runTimed(cmd: string, args: string[], timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
       if (err)
@@ -150,7 +224,7 @@ export async function cachedChroot(recipe: ChrootRecipe, timeoutMs = 30 * 60_000
       tmp,
       debianMirror(),
     ];
-    await run("nice", ["mmdebstrap", ...args], timeoutMs);
+    await runTimed("nice", ["mmdebstrap", ...args], timeoutMs);
     writeFileSync(path.join(tmp, ".flipper-recipe.json"), JSON.stringify(recipe, null, 2) + "\n");
     renameSync(tmp, dir);
     // Older builds of the same name (an earlier recipe) are dead weight.
@@ -170,4 +244,11 @@ export async function cachedChroot(recipe: ChrootRecipe, timeoutMs = 30 * 60_000
   } finally {
     rmSync(lock, { recursive: true, force: true });
   }
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(import.meta.filename)) {
+  const suite = process.argv[2] ?? SHIPPED_SUITE;
+  const t0 = performance.now();
+  const f = await debianBaseTarball({ ...MINBASE, suite }, (l) => console.error(l));
+  console.log(f + " (" + Math.round((performance.now() - t0) / 1000) + " s)");
 }

@@ -206,7 +206,7 @@ test("N tries without success mark the profile failed and fall back to the last 
   // The owner boots it anyway and it works: the failure is cleared.
   mcu.keyUp("ok");
   let guard = 0;
-  while (mcu.core.entries[mcu.core.selected] !== "alpha" && guard++ < 5) await mcu.press("down");
+  while (mcu.core.menuEntries()[mcu.core.menuCursor()] !== "alpha" && guard++ < 5) await mcu.press("down");
   await mcu.press("ok");
   t.is(block(mcu).profileId, "alpha");
   t.is(block(mcu).tryNumber, 4);

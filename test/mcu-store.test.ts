@@ -311,7 +311,8 @@ test("the run record stays within 200 bytes at its worst: 32 failed profiles wit
   for (let i = 0; i < 32; i++) {
     mcu.powerOn(["ok"]);
     mcu.keyUp("ok");
-    for (let k = 0; k < 40 && mcu.core.entries[mcu.core.selected] !== big[i].id; k++) await mcu.press("down");
+    for (let k = 0; k < 40 && mcu.core.menuEntries()[mcu.core.menuCursor()] !== big[i].id; k++)
+      await mcu.press("down");
     await mcu.press("ok");
     t.is(mcu.selection().profileId, big[i].id);
   }

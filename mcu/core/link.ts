@@ -90,6 +90,22 @@ export interface LinkTarget {
   markGood(m: MarkGood): Outcome;
 }
 
+/** The link's counters and list transfer progress (diagnostics and tests). */
+export interface LinkStatus {
+  requests: number;
+  /** Requests answered from the retry cache. */
+  retries: number;
+  errors: number;
+  /** Frames dropped (bad CRC, bad COBS, too long). */
+  badFrames: number;
+  /** A list transfer is staged (LIST_BEGIN seen, no LIST_COMMIT yet). */
+  staging: boolean;
+  /** Staged items already in the running list CRC. */
+  stageHashed: number;
+  /** Background work pending (a LIST_ITEM being checked, staged items to hash). */
+  busy: boolean;
+}
+
 export type SendFn = (bytes: Bytes) => void;
 
 export class LinkEndpoint {
@@ -132,6 +148,18 @@ export class LinkEndpoint {
   constructor(target: LinkTarget, send: SendFn) {
     this.target = target;
     this.send = send;
+  }
+
+  status(): LinkStatus {
+    return {
+      requests: this.requests,
+      retries: this.retries,
+      errors: this.errors,
+      badFrames: this.badFrames,
+      staging: this.staging,
+      stageHashed: this.stageHashed,
+      busy: this.busy(),
+    };
   }
 
   /** Feeds received bytes (any chunking). */

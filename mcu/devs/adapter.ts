@@ -207,7 +207,7 @@ export class DevsMcu implements CoreHost {
     const stored = await loadFlash();
     this.core.beginLoad(stored);
     await this.work();
-    console.log("LOAD " + this.core.loadReport);
+    console.log("LOAD " + this.core.loadReport());
     this.subscribeKeys();
     this.subscribeUart();
     this.core.start(millis());
@@ -327,8 +327,7 @@ export class DevsMcu implements CoreHost {
     const input = this.inputAt;
     this.inputAt = -1;
     // One snapshot of the screen for every band, so a state change mid-frame cannot tear it.
-    const view = this.core.view();
-    this.core.dirty = false;
+    const view = this.core.takeFrame();
     const cv = this.canvas;
     cv.texts = [];
     let hash = 0;

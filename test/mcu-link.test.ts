@@ -412,7 +412,7 @@ test("VM mode (autoWork off): items out of order are hashed in the background; a
   const send = (type: number, payload: number[], seq: number, steps = 100) => {
     sent.length = 0;
     core.uartReceive(encodeFrame({ type, seq, kind: FrameKind.REQUEST, result: 0, payload }), 0);
-    for (let i = 0; i < steps && core.linkStatus().busy; i++) core.work();
+    for (let i = 0; i < steps && core.linkStatus().busy(); i++) core.work();
     let result = -1;
     for (const b of sent)
       dec.push(
@@ -710,12 +710,12 @@ test("VM mode (autoWork off): a packed LIST_ITEM is checked one record per work(
   const item = frame(MessageType.LIST_ITEM, 3, encodeListItem({ generation: 3, index: 0, records: list }));
   core.uartReceive(item, 0);
   t.is(answers.length, 2, "no answer before the records are checked");
-  t.true(core.linkStatus().busy);
+  t.true(core.linkStatus().busy());
   core.uartReceive(item, 0); // resent by a sender that timed out: waits for the one answer
   core.uartReceive(frame(MessageType.GET_STATE, 4, []), 0);
   t.deepEqual(answers.slice(2), [{ type: MessageType.GET_STATE, seq: 4, result: Result.BUSY }]);
   let steps = 0;
-  while (core.linkStatus().busy) {
+  while (core.linkStatus().busy()) {
     core.work();
     steps++;
   }

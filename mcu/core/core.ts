@@ -16,10 +16,11 @@ import type { Canvas } from "./canvas";
 import { dispatchInput, menuTick, screenView } from "./dispatch";
 import { Key, KeyInput } from "./keys";
 import type { LinkStatus } from "./link";
-import { BootMachine, type CoreHost } from "./machine";
+import type { BootMachine, CoreHost } from "./machine";
 
 export type { CoreHost };
 import { Menu } from "./menu";
+import { decide } from "./policy";
 import { drawPart, drawScreen } from "./render";
 import type { FlashReader, FlashWrite } from "./store";
 import { SCREEN_NAMES, Screen, type View } from "./view";
@@ -44,9 +45,8 @@ export class BootCore {
 
   constructor(host: CoreHost, opts: CoreOptions) {
     this.autoWork = opts.autoWork !== false;
-    this.machine = new BootMachine(host, opts.instance);
-    this.menu = new Menu(this.machine, this.keys);
-    this.machine.listen(this.menu);
+    this.menu = new Menu(host, opts.instance, this.keys);
+    this.machine = this.menu.machine;
   }
 
   // ---- lifecycle --------------------------------------------------------------------------
@@ -78,7 +78,7 @@ export class BootCore {
 
   /** True until loading has finished (work() returned false once). */
   isLoading(): boolean {
-    return this.machine.isLoading();
+    return this.machine.loading;
   }
 
   private settle(): void {
@@ -94,10 +94,6 @@ export class BootCore {
     this.machine.start();
   }
 
-  instance(): number {
-    return this.machine.instance();
-  }
-
   /** The SoC is powered on: decide at once (zero-wait) or open the menu. `held` = keys down now. */
   powerOn(held: number[], now: number): void {
     const m = this.menu;
@@ -110,7 +106,7 @@ export class BootCore {
     m.showHidden = held.indexOf(Key.LEFT) >= 0 && held.indexOf(Key.UP) >= 0;
     this.machine.expireTries();
     m.rebuildEntries();
-    const c = this.machine.decide();
+    const c = decide(this.machine.st);
     const opts = this.machine.st.config;
     if (held.length === 0 && opts.timeoutSeconds === 0 && opts.showMenu === ShowMenu.ON_KEY) {
       m.bootDefault(c);
@@ -273,6 +269,6 @@ export class BootCore {
 
   /** The link's counters and list transfer progress (diagnostics and tests). */
   linkStatus(): LinkStatus {
-    return this.machine.link.status();
+    return this.machine.link;
   }
 }

@@ -4,6 +4,7 @@
 // profiles, and tick() runs the countdown, the hold-to-confirm and the popup timer.
 import { type InputEvent, InputType, Key } from "./keys";
 import type { Menu } from "./menu";
+import { decide } from "./policy";
 import { countdownFill, holdFill } from "./render";
 import { actionsInput, actionsView } from "./screens/actions";
 import { bootingView } from "./screens/booting";
@@ -62,7 +63,7 @@ export function menuTick(m: Menu, now: number): void {
   if (m.countdownEnd >= 0 && now >= m.countdownEnd) {
     m.countdownEnd = -1;
     m.machine.expireTries();
-    m.bootDefault(m.machine.decide());
+    m.bootDefault(decide(m.machine.st));
     return;
   }
   if (m.screen === Screen.CONFIRM && confirmTick(m)) return;

@@ -90,20 +90,20 @@ export interface LinkTarget {
   markGood(m: MarkGood): Outcome;
 }
 
-/** The link's counters and list transfer progress (diagnostics and tests). */
+/** The link's counters and list transfer progress, read-only (diagnostics and tests). */
 export interface LinkStatus {
-  requests: number;
+  readonly requests: number;
   /** Requests answered from the retry cache. */
-  retries: number;
-  errors: number;
+  readonly retries: number;
+  readonly errors: number;
   /** Frames dropped (bad CRC, bad COBS, too long). */
-  badFrames: number;
+  readonly badFrames: number;
   /** A list transfer is staged (LIST_BEGIN seen, no LIST_COMMIT yet). */
-  staging: boolean;
+  readonly staging: boolean;
   /** Staged items already in the running list CRC. */
-  stageHashed: number;
+  readonly stageHashed: number;
   /** Background work pending (a LIST_ITEM being checked, staged items to hash). */
-  busy: boolean;
+  busy(): boolean;
 }
 
 export type SendFn = (bytes: Bytes) => void;
@@ -148,18 +148,6 @@ export class LinkEndpoint {
   constructor(target: LinkTarget, send: SendFn) {
     this.target = target;
     this.send = send;
-  }
-
-  status(): LinkStatus {
-    return {
-      requests: this.requests,
-      retries: this.retries,
-      errors: this.errors,
-      badFrames: this.badFrames,
-      staging: this.staging,
-      stageHashed: this.stageHashed,
-      busy: this.busy(),
-    };
   }
 
   /** Feeds received bytes (any chunking). */

@@ -64,8 +64,8 @@ function emptyReport(): BootReport {
 
 export class BootMachine implements LinkTarget {
   host: CoreHost;
-  /** Who hears about changes (the menu), set once with listen(). */
-  private events: MachineEvents | null = null;
+  /** Who hears about changes: the menu. */
+  private events: MachineEvents;
   link: LinkEndpoint;
   store = new Store();
   st: BootState;
@@ -79,13 +79,15 @@ export class BootMachine implements LinkTarget {
   loadReport = "";
   private instanceId: number;
   private reader: FlashReader | null = null;
-  private loading = false;
+  /** True until loading has finished. */
+  loading = false;
   /** Background computation of the protocol list CRC when it is unknown (-1). */
   private crcIndex = 0;
   private crcState = 0;
 
-  constructor(host: CoreHost, instance: number) {
+  constructor(host: CoreHost, instance: number, events: MachineEvents) {
     this.host = host;
+    this.events = events;
     this.instanceId = instance;
     // biome-ignore lint/complexity/noUselessThisAlias: DeviceScript rejects `this` inside arrow functions
     const self = this;
@@ -108,14 +110,6 @@ export class BootMachine implements LinkTarget {
     };
     this.sel = this.emptySelection();
     this.block = encodeBlock(this.sel);
-  }
-
-  listen(events: MachineEvents): void {
-    this.events = events;
-  }
-
-  private changed(): void {
-    if (this.events !== null) this.events.changed();
   }
 
   // ---- loading and background work --------------------------------------------------------
@@ -149,7 +143,7 @@ export class BootMachine implements LinkTarget {
         this.st.tries.push({ id: p.id, tries: tries, stored: t.tries, failed: t.failed });
       }
     }
-    this.changed();
+    this.events.changed();
   }
 
   /** One bounded piece of background work (loading, list CRC, staged list checks); true while more remains. */
@@ -176,10 +170,6 @@ export class BootMachine implements LinkTarget {
     return false;
   }
 
-  isLoading(): boolean {
-    return this.loading;
-  }
-
   private startCrcJob(): void {
     this.crcIndex = 0;
     this.crcState = crcStart();
@@ -196,18 +186,9 @@ export class BootMachine implements LinkTarget {
 
   // ---- what the menu asks -----------------------------------------------------------------
 
-  /** What boots now if nobody chooses. */
-  decide(): Choice {
-    return decide(this.st);
-  }
-
   /** Marks profiles out of tries as failed (saved); call before a decision at power-on or timeout. */
   expireTries(): void {
     if (expireTries(this.st)) this.saveRun();
-  }
-
-  profileIndex(id: string): number {
-    return findProfile(this.st, id);
   }
 
   nameOf(id: string): string {
@@ -220,13 +201,9 @@ export class BootMachine implements LinkTarget {
     return i >= 0 ? this.st.profiles[i].base : "";
   }
 
-  hasFlag(id: string, flag: number): boolean {
-    const i = findProfile(this.st, id);
-    return i >= 0 && (this.st.profiles[i].flags & flag) !== 0;
-  }
-
   hiddenFlag(id: string): number {
-    return this.hasFlag(id, ProfileFlag.HIDDEN) ? BlockFlag.HIDDEN : 0;
+    const i = findProfile(this.st, id);
+    return i >= 0 && (this.st.profiles[i].flags & ProfileFlag.HIDDEN) !== 0 ? BlockFlag.HIDDEN : 0;
   }
 
   // ---- the register block ------------------------------------------------------------------
@@ -320,7 +297,7 @@ export class BootMachine implements LinkTarget {
       base: this.sel.base,
       good: 0,
     };
-    if (this.events !== null) this.events.booting();
+    this.events.booting();
     this.link.sendEvent(MessageType.EVENT_BOOT, encodeBootReport(this.lastBoot));
     this.host.final(this.sel);
   }
@@ -395,7 +372,7 @@ export class BootMachine implements LinkTarget {
       this.st.tries = kept;
       this.saveRun();
     }
-    this.changed();
+    this.events.changed();
     return okOutcome();
   }
 
@@ -469,7 +446,7 @@ export class BootMachine implements LinkTarget {
     this.st.config.defaultId = m.mode === DefaultMode.FIXED ? m.id : "";
     this.store.saveConfig(this.st.config);
     if (fromMenu) this.link.sendEvent(MessageType.EVENT_DEFAULT_CHANGED, encodeSetDefault(m));
-    this.changed();
+    this.events.changed();
     return okOutcome();
   }
 
@@ -480,7 +457,7 @@ export class BootMachine implements LinkTarget {
     this.st.config.nextId = m.id;
     this.st.config.nextAction = m.id === "" ? 0 : m.action;
     this.store.saveConfig(this.st.config);
-    this.changed();
+    this.events.changed();
     return okOutcome();
   }
 
@@ -489,7 +466,7 @@ export class BootMachine implements LinkTarget {
     this.st.config.showMenu = m.showMenu;
     this.st.config.maxTries = m.maxTries;
     this.store.saveConfig(this.st.config);
-    this.changed();
+    this.events.changed();
     return okOutcome();
   }
 
@@ -540,7 +517,7 @@ export class BootMachine implements LinkTarget {
       changed = true;
     }
     if (changed) this.saveRun();
-    this.changed();
+    this.events.changed();
     return okOutcome();
   }
 }

@@ -1,10 +1,9 @@
 // The menu's model: which screen is open, the entries, the cursor, the countdown, the hold-to-confirm
 // and the popup. The screens (screens/*.ts) change it through their input handlers and read it to
 // build their views; the dispatcher (dispatch.ts) picks the screen. Drawing is elsewhere (render.ts).
-import { BlockFlag, type BootSelection } from "../../protocol/register-block";
 import { ProfileFlag } from "../../protocol/profile";
 import type { KeyInput } from "./keys";
-import type { BootMachine, MachineEvents } from "./machine";
+import { BootMachine, type CoreHost, type MachineEvents } from "./machine";
 import type { Choice } from "./policy";
 import { ROWS_VISIBLE, Screen } from "./view";
 
@@ -37,14 +36,9 @@ export class Menu implements MachineEvents {
   /** Last countdown/hold pixel state drawn, to redraw only when it changes. */
   drawnTick = -1;
 
-  constructor(machine: BootMachine, keys: KeyInput) {
-    this.machine = machine;
+  constructor(host: CoreHost, instance: number, keys: KeyInput) {
+    this.machine = new BootMachine(host, instance, this);
     this.keys = keys;
-  }
-
-  /** The profile id under the cursor ("" for the recovery entry). */
-  selectedId(): string {
-    return this.entries[this.selected];
   }
 
   /** Opens `screen` and asks for a redraw. */
@@ -77,11 +71,6 @@ export class Menu implements MachineEvents {
 
   // ---- choosing ---------------------------------------------------------------------------
 
-  /** The owner chose: the choice becomes FINAL (the machine calls booting()). */
-  boot(c: Choice): void {
-    this.machine.finalize(c, BlockFlag.USER_CHOSEN);
-  }
-
   /** Nobody chose: the default boots; with no profile at all the block says EMPTY (U-Boot's default). */
   bootDefault(c: Choice): void {
     if (!c.empty) {
@@ -92,11 +81,6 @@ export class Menu implements MachineEvents {
     this.countdownEnd = -1;
     this.machine.publishEmpty();
     this.dirty = true;
-  }
-
-  /** The selection the block carries now. */
-  selection(): BootSelection {
-    return this.machine.sel;
   }
 
   // ---- entries, scrolling, popup ----------------------------------------------------------

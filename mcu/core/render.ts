@@ -244,21 +244,6 @@ function drawConfirm(cv: Canvas, v: ConfirmView, i: number): void {
   }
 }
 
-/** The list's last part: scrollbar, and the note under the recovery entry when there are no profiles. */
-function drawListEnd(cv: Canvas, v: ListView): void {
-  if (v.rowCount > ROWS_VISIBLE) drawScrollbar(cv, v.rowCount, v.top);
-  if (v.emptyTitle !== "") {
-    centerText(cv, 62, v.emptyTitle, FontId.BOLD, INK);
-    centerText(cv, 78, v.emptyHint, FontId.SMALL, SOFT);
-  }
-}
-
-function drawActionsEnd(cv: Canvas, v: ActionsView): void {
-  if (v.help === "") return;
-  cv.fillRect(16, 96, SCREEN_W - 32, 1, SOFT_INV);
-  centerText(cv, 104, v.help, FontId.SMALL, SOFT);
-}
-
 /**
  * Draws one part of the frame (see FRAME_PARTS), so that the DeviceScript adapter can yield between
  * parts (the VM allows about 128k steps between two awaits). Returns true while parts remain.
@@ -299,8 +284,18 @@ export function drawPart(cv: Canvas, v: View, part: number): boolean {
     }
     return more;
   }
-  if (v.kind === Screen.LIST) drawListEnd(cv, v);
-  if (v.kind === Screen.ACTIONS) drawActionsEnd(cv, v);
+  if (v.kind === Screen.LIST) {
+    if (v.rowCount > ROWS_VISIBLE) drawScrollbar(cv, v.rowCount, v.top);
+    // No profiles at all: say so in the empty space under the recovery entry.
+    if (v.emptyTitle !== "") {
+      centerText(cv, 62, v.emptyTitle, FontId.BOLD, INK);
+      centerText(cv, 78, v.emptyHint, FontId.SMALL, SOFT);
+    }
+  }
+  if (v.kind === Screen.ACTIONS && v.help !== "") {
+    cv.fillRect(16, 96, SCREEN_W - 32, 1, SOFT_INV);
+    centerText(cv, 104, v.help, FontId.SMALL, SOFT);
+  }
   cv.fillRect(0, FOOTER_Y, SCREEN_W, 1, INK);
   if (v.kind === Screen.LIST && v.countdown >= 0) drawCountdown(cv, v);
   else drawHints(cv, v.hints);

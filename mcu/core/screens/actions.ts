@@ -5,6 +5,7 @@ import { ProfileFlag } from "../../../protocol/profile";
 import { BlockAction, BlockFlag, BlockReason } from "../../../protocol/register-block";
 import { type InputEvent, InputType, Key } from "../keys";
 import type { Menu } from "../menu";
+import { decide, findProfile } from "../policy";
 import { type ActionRow, type ActionsView, Screen } from "../view";
 
 /** Actions offered by long OK on a profile, in menu order. */
@@ -28,41 +29,52 @@ export function actionsInput(m: Menu, ev: InputEvent): void {
   } else if (k === Key.BACK && type === InputType.SHORT) {
     m.open(Screen.LIST);
   } else if (k === Key.OK && type === InputType.SHORT) {
-    runAction(m, m.selectedId());
+    runAction(m, m.entries[m.selected]);
   }
+}
+
+function protectedProfile(m: Menu, id: string): boolean {
+  const i = findProfile(m.machine.st, id);
+  return i >= 0 && (m.machine.st.profiles[i].flags & ProfileFlag.PROTECTED) !== 0;
 }
 
 function runAction(m: Menu, id: string): void {
   const a = m.actionSel;
   const hf = m.machine.hiddenFlag(id);
   if (a === ActionItem.BOOT_ONCE) {
-    m.boot({
-      id: id,
-      action: BlockAction.BOOT,
-      reason: BlockReason.ONE_SHOT,
-      flags: BlockFlag.ONE_SHOT | hf,
-      empty: false,
-    });
+    m.machine.finalize(
+      {
+        id: id,
+        action: BlockAction.BOOT,
+        reason: BlockReason.ONE_SHOT,
+        flags: BlockFlag.ONE_SHOT | hf,
+        empty: false,
+      },
+      BlockFlag.USER_CHOSEN,
+    );
   } else if (a === ActionItem.MAKE_DEFAULT) {
     m.machine.setDefault({ mode: DefaultMode.FIXED, id: id }, true);
     m.screen = Screen.LIST;
     m.showPopup("Default: " + m.machine.nameOf(id));
   } else if (a === ActionItem.RESET) {
-    if (m.machine.hasFlag(id, ProfileFlag.PROTECTED)) {
+    if (protectedProfile(m, id)) {
       m.showPopup("Protected: cannot be reset");
     } else {
       m.holdStart = -1;
       m.open(Screen.CONFIRM);
     }
   } else if (a === ActionItem.RECOVERY) {
-    m.boot({ id: id, action: BlockAction.RECOVERY, reason: BlockReason.USER, flags: hf, empty: false });
+    m.machine.finalize(
+      { id: id, action: BlockAction.RECOVERY, reason: BlockReason.USER, flags: hf, empty: false },
+      BlockFlag.USER_CHOSEN,
+    );
   }
 }
 
 export function actionsView(m: Menu): ActionsView {
-  const id = m.selectedId();
-  const isDefault = m.machine.decide().id === id;
-  const locked = m.machine.hasFlag(id, ProfileFlag.PROTECTED);
+  const id = m.entries[m.selected];
+  const isDefault = decide(m.machine.st).id === id;
+  const locked = protectedProfile(m, id);
   const rows: ActionRow[] = [];
   for (let k = 0; k < ACTIONS.length; k++) {
     rows.push({

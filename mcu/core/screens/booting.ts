@@ -15,7 +15,7 @@ const REASON_TEXT = [
 ];
 
 export function bootingView(m: Menu): BootingView {
-  const s = m.selection();
+  const s = m.machine.sel;
   const v: BootingView = {
     kind: Screen.BOOTING,
     header: "Flipper One",

@@ -1,6 +1,6 @@
 // Reset confirmation: hold OK for CONFIRM_HOLD_MS to reset the profile (letting go cancels),
 // Back returns to the actions.
-import { BlockAction, BlockReason } from "../../../protocol/register-block";
+import { BlockAction, BlockFlag, BlockReason } from "../../../protocol/register-block";
 import { type InputEvent, InputType, Key } from "../keys";
 import { CONFIRM_HOLD_MS, type Menu } from "../menu";
 import { type ConfirmView, Screen } from "../view";
@@ -31,12 +31,21 @@ export function holdProgress(m: Menu): number {
 export function confirmTick(m: Menu): boolean {
   if (m.holdStart < 0 || m.now - m.holdStart < CONFIRM_HOLD_MS) return false;
   m.holdStart = -1;
-  m.boot({ id: m.selectedId(), action: BlockAction.RESET, reason: BlockReason.USER, flags: 0, empty: false });
+  m.machine.finalize(
+    {
+      id: m.entries[m.selected],
+      action: BlockAction.RESET,
+      reason: BlockReason.USER,
+      flags: 0,
+      empty: false,
+    },
+    BlockFlag.USER_CHOSEN,
+  );
   return true;
 }
 
 export function confirmView(m: Menu): ConfirmView {
-  const id = m.selectedId();
+  const id = m.entries[m.selected];
   return {
     kind: Screen.CONFIRM,
     header: "Reset profile",

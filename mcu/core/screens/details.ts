@@ -4,7 +4,7 @@ import { decimal } from "../../../protocol/bytes";
 import { ProfileFlag } from "../../../protocol/profile";
 import { type InputEvent, InputType, Key } from "../keys";
 import type { Menu } from "../menu";
-import { findTries } from "../policy";
+import { decide, findProfile, findTries } from "../policy";
 import { type DetailsView, formatDate, Screen } from "../view";
 
 export function detailsInput(m: Menu, ev: InputEvent): void {
@@ -18,6 +18,10 @@ export function detailsInput(m: Menu, ev: InputEvent): void {
   }
 }
 
+function field(v: DetailsView, label: string, value: string): void {
+  v.fields.push({ label: label, value: value });
+}
+
 export function detailsView(m: Menu): DetailsView {
   const v: DetailsView = {
     kind: Screen.DETAILS,
@@ -27,25 +31,25 @@ export function detailsView(m: Menu): DetailsView {
     popup: m.popup,
     fields: [],
   };
-  const id = m.selectedId();
-  const i = m.machine.profileIndex(id);
+  const id = m.entries[m.selected];
+  const i = findProfile(m.machine.st, id);
   if (i < 0) return v;
   const st = m.machine.st;
   const p = st.profiles[i];
   const t = findTries(st, id);
   v.header = p.name;
-  v.fields.push({ label: "Id", value: p.id });
-  v.fields.push({ label: "Base", value: p.base });
-  v.fields.push({ label: "Created", value: formatDate(p.created) });
-  v.fields.push({ label: "Last used", value: formatDate(p.lastUsed) });
-  v.fields.push({ label: "Origin", value: p.origin === "" ? "-" : p.origin });
+  field(v, "Id", p.id);
+  field(v, "Base", p.base);
+  field(v, "Created", formatDate(p.created));
+  field(v, "Last used", formatDate(p.lastUsed));
+  field(v, "Origin", p.origin === "" ? "-" : p.origin);
   let tries = decimal(t === null ? 0 : t.tries) + " of " + decimal(st.config.maxTries);
   if (t !== null && t.failed) tries += "  FAILED";
-  v.fields.push({ label: "Tries", value: tries });
+  field(v, "Tries", tries);
   let flags = "";
-  if (m.machine.decide().id === id) flags += "default ";
+  if (decide(m.machine.st).id === id) flags += "default ";
   if ((p.flags & ProfileFlag.HIDDEN) !== 0) flags += "hidden ";
   if ((p.flags & ProfileFlag.PROTECTED) !== 0) flags += "protected";
-  v.fields.push({ label: "Flags", value: flags === "" ? "-" : flags });
+  field(v, "Flags", flags === "" ? "-" : flags);
   return v;
 }

@@ -2,29 +2,35 @@
 // With a timeout the footer counts down to the default; with no profiles it says how they arrive.
 import { decimal } from "../../../protocol/bytes";
 import { ProfileFlag } from "../../../protocol/profile";
-import { BlockAction, BlockReason } from "../../../protocol/register-block";
+import { BlockAction, BlockFlag, BlockReason } from "../../../protocol/register-block";
 import { type InputEvent, InputType, Key } from "../keys";
 import type { Menu } from "../menu";
-import { type Choice, isFailed } from "../policy";
+import { type Choice, decide, findProfile, isFailed } from "../policy";
 import { formatDate, type ListRow, type ListView, ROWS_VISIBLE, Screen } from "../view";
 
 export function listInput(m: Menu, ev: InputEvent): void {
   const k = ev.key;
   const type = ev.type;
-  const id = m.selectedId();
+  const id = m.entries[m.selected];
   if ((k === Key.UP || k === Key.DOWN) && (type === InputType.SHORT || type === InputType.REPEAT)) {
     m.step(k === Key.UP, m.entries.length);
   } else if (k === Key.OK && type === InputType.SHORT) {
     if (id === "") {
-      m.boot({ id: "", action: BlockAction.RECOVERY, reason: BlockReason.USER, flags: 0, empty: false });
+      m.machine.finalize(
+        { id: "", action: BlockAction.RECOVERY, reason: BlockReason.USER, flags: 0, empty: false },
+        BlockFlag.USER_CHOSEN,
+      );
     } else {
-      m.boot({
-        id: id,
-        action: BlockAction.BOOT,
-        reason: BlockReason.USER,
-        flags: m.machine.hiddenFlag(id),
-        empty: false,
-      });
+      m.machine.finalize(
+        {
+          id: id,
+          action: BlockAction.BOOT,
+          reason: BlockReason.USER,
+          flags: m.machine.hiddenFlag(id),
+          empty: false,
+        },
+        BlockFlag.USER_CHOSEN,
+      );
     }
   } else if (k === Key.OK && type === InputType.LONG && id !== "") {
     m.actionSel = 0;
@@ -46,7 +52,7 @@ function listRow(m: Menu, id: string, eff: Choice): ListRow {
       recovery: true,
     };
   }
-  const p = m.machine.st.profiles[m.machine.profileIndex(id)];
+  const p = m.machine.st.profiles[findProfile(m.machine.st, id)];
   return {
     title: p.name,
     base: p.base,
@@ -59,13 +65,15 @@ function listRow(m: Menu, id: string, eff: Choice): ListRow {
 }
 
 export function listView(m: Menu): ListView {
-  const eff = m.machine.decide();
+  const eff = decide(m.machine.st);
   const v: ListView = {
     kind: Screen.LIST,
     header: "Boot profile",
     headerRight: "",
     hints:
-      m.selectedId() === "" ? ["OK", "Boot recovery"] : ["OK", "Boot", "Hold OK", "Actions", ">", "Details"],
+      m.entries[m.selected] === ""
+        ? ["OK", "Boot recovery"]
+        : ["OK", "Boot", "Hold OK", "Actions", ">", "Details"],
     popup: m.popup,
     rows: [],
     rowCount: m.entries.length,

@@ -18,7 +18,8 @@ import {
 } from "../protocol/messages";
 import { BlockAction } from "../protocol/register-block";
 import { PROFILE_ID_MAX, type ProfileRecord } from "../protocol/profile";
-import { FLASH_KEY_MAX, FLASH_VALUE_MAX, Store, storeKeys } from "../mcu/core/store";
+import { FLASH_KEY_MAX, FLASH_VALUE_MAX, storeKeys } from "../mcu/core/records";
+import { Store } from "../mcu/core/store";
 import { MemoryFlash } from "../mcu/node/flash";
 import { makeMcu, profile, profiles, type TestLink } from "./mcu-helpers";
 import type { NodeMcu } from "../mcu/node/mcu";

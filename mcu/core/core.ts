@@ -16,7 +16,8 @@ import type { Canvas } from "./canvas";
 import { dispatchInput, menuTick, screenView } from "./dispatch";
 import { Key, KeyInput } from "./keys";
 import type { LinkStatus } from "./link";
-import type { BootMachine, CoreHost } from "./machine";
+import type { CoreHost } from "./host";
+import type { BootMachine } from "./machine";
 
 export type { CoreHost };
 import { Menu } from "./menu";
@@ -123,7 +124,7 @@ export class BootCore {
     } else {
       m.countdownEnd = -1;
     }
-    m.publish();
+    this.machine.publishPending();
     m.dirty = true;
   }
 

@@ -17,7 +17,6 @@ import {
   Result,
   type SetDefault,
   type SetNext,
-  ShowMenu,
 } from "../../protocol/messages";
 import { MAX_PROFILES, ProfileFlag, type ProfileRecord } from "../../protocol/profile";
 import {
@@ -28,39 +27,11 @@ import {
   type BootSelection,
   encodeBlock,
 } from "../../protocol/register-block";
+import type { CoreHost, MachineEvents } from "./host";
 import { fail, LinkEndpoint, type LinkTarget, okOutcome, type Outcome } from "./link";
 import { type BootState, type Choice, decide, expireTries, findProfile, findTries } from "./policy";
-import { type FlashReader, idHash, type RunRecord, SEQ_RESERVE, Store, type StoredTries } from "./store";
-
-/** How the core reaches the outside world (the adapter implements it). */
-export interface CoreHost {
-  /** Bytes for the UART (whole frames). */
-  send(bytes: Bytes): void;
-  /** A choice became FINAL (U-Boot may boot it now). */
-  final(sel: BootSelection): void;
-}
-
-/** What the machine tells the menu. */
-export interface MachineEvents {
-  /** Profiles, config or tries changed (loaded, synced, set): rebuild the entries, republish. */
-  changed(): void;
-  /** A choice became FINAL and is published; called before EVENT_BOOT goes out and host.final. */
-  booting(): void;
-}
-
-function emptyReport(): BootReport {
-  return {
-    sequence: 0,
-    action: 0,
-    reason: 0,
-    flags: 0,
-    tryNumber: 0,
-    maxTries: 0,
-    id: "",
-    base: "",
-    good: 0,
-  };
-}
+import { defaultConfig, idHash, type RunRecord, SEQ_RESERVE, type StoredTries } from "./records";
+import { type FlashReader, Store } from "./store";
 
 export class BootMachine implements LinkTarget {
   host: CoreHost;
@@ -73,7 +44,18 @@ export class BootMachine implements LinkTarget {
   crc = 0;
   bootSeq = 0;
   seqLimit = 0;
-  lastBoot: BootReport = emptyReport();
+  /** The latest FINAL choice (sequence 0: none since this start). */
+  lastBoot: BootReport = {
+    sequence: 0,
+    action: 0,
+    reason: 0,
+    flags: 0,
+    tryNumber: 0,
+    maxTries: 0,
+    id: "",
+    base: "",
+    good: 0,
+  };
   sel: BootSelection;
   block: Bytes = [];
   loadReport = "";
@@ -96,15 +78,7 @@ export class BootMachine implements LinkTarget {
     });
     this.st = {
       profiles: [],
-      config: {
-        defaultMode: DefaultMode.LAST_USED,
-        defaultId: "",
-        nextAction: 0,
-        nextId: "",
-        timeoutSeconds: 0,
-        showMenu: ShowMenu.ON_KEY,
-        maxTries: 3,
-      },
+      config: defaultConfig(),
       lastGoodId: "",
       tries: [],
     };

@@ -3,7 +3,8 @@
 // build their views; the dispatcher (dispatch.ts) picks the screen. Drawing is elsewhere (render.ts).
 import { ProfileFlag } from "../../protocol/profile";
 import type { KeyInput } from "./keys";
-import { BootMachine, type CoreHost, type MachineEvents } from "./machine";
+import type { CoreHost, MachineEvents } from "./host";
+import { BootMachine } from "./machine";
 import type { Choice } from "./policy";
 import { ROWS_VISIBLE, Screen } from "./view";
 
@@ -41,17 +42,13 @@ export class Menu implements MachineEvents {
     this.keys = keys;
   }
 
-  /** Opens `screen` and asks for a redraw. */
-  open(screen: number): void {
-    this.screen = screen;
-    this.dirty = true;
-  }
-
   // ---- MachineEvents ----------------------------------------------------------------------
 
   changed(): void {
     this.rebuildEntries();
-    this.publish();
+    // The block follows the menu: EMPTY while off, PENDING while open; a FINAL block stays.
+    if (this.screen === Screen.OFF) this.machine.publishEmpty();
+    else if (this.screen !== Screen.BOOTING) this.machine.publishPending();
     this.dirty = true;
   }
 
@@ -60,13 +57,6 @@ export class Menu implements MachineEvents {
     this.countdownEnd = -1;
     this.popup = "";
     this.dirty = true;
-  }
-
-  /** The block follows the menu: EMPTY while off, PENDING while open; a FINAL block stays. */
-  publish(): void {
-    if (this.screen === Screen.BOOTING) return;
-    if (this.screen === Screen.OFF) this.machine.publishEmpty();
-    else this.machine.publishPending();
   }
 
   // ---- choosing ---------------------------------------------------------------------------

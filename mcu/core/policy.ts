@@ -8,7 +8,7 @@
 import { BlockAction, BlockFlag, BlockReason } from "../../protocol/register-block";
 import { DefaultMode } from "../../protocol/messages";
 import { ProfileFlag, type ProfileRecord } from "../../protocol/profile";
-import type { BootConfig } from "./store";
+import type { BootConfig } from "./records";
 
 /** Try bookkeeping for one profile: RAM count, the count last written to flash, the failed mark. */
 export interface TryState {

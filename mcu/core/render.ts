@@ -3,18 +3,7 @@
 // a full frame is a few thousand calls, well inside the VM's step budget.
 import { type Canvas, Gray, SCREEN_H, SCREEN_W } from "./canvas";
 import { drawIcon, drawText, fitText, FontId, Icon, textWidth } from "./font";
-import {
-  type ActionRow,
-  type ActionsView,
-  type BootingView,
-  type ConfirmView,
-  type DetailsView,
-  type ListRow,
-  type ListView,
-  ROWS_VISIBLE,
-  Screen,
-  type View,
-} from "./view";
+import { type DetailsView, type ListView, ROWS_VISIBLE, Screen, type View } from "./view";
 
 const HEADER_H = 16;
 const ROW_H = 16;
@@ -164,37 +153,6 @@ function drawRow(cv: Canvas, y: number, right: number, selected: boolean, r: Row
   if (r.starAfter) drawIcon(cv, 16 + textWidth(t, FontId.BOLD) + 4, y + 4, Icon.STAR, fg);
 }
 
-/** A profile row: base version (or FAILED, boxed) and last use in two columns. */
-function drawListRow(cv: Canvas, r: ListRow, y: number, right: number, selected: boolean): void {
-  let icon = -1;
-  if (r.failed) icon = Icon.CROSS;
-  else if (r.isDefault) icon = Icon.STAR;
-  else if (r.recovery) icon = Icon.RECOVERY;
-  else if (r.hidden) icon = Icon.HIDDEN;
-  drawRow(cv, y, right, selected, {
-    icon: icon,
-    title: r.title,
-    status: r.failed ? "FAILED" : r.base,
-    alarm: r.failed,
-    note: r.note,
-    starAfter: r.isDefault && r.failed,
-  });
-}
-
-function drawActionRow(cv: Canvas, r: ActionRow, y: number, selected: boolean): void {
-  let icon = -1;
-  if (r.recovery) icon = Icon.RECOVERY;
-  else if (r.locked) icon = Icon.LOCK;
-  drawRow(cv, y, SCREEN_W - 1, selected, {
-    icon: icon,
-    title: r.title,
-    status: "",
-    alarm: false,
-    note: r.note,
-    starAfter: false,
-  });
-}
-
 function drawDetail(cv: Canvas, v: DetailsView, i: number): void {
   if (i >= v.fields.length) return;
   const f = v.fields[i];
@@ -220,30 +178,6 @@ export function drawScreen(cv: Canvas, v: View): void {
   for (let part = 0; part < FRAME_PARTS; part++) drawPart(cv, v, part);
 }
 
-function drawBooting(cv: Canvas, v: BootingView, part: number): void {
-  if (part === 1) centerText(cv, 38, v.title, FontId.BIG, INK);
-  if (part === 2) centerText(cv, 68, v.name, FontId.BOLD, INK);
-  if (part === 3) {
-    if (v.info !== "") centerText(cv, 84, v.info, FontId.SMALL, SOFT);
-    cv.fillRect(40, 100, SCREEN_W - 80, 1, SOFT_INV);
-    if (v.reason !== "") centerText(cv, 108, v.reason, FontId.SMALL, SOFT);
-  }
-}
-
-function drawConfirm(cv: Canvas, v: ConfirmView, i: number): void {
-  if (i === 0) centerText(cv, 28, v.question, FontId.BOLD, INK);
-  if (i === 1) {
-    centerText(cv, 46, v.warning, FontId.SMALL, INK);
-    centerText(cv, 56, v.outcome, FontId.SMALL, INK);
-  }
-  if (i === 2) {
-    roundFrame(cv, 28, 76, SCREEN_W - 56, 16, INK);
-    const fill = holdFill(v.hold);
-    if (fill > 0) cv.fillRect(31, 79, fill, 10, INK);
-    centerText(cv, 98, v.hold > 0 ? "Keep holding OK..." : "Hold OK for 1.5 s to reset", FontId.SMALL, SOFT);
-  }
-}
-
 /**
  * Draws one part of the frame (see FRAME_PARTS), so that the DeviceScript adapter can yield between
  * parts (the VM allows about 128k steps between two awaits). Returns true while parts remain.
@@ -260,26 +194,67 @@ export function drawPart(cv: Canvas, v: View, part: number): boolean {
     return more;
   }
   if (v.kind === Screen.BOOTING) {
-    drawBooting(cv, v, part);
+    if (part === 1) centerText(cv, 38, v.title, FontId.BIG, INK);
+    if (part === 2) centerText(cv, 68, v.name, FontId.BOLD, INK);
+    if (part === 3) {
+      if (v.info !== "") centerText(cv, 84, v.info, FontId.SMALL, SOFT);
+      cv.fillRect(40, 100, SCREEN_W - 80, 1, SOFT_INV);
+      if (v.reason !== "") centerText(cv, 108, v.reason, FontId.SMALL, SOFT);
+    }
     return more;
   }
   if (part <= ROWS_VISIBLE) {
     const i = part - 1;
     switch (v.kind) {
       case Screen.LIST: {
+        if (i >= v.rows.length) break;
+        // A profile: base version (or FAILED, boxed) and last use in two columns.
+        const r = v.rows[i];
+        let icon = -1;
+        if (r.failed) icon = Icon.CROSS;
+        else if (r.isDefault) icon = Icon.STAR;
+        else if (r.recovery) icon = Icon.RECOVERY;
+        else if (r.hidden) icon = Icon.HIDDEN;
         const right = v.rowCount > ROWS_VISIBLE ? SCREEN_W - 7 : SCREEN_W - 1;
-        if (i < v.rows.length)
-          drawListRow(cv, v.rows[i], LIST_Y + i * ROW_H, right, v.top + i === v.selected);
+        drawRow(cv, LIST_Y + i * ROW_H, right, v.top + i === v.selected, {
+          icon: icon,
+          title: r.title,
+          status: r.failed ? "FAILED" : r.base,
+          alarm: r.failed,
+          note: r.note,
+          starAfter: r.isDefault && r.failed,
+        });
         break;
       }
-      case Screen.ACTIONS:
-        if (i < v.rows.length) drawActionRow(cv, v.rows[i], LIST_Y + i * ROW_H, i === v.selected);
+      case Screen.ACTIONS: {
+        if (i >= v.rows.length) break;
+        const a = v.rows[i];
+        drawRow(cv, LIST_Y + i * ROW_H, SCREEN_W - 1, i === v.selected, {
+          icon: a.recovery ? Icon.RECOVERY : a.locked ? Icon.LOCK : -1,
+          title: a.title,
+          status: "",
+          alarm: false,
+          note: a.note,
+          starAfter: false,
+        });
         break;
+      }
       case Screen.DETAILS:
         drawDetail(cv, v, i);
         break;
       case Screen.CONFIRM:
-        drawConfirm(cv, v, i);
+        if (i === 0) centerText(cv, 28, v.question, FontId.BOLD, INK);
+        if (i === 1) {
+          centerText(cv, 46, v.warning, FontId.SMALL, INK);
+          centerText(cv, 56, v.outcome, FontId.SMALL, INK);
+        }
+        if (i === 2) {
+          roundFrame(cv, 28, 76, SCREEN_W - 56, 16, INK);
+          const fill = holdFill(v.hold);
+          if (fill > 0) cv.fillRect(31, 79, fill, 10, INK);
+          const say = v.hold > 0 ? "Keep holding OK..." : "Hold OK for 1.5 s to reset";
+          centerText(cv, 98, say, FontId.SMALL, SOFT);
+        }
         break;
     }
     return more;

@@ -18,7 +18,8 @@ import { type Canvas, SCREEN_H, SCREEN_W } from "../core/canvas";
 import { BootCore, type CoreHost } from "../core/core";
 import { drawPart } from "../core/render";
 import { KEY_COUNT, Key } from "../core/keys";
-import { type FlashReader, storeKeys } from "../core/store";
+import { storeKeys } from "../core/records";
+import type { FlashReader } from "../core/store";
 
 /** Core tick period while idle (the core wants 10..50 ms). */
 const TICK_MS = 20;

@@ -27,7 +27,8 @@ export function actionsInput(m: Menu, ev: InputEvent): void {
     m.actionSel = (m.actionSel + (k === Key.UP ? n - 1 : 1)) % n;
     m.dirty = true;
   } else if (k === Key.BACK && type === InputType.SHORT) {
-    m.open(Screen.LIST);
+    m.screen = Screen.LIST;
+    m.dirty = true;
   } else if (k === Key.OK && type === InputType.SHORT) {
     runAction(m, m.entries[m.selected]);
   }
@@ -61,7 +62,8 @@ function runAction(m: Menu, id: string): void {
       m.showPopup("Protected: cannot be reset");
     } else {
       m.holdStart = -1;
-      m.open(Screen.CONFIRM);
+      m.screen = Screen.CONFIRM;
+      m.dirty = true;
     }
   } else if (a === ActionItem.RECOVERY) {
     m.machine.finalize(

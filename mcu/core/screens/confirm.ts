@@ -16,7 +16,8 @@ export function confirmInput(m: Menu, ev: InputEvent): void {
     m.dirty = true;
   } else if (k === Key.BACK && type === InputType.SHORT) {
     m.holdStart = -1;
-    m.open(Screen.ACTIONS);
+    m.screen = Screen.ACTIONS;
+    m.dirty = true;
   }
 }
 

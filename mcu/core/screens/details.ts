@@ -11,7 +11,8 @@ export function detailsInput(m: Menu, ev: InputEvent): void {
   const k = ev.key;
   const type = ev.type;
   if ((k === Key.BACK || k === Key.LEFT) && type === InputType.SHORT) {
-    m.open(Screen.LIST);
+    m.screen = Screen.LIST;
+    m.dirty = true;
   } else if ((k === Key.UP || k === Key.DOWN) && (type === InputType.SHORT || type === InputType.REPEAT)) {
     const n = m.entries.length - 1;
     if (n > 1) m.step(k === Key.UP, n);

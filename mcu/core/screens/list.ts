@@ -34,9 +34,11 @@ export function listInput(m: Menu, ev: InputEvent): void {
     }
   } else if (k === Key.OK && type === InputType.LONG && id !== "") {
     m.actionSel = 0;
-    m.open(Screen.ACTIONS);
+    m.screen = Screen.ACTIONS;
+    m.dirty = true;
   } else if (k === Key.RIGHT && type === InputType.SHORT && id !== "") {
-    m.open(Screen.DETAILS);
+    m.screen = Screen.DETAILS;
+    m.dirty = true;
   }
 }
 

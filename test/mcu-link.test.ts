@@ -35,7 +35,7 @@ import {
 } from "../protocol/messages";
 import { MCU_MAX_PAYLOAD } from "../mcu/core/link";
 import { utf8Encode } from "../protocol/bytes";
-import { makeMcu, profile, profiles } from "./mcu-helpers";
+import { makeMcu, profile, profiles } from "./helpers/mcu";
 
 const OLD = [profile("alpha"), profile("bravo")];
 const NEW = [profile("xray"), profile("yankee"), profile("zulu")];

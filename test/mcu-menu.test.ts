@@ -6,7 +6,7 @@ import { MessageType, Result } from "../protocol/messages";
 import { ProfileFlag } from "../protocol/profile";
 import { BlockAction, BlockFlag, BlockReason, BlockStatus } from "../protocol/register-block";
 import { Screen } from "../mcu/core/view";
-import { makeMcu, profile } from "./mcu-helpers";
+import { makeMcu, profile } from "./helpers/mcu";
 
 const LIST = [
   profile("alpha", { name: "Alpha", base: "1.0", created: 1700000000, lastUsed: 1763000000 }),

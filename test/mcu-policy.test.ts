@@ -16,7 +16,7 @@ import {
 import { BlockAction, BlockFlag, BlockReason, BlockStatus, decodeBlock } from "../protocol/register-block";
 import { MemoryFlash } from "../mcu/node/flash";
 import type { NodeMcu } from "../mcu/node/mcu";
-import { makeMcu, profile, type TestLink } from "./mcu-helpers";
+import { makeMcu, profile, type TestLink } from "./helpers/mcu";
 
 const LIST = [profile("alpha"), profile("bravo"), profile("charlie")];
 

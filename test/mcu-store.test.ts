@@ -21,7 +21,7 @@ import { PROFILE_ID_MAX, type ProfileRecord } from "../protocol/profile";
 import { FLASH_KEY_MAX, FLASH_VALUE_MAX, storeKeys } from "../mcu/core/records";
 import { Store } from "../mcu/core/store";
 import { MemoryFlash } from "../mcu/node/flash";
-import { makeMcu, profile, profiles, type TestLink } from "./mcu-helpers";
+import { makeMcu, profile, profiles, type TestLink } from "./helpers/mcu";
 import type { NodeMcu } from "../mcu/node/mcu";
 
 function clone(f: MemoryFlash): MemoryFlash {

@@ -11,7 +11,7 @@ import { ROWS_VISIBLE, Screen } from "./view";
 /** Hold OK this long on the confirmation screen to reset a profile. */
 export const CONFIRM_HOLD_MS = 1500;
 /** How long a popup stays up (a key press closes it sooner). */
-export const POPUP_MS = 1500;
+const POPUP_MS = 1500;
 
 export class Menu implements MachineEvents {
   machine: BootMachine;

@@ -19,7 +19,7 @@ import { ByteReader, ByteWriter } from "../../protocol/wire";
 export const FLASH_VALUE_MAX = 200;
 export const FLASH_KEY_MAX = 13;
 /** Layout version byte inside every record. */
-export const STORE_FORMAT = 1;
+const STORE_FORMAT = 1;
 /** The run record reserves boot sequence numbers in steps of this many (one write per step). */
 export const SEQ_RESERVE = 256;
 

@@ -16,13 +16,13 @@ const SOFT_INV = 46;
 /** Width of the last-used column: "2026-11-26" + gap. */
 const DATE_COL = 68;
 
-export function roundBox(cv: Canvas, x: number, y: number, w: number, h: number, gray: number): void {
+function roundBox(cv: Canvas, x: number, y: number, w: number, h: number, gray: number): void {
   cv.fillRect(x + 2, y, w - 4, h, gray);
   cv.fillRect(x + 1, y + 1, w - 2, h - 2, gray);
   cv.fillRect(x, y + 2, w, h - 4, gray);
 }
 
-export function roundFrame(cv: Canvas, x: number, y: number, w: number, h: number, gray: number): void {
+function roundFrame(cv: Canvas, x: number, y: number, w: number, h: number, gray: number): void {
   cv.fillRect(x + 2, y, w - 4, 1, gray);
   cv.fillRect(x + 2, y + h - 1, w - 4, 1, gray);
   cv.fillRect(x, y + 2, 1, h - 4, gray);

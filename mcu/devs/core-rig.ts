@@ -153,7 +153,7 @@ export function rec(id: string, name: string, flags: number): ProfileRecord {
   return { id: id, name: name, base: "1.2.3", origin: "", flags: flags, created: 1760000000, lastUsed: 0 };
 }
 
-export function threeProfiles(): ProfileRecord[] {
+function threeProfiles(): ProfileRecord[] {
   return [rec("desktop", "Desktop", 0), rec("pentest", "Pentest lab", 0), rec("kiosk", "Kiosk", 2)];
 }
 

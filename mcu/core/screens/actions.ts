@@ -9,8 +9,8 @@ import { decide, findProfile } from "../policy";
 import { type ActionRow, type ActionsView, Screen } from "../view";
 
 /** Actions offered by long OK on a profile, in menu order. */
-export const ACTIONS = ["Boot once", "Make default", "Reset profile", "Recovery mode"];
-export const ActionItem = { BOOT_ONCE: 0, MAKE_DEFAULT: 1, RESET: 2, RECOVERY: 3 } as const;
+const ACTIONS = ["Boot once", "Make default", "Reset profile", "Recovery mode"];
+const ActionItem = { BOOT_ONCE: 0, MAKE_DEFAULT: 1, RESET: 2, RECOVERY: 3 } as const;
 /** One line under the actions saying what the selected one does. */
 const ACTION_HELP = [
   "Boot it now; the default stays as it is",

@@ -11,6 +11,7 @@ import {
   readU32LE,
   utf8Encode,
   writeU32LE,
+  zeros,
 } from "../../protocol/bytes";
 import { DefaultMode, ShowMenu } from "../../protocol/messages";
 import { MAX_PROFILES } from "../../protocol/profile";
@@ -195,8 +196,7 @@ const LISTCRC_KNOWN = 0x01;
 
 /** A list bank header for `count` records; `listCrc` -1 when the protocol listCrc is not known yet. */
 export function encodeListHeader(generation: number, count: number, sumCrc: number, listCrc: number): Bytes {
-  const p: Bytes = [];
-  for (let i = 0; i < ListHeader.SIZE; i++) p.push(0);
+  const p = zeros(ListHeader.SIZE);
   p[ListHeader.FORMAT] = STORE_FORMAT;
   writeU32LE(p, ListHeader.GENERATION, generation);
   p[ListHeader.COUNT] = count;

@@ -4,7 +4,7 @@
 // the newer copy intact. A profile list is a bank: one record per profile (`p00a`..`p31a`) plus a header
 // (`lsta`) written after the records, carrying the count and the list CRC over the records (the same
 // CRC LIST_COMMIT carries); a bank whose records do not match its header's CRC is ignored.
-import { type Bytes, crc32, crcFinish, crcStart, decimal, readU32LE } from "../../protocol/bytes";
+import { type Bytes, crc32, crcFinish, crcStart, decimal, readU32LE, sameBytes } from "../../protocol/bytes";
 import { decodeRecord, encodeRecord } from "../../protocol/messages";
 import { MAX_PROFILES, type ProfileRecord } from "../../protocol/profile";
 import {
@@ -55,13 +55,6 @@ export interface LoadedState {
   list: StoredList;
   /** What load found, for diagnostics: e.g. "cfg b seq 4; run a seq 9; list b seq 2 (a: crc mismatch)". */
   report: string;
-}
-
-function sameBytes(a: Bytes | null, b: Bytes | null): boolean {
-  if (a === null || b === null) return a === b;
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /** A pair of sealed copies: which one is current, its sequence and payload. */

@@ -41,7 +41,7 @@ export interface NodeMcuOptions {
 export type KeyLike = number | string;
 
 /** A key code from a Key value or a name ("up", "ok", "power", "key3", ...). */
-function toKey(k: KeyLike): number {
+export function toKey(k: KeyLike): number {
   const code = typeof k === "number" ? k : keyByName(k.toLowerCase());
   if (!(code >= 0 && code < KEY_COUNT)) {
     throw new RangeError(`key ${JSON.stringify(k)} is invalid: use a Key value 0..12 or a name like "ok"`);

@@ -11,7 +11,8 @@
 import { EventEmitter } from "node:events";
 import { SerialPort } from "serialport";
 import { Key, LONG_PRESS_MS } from "../mcu/core/keys";
-import { type LoadedState, Store, storeKeys } from "../mcu/core/store";
+import { storeKeys } from "../mcu/core/records";
+import { type LoadedState, Store } from "../mcu/core/store";
 import { MemoryFlash } from "../mcu/node/flash";
 import { Framebuffer } from "../mcu/node/framebuffer";
 import { toKey } from "../mcu/node/mcu";

@@ -4,6 +4,7 @@
 import test from "ava";
 import fc from "fast-check";
 import { BootCore } from "../mcu/core/core";
+import { Store } from "../mcu/core/store";
 import { MemoryFlash } from "../mcu/node/flash";
 import { encodeFrame, FrameDecoder, FrameKind, MAX_WIRE_FRAME } from "../protocol/frame";
 import { encodeDeleteProfile, encodePutProfile, listCrc, MessageType, Result } from "../protocol/messages";
@@ -42,8 +43,12 @@ function coreWith(list: ProfileRecord[]): { core: BootCore; request: (type: numb
     },
     { instance: 1 },
   );
-  core.load(new MemoryFlash());
-  core.commitList(1, list, listCrc(list));
+  // The list as the MCU's flash holds it after a sync of generation 1.
+  const flash = new MemoryFlash();
+  const seed = new Store();
+  seed.saveList(1, list, listCrc(list));
+  for (const w of seed.takeWrites()) flash.write(w.key, w.value);
+  core.load(flash);
   let seq = 0;
   const request = (type: number, payload: number[]) => {
     result = -1;

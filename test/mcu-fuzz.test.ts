@@ -37,7 +37,7 @@ import {
   randomBytes,
   replayHint,
 } from "./helpers/fuzz";
-import { makeMcu, profile, profiles } from "./mcu-helpers";
+import { makeMcu, profile, profiles } from "./helpers/mcu";
 
 const TYPES = Object.values(MessageType) as number[];
 const REQUESTS = TYPES.filter((t) => t < MessageType.EVENT_BOOT);

@@ -35,7 +35,7 @@ import {
 } from "../protocol/messages";
 import { MCU_MAX_PAYLOAD } from "../mcu/core/link";
 import { utf8Encode } from "../protocol/bytes";
-import { makeMcu, profile, profiles } from "./mcu-helpers";
+import { makeMcu, profile, profiles } from "./helpers/mcu";
 
 const OLD = [profile("alpha"), profile("bravo")];
 const NEW = [profile("xray"), profile("yankee"), profile("zulu")];
@@ -231,7 +231,7 @@ test("a retry with the same seq gets the cached answer without executing twice",
   t.deepEqual(again, first);
   t.is(first[0].result, Result.OK);
   t.is(flash.writeCount, writes);
-  t.is(m.mcu.core.link.retries, 1);
+  t.is(m.mcu.core.linkStatus().retries, 1);
   // A new seq with the same change: the MCU already holds newGeneration, so it was a retry: OK.
   t.is(link.send(MessageType.PUT_PROFILE, put).result, Result.OK);
   t.is(m.mcu.profiles().length, 3);
@@ -354,7 +354,7 @@ test("garbage on the line: no crash, nothing changes, the next good frame is ans
   });
   t.is(after, before);
   t.is(m.link.send(MessageType.GET_STATE, []).result, Result.OK);
-  t.true(m.mcu.core.link.badFrames > 100);
+  t.true(m.mcu.core.linkStatus().badFrames > 100);
 });
 
 test("a default changed in the menu is reported with EVENT_DEFAULT_CHANGED", async (t) => {
@@ -412,7 +412,7 @@ test("VM mode (autoWork off): items out of order are hashed in the background; a
   const send = (type: number, payload: number[], seq: number, steps = 100) => {
     sent.length = 0;
     core.uartReceive(encodeFrame({ type, seq, kind: FrameKind.REQUEST, result: 0, payload }), 0);
-    for (let i = 0; i < steps && core.link.busy(); i++) core.work();
+    for (let i = 0; i < steps && core.linkStatus().busy(); i++) core.work();
     let result = -1;
     for (const b of sent)
       dec.push(
@@ -430,7 +430,7 @@ test("VM mode (autoWork off): items out of order are hashed in the background; a
       Result.OK,
     );
   }
-  t.is(core.link.stageHashed, 1);
+  t.is(core.linkStatus().stageHashed, 1);
   // Reverse order leaves 2 items to hash: the commit finishes up to 2 itself.
   const commit = encodeListCommit({ generation: 4, count: 3, listCrc: listCrc(NEW) });
   t.is(send(MessageType.LIST_COMMIT, commit, 20), Result.OK);
@@ -665,7 +665,7 @@ test("LIST_BEGIN with more than 32 profiles: NO_SPACE from protocol's decoder, n
     t.regex(r.message, new RegExp(`count ${count} is too many: at most 32 profiles`));
   }
   t.is(m.link.send(MessageType.LIST_BEGIN, [2, 0, 0]).result, Result.INVALID);
-  t.false(m.mcu.core.link.staging);
+  t.false(m.mcu.core.linkStatus().staging);
   t.is(fingerprint(m), fp);
 });
 
@@ -710,19 +710,19 @@ test("VM mode (autoWork off): a packed LIST_ITEM is checked one record per work(
   const item = frame(MessageType.LIST_ITEM, 3, encodeListItem({ generation: 3, index: 0, records: list }));
   core.uartReceive(item, 0);
   t.is(answers.length, 2, "no answer before the records are checked");
-  t.true(core.link.busy());
+  t.true(core.linkStatus().busy());
   core.uartReceive(item, 0); // resent by a sender that timed out: waits for the one answer
   core.uartReceive(frame(MessageType.GET_STATE, 4, []), 0);
   t.deepEqual(answers.slice(2), [{ type: MessageType.GET_STATE, seq: 4, result: Result.BUSY }]);
   let steps = 0;
-  while (core.link.busy()) {
+  while (core.linkStatus().busy()) {
     core.work();
     steps++;
   }
   t.is(steps, list.length + 1, "one step per record, then the answer");
   t.deepEqual(answers.slice(3), [{ type: MessageType.LIST_ITEM, seq: 3, result: Result.OK }]);
   // Already hashed as the records were read: the commit needs no background work.
-  t.is(core.link.stageHashed, 8);
+  t.is(core.linkStatus().stageHashed, 8);
   core.uartReceive(
     frame(MessageType.LIST_COMMIT, 5, encodeListCommit({ generation: 3, count: 8, listCrc: listCrc(list) })),
     0,

@@ -20,7 +20,7 @@ import {
 import { BlockStatus, decodeBlock } from "../protocol/register-block";
 import { FileFlash } from "../mcu/node/flash";
 import { NodeMcu } from "../mcu/node/mcu";
-import { profile } from "./mcu-helpers";
+import { profile } from "./helpers/mcu";
 import { openPtyPair } from "./helpers/pty";
 
 const LIST = [profile("alpha"), profile("bravo")];

@@ -16,7 +16,7 @@ import {
 import { BlockAction, BlockFlag, BlockReason, BlockStatus, decodeBlock } from "../protocol/register-block";
 import { MemoryFlash } from "../mcu/node/flash";
 import type { NodeMcu } from "../mcu/node/mcu";
-import { makeMcu, profile, type TestLink } from "./mcu-helpers";
+import { makeMcu, profile, type TestLink } from "./helpers/mcu";
 
 const LIST = [profile("alpha"), profile("bravo"), profile("charlie")];
 
@@ -206,7 +206,7 @@ test("N tries without success mark the profile failed and fall back to the last 
   // The owner boots it anyway and it works: the failure is cleared.
   mcu.keyUp("ok");
   let guard = 0;
-  while (mcu.core.entries[mcu.core.selected] !== "alpha" && guard++ < 5) await mcu.press("down");
+  while (mcu.core.menuEntries()[mcu.core.menuCursor()] !== "alpha" && guard++ < 5) await mcu.press("down");
   await mcu.press("ok");
   t.is(block(mcu).profileId, "alpha");
   t.is(block(mcu).tryNumber, 4);

@@ -9,7 +9,7 @@ import { ProfileFlag } from "../protocol/profile";
 import { FontId, fitText, textWidth } from "../mcu/core/font";
 import { Framebuffer } from "../mcu/node/framebuffer";
 import type { NodeMcu } from "../mcu/node/mcu";
-import { makeMcu, profile } from "./mcu-helpers";
+import { makeMcu, profile } from "./helpers/mcu";
 
 const GOLDEN = join(import.meta.dirname, "golden");
 const OUT = join(import.meta.dirname, "output");

@@ -18,9 +18,10 @@ import {
 } from "../protocol/messages";
 import { BlockAction } from "../protocol/register-block";
 import { PROFILE_ID_MAX, type ProfileRecord } from "../protocol/profile";
-import { FLASH_KEY_MAX, FLASH_VALUE_MAX, Store, storeKeys } from "../mcu/core/store";
+import { FLASH_KEY_MAX, FLASH_VALUE_MAX, storeKeys } from "../mcu/core/records";
+import { Store } from "../mcu/core/store";
 import { MemoryFlash } from "../mcu/node/flash";
-import { makeMcu, profile, profiles, type TestLink } from "./mcu-helpers";
+import { makeMcu, profile, profiles, type TestLink } from "./helpers/mcu";
 import type { NodeMcu } from "../mcu/node/mcu";
 
 function clone(f: MemoryFlash): MemoryFlash {
@@ -311,7 +312,8 @@ test("the run record stays within 200 bytes at its worst: 32 failed profiles wit
   for (let i = 0; i < 32; i++) {
     mcu.powerOn(["ok"]);
     mcu.keyUp("ok");
-    for (let k = 0; k < 40 && mcu.core.entries[mcu.core.selected] !== big[i].id; k++) await mcu.press("down");
+    for (let k = 0; k < 40 && mcu.core.menuEntries()[mcu.core.menuCursor()] !== big[i].id; k++)
+      await mcu.press("down");
     await mcu.press("ok");
     t.is(mcu.selection().profileId, big[i].id);
   }

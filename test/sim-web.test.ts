@@ -85,7 +85,7 @@ test("the page shows the screen, takes keys and buttons, boots and shows the boo
 
   // Down with the keyboard: the selection moves (pixels change). The MCU's own state says when
   // each key was handled (a frame may also change for another reason, e.g. OK let go).
-  const selected = () => (srv.sim.mcu as NodeMcu).core.view().selected;
+  const selected = () => (srv.sim.mcu as NodeMcu).core.menuCursor();
   await page.keyboard.press("ArrowDown");
   await until("the first Down handled", () => selected() === 1);
   const second = await waitCanvasChange(page, menu);

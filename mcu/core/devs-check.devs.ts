@@ -16,57 +16,7 @@ import { BlockStatus, decodeBlock } from "../../protocol/register-block";
 import type { Canvas } from "./canvas";
 import { BootCore, type CoreHost } from "./core";
 import { Key } from "./keys";
-import type { FlashReader, FlashWrite } from "./store";
-
-function check(name: string, cond: boolean): void {
-  if (!cond) throw new Error("FAILED: " + name);
-  console.log("ok " + name);
-}
-
-/** Flash kept as native Buffers (1 byte per byte), as the settings service keeps it on the device. */
-class KvFlash implements FlashReader {
-  keys: string[] = [];
-  values: Buffer[] = [];
-  writes = 0;
-  bytes = 0;
-  read(key: string): number[] | null {
-    const i = this.keys.indexOf(key);
-    if (i < 0) return null;
-    const b = this.values[i];
-    const out: number[] = [];
-    for (let k = 0; k < b.length; k++) out.push(b[k]);
-    return out;
-  }
-  apply(ws: FlashWrite[]): void {
-    for (const w of ws) this.write(w);
-  }
-  write(w: FlashWrite): void {
-    {
-      this.writes++;
-      const i = this.keys.indexOf(w.key);
-      if (w.value === null) {
-        if (i >= 0) {
-          this.keys[i] = "";
-          this.values[i] = Buffer.alloc(0);
-        }
-        return;
-      }
-      const b = Buffer.alloc(w.value.length);
-      for (let k = 0; k < w.value.length; k++) b[k] = w.value[k];
-      if (i >= 0) this.values[i] = b;
-      else {
-        this.keys.push(w.key);
-        this.values.push(b);
-      }
-    }
-  }
-  used(): number {
-    let n = 0;
-    for (let i = 0; i < this.keys.length; i++)
-      if (this.keys[i] !== "") n += this.keys[i].length + this.values[i].length;
-    return n;
-  }
-}
+import { check, KvFlash } from "./devs-kit";
 
 /** Counts what the core sends (keeping frames would fill the VM heap, not the core). */
 class Host implements CoreHost {

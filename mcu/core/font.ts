@@ -142,16 +142,16 @@ function glyphColumn(c: number, k: number): number {
   return hexByte(GLYPHS, ((c - 0x20) * 5 + k) * 2);
 }
 
-export function fontAdvance(font: number): number {
+function fontAdvance(font: number): number {
   return font === FontId.BIG ? 12 : font === FontId.BOLD ? 7 : 6;
 }
 
-export function fontHeight(font: number): number {
+function fontHeight(font: number): number {
   return font === FontId.BIG ? 16 : 8;
 }
 
 /** Number of glyphs a string shows (a surrogate pair is one glyph). */
-export function glyphCount(text: string): number {
+function glyphCount(text: string): number {
   let n = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);

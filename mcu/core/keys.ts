@@ -43,7 +43,6 @@ export function keyByName(name: string): number {
 }
 
 export const InputType = { PRESS: 0, RELEASE: 1, SHORT: 2, LONG: 3, REPEAT: 4 } as const;
-export const INPUT_NAMES = ["press", "release", "short", "long", "repeat"];
 
 export const LONG_PRESS_MS = 300;
 export const REPEAT_MS = 150;

@@ -2,16 +2,7 @@
 // seq, a Result code, an error text naming the value and the rule), caches the last answer so a
 // retried request is not executed twice, stages list transfers in RAM until a matching LIST_COMMIT,
 // and sends events. No I/O: bytes arrive through receive() and leave through the `send` callback.
-import {
-  type Bytes,
-  crc32,
-  crcFinish,
-  crcStart,
-  crcUpdate,
-  decimal,
-  hex,
-  utf8Encode,
-} from "../../protocol/bytes";
+import { type Bytes, crc32, crcUpdate, decimal, hex, utf8Encode } from "../../protocol/bytes";
 import {
   encodeFrame,
   type Frame,
@@ -25,8 +16,6 @@ import {
   decodeDeleteProfile,
   decodeGetProfile,
   decodeHelloRequest,
-  decodeListBegin,
-  decodeListCommit,
   decodeMarkGood,
   decodeMenuOptions,
   decodePutProfile,
@@ -50,6 +39,7 @@ import {
   type SetNext,
 } from "../../protocol/messages";
 import { MAX_PROFILES, type ProfileRecord, sameProfile } from "../../protocol/profile";
+import { listBegin, listCommit, listItem } from "./list-transfer";
 
 /** Largest payload this MCU accepts and sends after HELLO. */
 /**
@@ -90,6 +80,22 @@ export interface LinkTarget {
   markGood(m: MarkGood): Outcome;
 }
 
+/** The link's counters and list transfer progress, read-only (diagnostics and tests). */
+export interface LinkStatus {
+  readonly requests: number;
+  /** Requests answered from the retry cache. */
+  readonly retries: number;
+  readonly errors: number;
+  /** Frames dropped (bad CRC, bad COBS, too long). */
+  readonly badFrames: number;
+  /** A list transfer is staged (LIST_BEGIN seen, no LIST_COMMIT yet). */
+  readonly staging: boolean;
+  /** Staged items already in the running list CRC. */
+  readonly stageHashed: number;
+  /** Background work pending (a LIST_ITEM being checked, staged items to hash). */
+  busy(): boolean;
+}
+
 export type SendFn = (bytes: Bytes) => void;
 
 export class LinkEndpoint {
@@ -113,8 +119,8 @@ export class LinkEndpoint {
   private itemCrcId = 0;
   private itemRecords: ProfileRecord[] = [];
   /** The item extends the hashed prefix of the transfer: its records' CRC is built as they are read. */
-  private itemHashing = false;
-  private itemCrc = 0;
+  itemHashing = false;
+  itemCrc = 0;
   // Staged list transfer.
   staging = false;
   stageGeneration = 0;
@@ -163,7 +169,7 @@ export class LinkEndpoint {
   }
 
   /** Hashes the next staged item into the running list CRC; false when there is nothing to do. */
-  private hashNext(): boolean {
+  hashNext(): boolean {
     if (!this.staging || this.stageHashed >= this.stageCount) return false;
     const r = this.stageItems[this.stageHashed];
     if (r === null) return false;
@@ -314,7 +320,7 @@ export class LinkEndpoint {
     this.itemFrame = null;
     this.itemRecords = [];
     const o = it.finish()
-      ? this.listItem(it.generation, it.index, records)
+      ? listItem(this, it.generation, it.index, records)
       : fail(it.result, "LIST_ITEM: " + it.error);
     this.answer(f, this.itemCrcId, o.result, o.result === Result.OK ? [] : utf8Encode(o.message));
   }
@@ -374,9 +380,9 @@ export class LinkEndpoint {
         record: list[i],
       });
     } else if (t === MessageType.LIST_BEGIN) {
-      o = this.listBegin(p);
+      o = listBegin(this, p);
     } else if (t === MessageType.LIST_COMMIT) {
-      o = this.listCommit(p);
+      o = listCommit(this, p);
     } else if (t === MessageType.PUT_PROFILE) {
       const d = decodePutProfile(p);
       if (d.value === null) return this.err(Result.INVALID, "PUT_PROFILE: " + d.error);
@@ -442,7 +448,7 @@ export class LinkEndpoint {
     return this.err(Result.OLD_GENERATION, this.oldGenerationText(what, generation));
   }
 
-  private oldGenerationText(what: string, generation: number): string {
+  oldGenerationText(what: string, generation: number): string {
     return (
       what +
       ": generation " +
@@ -462,153 +468,5 @@ export class LinkEndpoint {
       b = encodeState(s);
     }
     return b;
-  }
-
-  private listBegin(p: Bytes): Outcome {
-    const d = decodeListBegin(p);
-    if (d.value === null) return fail(d.result, "LIST_BEGIN: " + d.error);
-    const m = d.value;
-    if (m.generation <= this.target.generation()) {
-      return fail(Result.OLD_GENERATION, this.oldGenerationText("LIST_BEGIN", m.generation));
-    }
-    this.staging = true;
-    this.stageGeneration = m.generation;
-    this.stageCount = m.count;
-    this.stageItems = [];
-    for (let i = 0; i < m.count; i++) this.stageItems.push(null);
-    this.stageHashed = 0;
-    this.stageCrc = crcStart();
-    return okOutcome();
-  }
-
-  private listItem(generation: number, first: number, records: ProfileRecord[]): Outcome {
-    if (generation <= this.target.generation()) {
-      return fail(Result.OLD_GENERATION, this.oldGenerationText("LIST_ITEM", generation));
-    }
-    if (!this.staging)
-      return fail(Result.OUT_OF_ORDER, "LIST_ITEM without LIST_BEGIN: start the transfer first");
-    if (generation !== this.stageGeneration) {
-      return fail(
-        Result.OUT_OF_ORDER,
-        "generation " +
-          decimal(generation) +
-          " is not the transfer in progress (" +
-          decimal(this.stageGeneration) +
-          ")",
-      );
-    }
-    const n = records.length;
-    if (first + n > this.stageCount) {
-      return fail(
-        Result.INVALID,
-        "index " +
-          decimal(first + n - 1) +
-          " is invalid: the transfer has " +
-          decimal(this.stageCount) +
-          " profiles",
-      );
-    }
-    for (let k = 0; k < n; k++) {
-      const id = records[k].id;
-      for (let i = 0; i < this.stageItems.length; i++) {
-        const other = this.stageItems[i];
-        const inBatch = i >= first && i < first + n;
-        const clash = inBatch
-          ? i < first + k && records[i - first].id === id
-          : other !== null && other.id === id;
-        if (clash) {
-          return fail(
-            Result.INVALID,
-            'id "' + id + '" is invalid: already used at index ' + decimal(i) + "; ids must be unique",
-          );
-        }
-      }
-    }
-    for (let k = 0; k < n; k++) {
-      const old = this.stageItems[first + k];
-      if (first + k < this.stageHashed && old !== null && !sameProfile(old, records[k])) {
-        // An item already in the running CRC changed: start the CRC again (in the background).
-        this.stageHashed = 0;
-        this.stageCrc = crcStart();
-      }
-      this.stageItems[first + k] = records[k];
-    }
-    if (this.itemHashing && first === this.stageHashed) {
-      // Hashed record by record as they were read.
-      this.stageCrc = this.itemCrc;
-      this.stageHashed += n;
-    }
-    return okOutcome();
-  }
-
-  private listCommit(p: Bytes): Outcome {
-    const d = decodeListCommit(p);
-    if (d.value === null) return fail(Result.INVALID, "LIST_COMMIT: " + d.error);
-    const m = d.value;
-    const held = this.target.generation();
-    if (m.generation === held && this.target.listCrc() < 0) {
-      return fail(Result.BUSY, "still computing the list CRC: retry LIST_COMMIT");
-    }
-    if (
-      m.generation === held &&
-      m.listCrc === this.target.listCrc() &&
-      m.count === this.target.profiles().length
-    ) {
-      return okOutcome(); // a retry of a commit that already happened: nothing to write
-    }
-    if (m.generation <= held) {
-      return fail(Result.OLD_GENERATION, this.oldGenerationText("LIST_COMMIT", m.generation));
-    }
-    if (!this.staging) return fail(Result.OUT_OF_ORDER, "LIST_COMMIT without LIST_BEGIN");
-    if (m.generation !== this.stageGeneration) {
-      return fail(
-        Result.OUT_OF_ORDER,
-        "generation " +
-          decimal(m.generation) +
-          " is not the transfer in progress (" +
-          decimal(this.stageGeneration) +
-          ")",
-      );
-    }
-    if (m.count !== this.stageCount) {
-      return fail(
-        Result.INVALID,
-        "count " + decimal(m.count) + " is invalid: LIST_BEGIN announced " + decimal(this.stageCount),
-      );
-    }
-    const records: ProfileRecord[] = [];
-    for (let i = 0; i < this.stageItems.length; i++) {
-      const r = this.stageItems[i];
-      if (r === null)
-        return fail(Result.INVALID, "index " + decimal(i) + " is missing: send LIST_ITEM " + decimal(i));
-      records.push(r);
-    }
-    // Items that came out of order are hashed in the background; finish a few here, else BUSY.
-    for (let k = 0; k < 2 && this.hashNext(); k++) {
-      // bounded
-    }
-    if (this.stageHashed < this.stageCount) {
-      return fail(
-        Result.BUSY,
-        "still checking the list (" +
-          decimal(this.stageHashed) +
-          " of " +
-          decimal(this.stageCount) +
-          " records): retry LIST_COMMIT",
-      );
-    }
-    const c = crcFinish(this.stageCrc);
-    if (c !== m.listCrc) {
-      return fail(
-        Result.INVALID,
-        "listCrc 0x" + hex(m.listCrc, 8) + " is invalid: the received records give 0x" + hex(c, 8),
-      );
-    }
-    const o = this.target.commitList(m.generation, records, c);
-    if (o.result === Result.OK) {
-      this.staging = false;
-      this.stageItems = [];
-    }
-    return o;
   }
 }

@@ -8,7 +8,7 @@
 import { BlockAction, BlockFlag, BlockReason } from "../../protocol/register-block";
 import { DefaultMode } from "../../protocol/messages";
 import { ProfileFlag, type ProfileRecord } from "../../protocol/profile";
-import type { BootConfig } from "./store";
+import type { BootConfig } from "./records";
 
 /** Try bookkeeping for one profile: RAM count, the count last written to flash, the failed mark. */
 export interface TryState {
@@ -48,11 +48,6 @@ export function findTries(s: BootState, id: string): TryState | null {
   return null;
 }
 
-export function triesOf(s: BootState, id: string): number {
-  const t = findTries(s, id);
-  return t === null ? 0 : t.tries;
-}
-
 export function isFailed(s: BootState, id: string): boolean {
   const t = findTries(s, id);
   return t !== null && t.failed;
@@ -80,7 +75,7 @@ function choice(s: BootState, id: string, action: number, reason: number, flags:
 }
 
 /** The first profile that has not failed, visible ones first; "" when every profile failed. */
-export function firstUsable(s: BootState): string {
+function firstUsable(s: BootState): string {
   for (const p of s.profiles) if ((p.flags & ProfileFlag.HIDDEN) === 0 && !isFailed(s, p.id)) return p.id;
   for (const p of s.profiles) if (!isFailed(s, p.id)) return p.id;
   return "";
@@ -92,7 +87,7 @@ function firstVisible(s: BootState): string {
 }
 
 /** The profile the default setting names ("" when it names nothing usable yet). */
-export function configuredDefault(s: BootState): string {
+function configuredDefault(s: BootState): string {
   return s.config.defaultMode === DefaultMode.FIXED ? s.config.defaultId : s.lastGoodId;
 }
 

@@ -3,7 +3,7 @@
 // a full frame is a few thousand calls, well inside the VM's step budget.
 import { type Canvas, Gray, SCREEN_H, SCREEN_W } from "./canvas";
 import { drawIcon, drawText, fitText, FontId, Icon, textWidth } from "./font";
-import { ROWS_VISIBLE, type RowView, Screen, type View } from "./view";
+import { type DetailsView, type ListView, ROWS_VISIBLE, Screen, type View } from "./view";
 
 const HEADER_H = 16;
 const ROW_H = 16;
@@ -16,13 +16,13 @@ const SOFT_INV = 46;
 /** Width of the last-used column: "2026-11-26" + gap. */
 const DATE_COL = 68;
 
-export function roundBox(cv: Canvas, x: number, y: number, w: number, h: number, gray: number): void {
+function roundBox(cv: Canvas, x: number, y: number, w: number, h: number, gray: number): void {
   cv.fillRect(x + 2, y, w - 4, h, gray);
   cv.fillRect(x + 1, y + 1, w - 2, h - 2, gray);
   cv.fillRect(x, y + 2, w, h - 4, gray);
 }
 
-export function roundFrame(cv: Canvas, x: number, y: number, w: number, h: number, gray: number): void {
+function roundFrame(cv: Canvas, x: number, y: number, w: number, h: number, gray: number): void {
   cv.fillRect(x + 2, y, w - 4, 1, gray);
   cv.fillRect(x + 2, y + h - 1, w - 4, 1, gray);
   cv.fillRect(x, y + 2, 1, h - 4, gray);
@@ -38,7 +38,7 @@ function centerText(cv: Canvas, y: number, text: string, font: number, gray: num
   drawText(cv, Math.floor((SCREEN_W - textWidth(t, font)) / 2), y, t, font, gray);
 }
 
-function drawHeader(cv: Canvas, v: View): void {
+function drawHeader(cv: Canvas, v: Exclude<View, { kind: typeof Screen.OFF }>): void {
   let rightW = 0;
   if (v.headerRight !== "") {
     rightW = textWidth(v.headerRight, FontId.BOLD);
@@ -76,15 +76,21 @@ export function holdFill(progress: number): number {
   return progress > 0 ? Math.floor(HOLD_BAR_FILL * progress) : 0;
 }
 
-function drawCountdown(cv: Canvas, v: View): void {
+function drawCountdown(cv: Canvas, v: ListView): void {
   const y = FOOTER_Y + 3;
   const barX = COUNTDOWN_BAR_X;
   const barW = COUNTDOWN_BAR_W;
   // "Booting <name> in 3 s": the name is cut to fit, the seconds always show.
-  const name = v.lines.length > 0 ? v.lines[0] : "";
-  const tail = v.lines.length > 1 ? v.lines[1] : "";
+  const tail = v.countdownLeft;
   const room = barX - 10 - textWidth("Booting  " + tail, FontId.SMALL);
-  drawText(cv, 4, y + 2, "Booting " + fitText(name, FontId.SMALL, room) + " " + tail, FontId.SMALL, INK);
+  drawText(
+    cv,
+    4,
+    y + 2,
+    "Booting " + fitText(v.countdownName, FontId.SMALL, room) + " " + tail,
+    FontId.SMALL,
+    INK,
+  );
   roundFrame(cv, barX, y, barW, 11, INK);
   const fill = countdownFill(v.countdown);
   if (fill > 0) cv.fillRect(barX + 2, y + 2, fill, 7, INK);
@@ -101,48 +107,58 @@ function drawScrollbar(cv: Canvas, count: number, top: number): void {
   cv.fillRect(x, ty, 3, th, INK);
 }
 
-function drawRow(cv: Canvas, r: RowView, y: number, right: number, selected: boolean): void {
+/** What one row of a list shows (one object: the VM limits how many arguments a call takes). */
+interface RowCells {
+  icon: number;
+  title: string;
+  /** First right-aligned column (base version, or a status word), "" for none. */
+  status: string;
+  /** Boxed status (FAILED). */
+  alarm: boolean;
+  /** Second column at the right edge, "" for none. */
+  note: string;
+  /** A star after the title. */
+  starAfter: boolean;
+}
+
+function drawRow(cv: Canvas, y: number, right: number, selected: boolean, r: RowCells): void {
   const fg = selected ? PAPER : INK;
   const soft = selected ? SOFT_INV : SOFT;
   if (selected) roundBox(cv, 1, y + 1, right - 2, ROW_H - 2, INK);
-  let icon = -1;
-  if (r.failed) icon = Icon.CROSS;
-  else if (r.isDefault) icon = Icon.STAR;
-  else if (r.recovery) icon = Icon.RECOVERY;
-  else if (r.locked) icon = Icon.LOCK;
-  else if (r.hidden) icon = Icon.HIDDEN;
-  if (icon >= 0) drawIcon(cv, 5, y + 4, icon, fg);
-  // Two right-aligned columns: base version (or FAILED) and last use.
+  if (r.icon >= 0) drawIcon(cv, 5, y + 4, r.icon, fg);
+  const note = r.note;
+  const status = r.status;
   let used = 0;
-  if (r.right2 !== "") {
-    const w2 = textWidth(r.right2, FontId.SMALL);
-    drawText(cv, right - 6 - w2, y + 5, r.right2, FontId.SMALL, soft);
+  if (note !== "") {
+    const w2 = textWidth(note, FontId.SMALL);
+    drawText(cv, right - 6 - w2, y + 5, note, FontId.SMALL, soft);
     used = DATE_COL;
   }
-  if (r.right !== "") {
-    const w = textWidth(r.right, FontId.SMALL);
+  if (status !== "") {
+    const w = textWidth(status, FontId.SMALL);
     const rx = right - 6 - used - w;
-    if (r.failed) {
+    if (r.alarm) {
       roundBox(cv, rx - 3, y + 3, w + 6, 11, fg);
-      drawText(cv, rx, y + 5, r.right, FontId.SMALL, selected ? INK : PAPER);
+      drawText(cv, rx, y + 5, status, FontId.SMALL, selected ? INK : PAPER);
     } else {
-      drawText(cv, rx, y + 5, r.right, FontId.SMALL, soft);
+      drawText(cv, rx, y + 5, status, FontId.SMALL, soft);
     }
     used += w + 12;
   } else if (used > 0) {
-    used = textWidth(r.right2, FontId.SMALL) + 8;
+    used = textWidth(note, FontId.SMALL) + 8;
   }
   const rightW = used + 6;
-  const title = fitText(r.title, FontId.BOLD, right - rightW - 16);
-  drawText(cv, 16, y + 4, title, FontId.BOLD, fg);
-  if (r.isDefault && r.failed) drawIcon(cv, 16 + textWidth(title, FontId.BOLD) + 4, y + 4, Icon.STAR, fg);
+  const t = fitText(r.title, FontId.BOLD, right - rightW - 16);
+  drawText(cv, 16, y + 4, t, FontId.BOLD, fg);
+  if (r.starAfter) drawIcon(cv, 16 + textWidth(t, FontId.BOLD) + 4, y + 4, Icon.STAR, fg);
 }
 
-function drawDetail(cv: Canvas, v: View, i: number): void {
-  if (2 * i + 1 >= v.details.length) return;
+function drawDetail(cv: Canvas, v: DetailsView, i: number): void {
+  if (i >= v.fields.length) return;
+  const f = v.fields[i];
   const y = LIST_Y + 6 + i * 15;
-  drawText(cv, 8, y + 1, v.details[2 * i], FontId.SMALL, SOFT);
-  drawText(cv, 84, y, fitText(v.details[2 * i + 1], FontId.BOLD, SCREEN_W - 92), FontId.BOLD, INK);
+  drawText(cv, 8, y + 1, f.label, FontId.SMALL, SOFT);
+  drawText(cv, 84, y, fitText(f.value, FontId.BOLD, SCREEN_W - 92), FontId.BOLD, INK);
 }
 
 function drawPopup(cv: Canvas, text: string): void {
@@ -168,7 +184,7 @@ export function drawScreen(cv: Canvas, v: View): void {
  */
 export function drawPart(cv: Canvas, v: View, part: number): boolean {
   const more = part + 1 < FRAME_PARTS;
-  if (v.screen === Screen.OFF) {
+  if (v.kind === Screen.OFF) {
     if (part === 0) cv.fillRect(0, 0, SCREEN_W, SCREEN_H, INK);
     return more;
   }
@@ -177,59 +193,86 @@ export function drawPart(cv: Canvas, v: View, part: number): boolean {
     drawHeader(cv, v);
     return more;
   }
-  if (v.screen === Screen.BOOTING) {
-    if (part === 1 && v.lines.length > 0) centerText(cv, 38, v.lines[0], FontId.BIG, INK);
-    if (part === 2 && v.lines.length > 1) centerText(cv, 68, v.lines[1], FontId.BOLD, INK);
+  if (v.kind === Screen.BOOTING) {
+    if (part === 1) centerText(cv, 38, v.title, FontId.BIG, INK);
+    if (part === 2) centerText(cv, 68, v.name, FontId.BOLD, INK);
     if (part === 3) {
-      if (v.lines.length > 2) centerText(cv, 84, v.lines[2], FontId.SMALL, SOFT);
+      if (v.info !== "") centerText(cv, 84, v.info, FontId.SMALL, SOFT);
       cv.fillRect(40, 100, SCREEN_W - 80, 1, SOFT_INV);
-      if (v.lines.length > 3) centerText(cv, 108, v.lines[3], FontId.SMALL, SOFT);
+      if (v.reason !== "") centerText(cv, 108, v.reason, FontId.SMALL, SOFT);
     }
     return more;
   }
   if (part <= ROWS_VISIBLE) {
     const i = part - 1;
-    if (v.screen === Screen.LIST || v.screen === Screen.ACTIONS) {
-      const right = v.rowCount > ROWS_VISIBLE ? SCREEN_W - 7 : SCREEN_W - 1;
-      if (i < v.rows.length) drawRow(cv, v.rows[i], LIST_Y + i * ROW_H, right, v.top + i === v.selected);
-    } else if (v.screen === Screen.DETAILS) {
-      drawDetail(cv, v, i);
-    } else if (v.screen === Screen.CONFIRM) {
-      if (i === 0) centerText(cv, 28, v.lines[0], FontId.BOLD, INK);
-      if (i === 1) {
-        centerText(cv, 46, v.lines[1], FontId.SMALL, INK);
-        centerText(cv, 56, v.lines[2], FontId.SMALL, INK);
+    switch (v.kind) {
+      case Screen.LIST: {
+        if (i >= v.rows.length) break;
+        // A profile: base version (or FAILED, boxed) and last use in two columns.
+        const r = v.rows[i];
+        let icon = -1;
+        if (r.failed) icon = Icon.CROSS;
+        else if (r.isDefault) icon = Icon.STAR;
+        else if (r.recovery) icon = Icon.RECOVERY;
+        else if (r.hidden) icon = Icon.HIDDEN;
+        const right = v.rowCount > ROWS_VISIBLE ? SCREEN_W - 7 : SCREEN_W - 1;
+        drawRow(cv, LIST_Y + i * ROW_H, right, v.top + i === v.selected, {
+          icon: icon,
+          title: r.title,
+          status: r.failed ? "FAILED" : r.base,
+          alarm: r.failed,
+          note: r.note,
+          starAfter: r.isDefault && r.failed,
+        });
+        break;
       }
-      if (i === 2) {
-        roundFrame(cv, 28, 76, SCREEN_W - 56, 16, INK);
-        const fill = holdFill(v.hold);
-        if (fill > 0) cv.fillRect(31, 79, fill, 10, INK);
-        centerText(
-          cv,
-          98,
-          v.hold > 0 ? "Keep holding OK..." : "Hold OK for 1.5 s to reset",
-          FontId.SMALL,
-          SOFT,
-        );
+      case Screen.ACTIONS: {
+        if (i >= v.rows.length) break;
+        const a = v.rows[i];
+        drawRow(cv, LIST_Y + i * ROW_H, SCREEN_W - 1, i === v.selected, {
+          icon: a.recovery ? Icon.RECOVERY : a.locked ? Icon.LOCK : -1,
+          title: a.title,
+          status: "",
+          alarm: false,
+          note: a.note,
+          starAfter: false,
+        });
+        break;
       }
+      case Screen.DETAILS:
+        drawDetail(cv, v, i);
+        break;
+      case Screen.CONFIRM:
+        if (i === 0) centerText(cv, 28, v.question, FontId.BOLD, INK);
+        if (i === 1) {
+          centerText(cv, 46, v.warning, FontId.SMALL, INK);
+          centerText(cv, 56, v.outcome, FontId.SMALL, INK);
+        }
+        if (i === 2) {
+          roundFrame(cv, 28, 76, SCREEN_W - 56, 16, INK);
+          const fill = holdFill(v.hold);
+          if (fill > 0) cv.fillRect(31, 79, fill, 10, INK);
+          const say = v.hold > 0 ? "Keep holding OK..." : "Hold OK for 1.5 s to reset";
+          centerText(cv, 98, say, FontId.SMALL, SOFT);
+        }
+        break;
     }
     return more;
   }
-  if ((v.screen === Screen.LIST || v.screen === Screen.ACTIONS) && v.rowCount > ROWS_VISIBLE) {
-    drawScrollbar(cv, v.rowCount, v.top);
+  if (v.kind === Screen.LIST) {
+    if (v.rowCount > ROWS_VISIBLE) drawScrollbar(cv, v.rowCount, v.top);
+    // No profiles at all: say so in the empty space under the recovery entry.
+    if (v.emptyTitle !== "") {
+      centerText(cv, 62, v.emptyTitle, FontId.BOLD, INK);
+      centerText(cv, 78, v.emptyHint, FontId.SMALL, SOFT);
+    }
   }
-  if (v.screen === Screen.LIST && v.rowCount === 1 && v.lines.length > 0) {
-    // No profiles yet: say so in the empty space under the recovery entry.
-    const n = v.lines.length;
-    centerText(cv, 62, v.lines[n - 2], FontId.BOLD, INK);
-    centerText(cv, 78, v.lines[n - 1], FontId.SMALL, SOFT);
-  }
-  if (v.screen === Screen.ACTIONS && v.lines.length > 0) {
+  if (v.kind === Screen.ACTIONS && v.help !== "") {
     cv.fillRect(16, 96, SCREEN_W - 32, 1, SOFT_INV);
-    centerText(cv, 104, v.lines[0], FontId.SMALL, SOFT);
+    centerText(cv, 104, v.help, FontId.SMALL, SOFT);
   }
   cv.fillRect(0, FOOTER_Y, SCREEN_W, 1, INK);
-  if (v.countdown >= 0) drawCountdown(cv, v);
+  if (v.kind === Screen.LIST && v.countdown >= 0) drawCountdown(cv, v);
   else drawHints(cv, v.hints);
   if (v.popup !== "") drawPopup(cv, v.popup);
   return more;

@@ -4,20 +4,32 @@
 // the newer copy intact. A profile list is a bank: one record per profile (`p00a`..`p31a`) plus a header
 // (`lsta`) written after the records, carrying the count and the list CRC over the records (the same
 // CRC LIST_COMMIT carries); a bank whose records do not match its header's CRC is ignored.
-import {
-  type Bytes,
-  crc32,
-  crcFinish,
-  crcStart,
-  crcUpdate,
-  decimal,
-  readU32LE,
-  utf8Encode,
-  writeU32LE,
-} from "../../protocol/bytes";
+import { type Bytes, crc32, crcFinish, crcStart, decimal, readU32LE, sameBytes } from "../../protocol/bytes";
+import { decodeRecord, encodeRecord } from "../../protocol/messages";
 import { MAX_PROFILES, type ProfileRecord } from "../../protocol/profile";
-import { DefaultMode, decodeRecord, encodeRecord, ShowMenu } from "../../protocol/messages";
-import { ByteReader, ByteWriter } from "../../protocol/wire";
+import {
+  BANK_SUFFIX,
+  type BootConfig,
+  CFG_KEYS,
+  decodeConfig,
+  headerListCrc,
+  isListHeader,
+  ListHeader,
+  decodeRun,
+  defaultConfig,
+  encodeConfig,
+  encodeListHeader,
+  encodeRun,
+  LIST_KEYS,
+  profileKey,
+  RUN_KEYS,
+  type RunRecord,
+  seal,
+  sealedSeq,
+  seqNewer,
+  sumOfCrcs,
+  unseal,
+} from "./records";
 
 /** Read access to the stored records (the adapter preloads them; DeviceScript reads are async). */
 export interface FlashReader {
@@ -28,77 +40,6 @@ export interface FlashReader {
 export interface FlashWrite {
   key: string;
   value: Bytes | null;
-}
-
-export const FLASH_VALUE_MAX = 200;
-export const FLASH_KEY_MAX = 13;
-/** Layout version byte inside every record. */
-export const STORE_FORMAT = 1;
-/** The run record reserves boot sequence numbers in steps of this many (one write per step). */
-export const SEQ_RESERVE = 256;
-
-export const CFG_KEYS = ["cfga", "cfgb"];
-export const RUN_KEYS = ["runa", "runb"];
-export const LIST_KEYS = ["lsta", "lstb"];
-const BANK_SUFFIX = ["a", "b"];
-
-export function profileKey(bank: number, index: number): string {
-  return "p" + (index < 10 ? "0" : "") + decimal(index) + BANK_SUFFIX[bank];
-}
-
-/** Every key the core may read or write. */
-export function storeKeys(): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < 2; i++) {
-    out.push(CFG_KEYS[i]);
-    out.push(RUN_KEYS[i]);
-    out.push(LIST_KEYS[i]);
-  }
-  for (let b = 0; b < 2; b++) for (let i = 0; i < MAX_PROFILES; i++) out.push(profileKey(b, i));
-  return out;
-}
-
-/** Boot settings: change only when the owner or Linux changes them. */
-export interface BootConfig {
-  defaultMode: number;
-  defaultId: string;
-  /** BlockAction of the one-shot; 0 with nextId "". */
-  nextAction: number;
-  nextId: string;
-  timeoutSeconds: number;
-  showMenu: number;
-  maxTries: number;
-}
-
-export function defaultConfig(): BootConfig {
-  return {
-    defaultMode: DefaultMode.LAST_USED,
-    defaultId: "",
-    nextAction: 0,
-    nextId: "",
-    timeoutSeconds: 0,
-    showMenu: ShowMenu.ON_KEY,
-    maxTries: 3,
-  };
-}
-
-/** A try counter in flash: a 24-bit hash of the profile id, the stored tries and the failed mark. */
-export interface StoredTries {
-  hash: number;
-  tries: number;
-  failed: boolean;
-}
-
-/** Boot bookkeeping: the sequence reservation, the last good profile and the try counters. */
-export interface RunRecord {
-  seqLimit: number;
-  lastGoodId: string;
-  tries: StoredTries[];
-}
-
-export function idHash(id: string): number {
-  const b = utf8Encode(id);
-  return crc32(b, 0, b.length) & 0xffffff;
 }
 
 export interface StoredList {
@@ -114,131 +55,6 @@ export interface LoadedState {
   list: StoredList;
   /** What load found, for diagnostics: e.g. "cfg b seq 4; run a seq 9; list b seq 2 (a: crc mismatch)". */
   report: string;
-}
-
-function seal(seq: number, payload: Bytes): Bytes {
-  const out: Bytes = [0, 0, 0, 0];
-  writeU32LE(out, 0, seq);
-  for (let i = 0; i < payload.length; i++) out.push(payload[i]);
-  const at = out.length;
-  out.push(0, 0, 0, 0);
-  writeU32LE(out, at, crc32(out, 0, at));
-  return out;
-}
-
-/** The payload of a sealed record, or null when it is missing, short or corrupted. */
-function unseal(value: Bytes | null): Bytes | null {
-  if (value === null || !Array.isArray(value) || value.length < 9) return null;
-  for (let i = 0; i < value.length; i++) {
-    const b = value[i];
-    if (typeof b !== "number" || b < 0 || b > 255) return null;
-  }
-  const at = value.length - 4;
-  if (crc32(value, 0, at) !== readU32LE(value, at)) return null;
-  return value.slice(4, at);
-}
-
-function sealedSeq(value: Bytes): number {
-  return readU32LE(value, 0);
-}
-
-/** True when sequence a is newer than b (u32 with wrap-around). */
-export function seqNewer(a: number, b: number): boolean {
-  return ((a - b) | 0) > 0;
-}
-
-export function encodeConfig(c: BootConfig): Bytes {
-  return new ByteWriter()
-    .u8(STORE_FORMAT)
-    .u8(c.defaultMode)
-    .str(c.defaultId)
-    .u8(c.nextAction)
-    .str(c.nextId)
-    .u8(c.timeoutSeconds)
-    .u8(c.showMenu)
-    .u8(c.maxTries).bytes;
-}
-
-export function decodeConfig(p: Bytes): BootConfig | null {
-  const r = new ByteReader(p, 0, p.length);
-  if (r.u8() !== STORE_FORMAT) return null;
-  const c: BootConfig = {
-    defaultMode: r.u8(),
-    defaultId: r.str(),
-    nextAction: r.u8(),
-    nextId: r.str(),
-    timeoutSeconds: r.u8(),
-    showMenu: r.u8(),
-    maxTries: r.u8(),
-  };
-  if (!r.done()) return null;
-  if (c.defaultMode !== DefaultMode.FIXED && c.defaultMode !== DefaultMode.LAST_USED) return null;
-  if (c.maxTries < 1 || c.maxTries > 10 || c.timeoutSeconds > 60 || c.showMenu > 1) return null;
-  return c;
-}
-
-export function encodeRun(r: RunRecord): Bytes {
-  const w = new ByteWriter().u8(STORE_FORMAT).u32(r.seqLimit).str(r.lastGoodId).u8(r.tries.length);
-  for (const t of r.tries) {
-    w.u8(t.hash & 0xff)
-      .u8((t.hash >>> 8) & 0xff)
-      .u8((t.hash >>> 16) & 0xff);
-    w.u8((t.tries & 0x7f) | (t.failed ? 0x80 : 0));
-  }
-  return w.bytes;
-}
-
-export function decodeRun(p: Bytes): RunRecord | null {
-  const r = new ByteReader(p, 0, p.length);
-  if (r.u8() !== STORE_FORMAT) return null;
-  const seqLimit = r.u32();
-  const lastGoodId = r.str();
-  const n = r.u8();
-  const tries: StoredTries[] = [];
-  for (let i = 0; i < n && i < MAX_PROFILES; i++) {
-    const h = r.u8() | (r.u8() << 8) | (r.u8() << 16);
-    const t = r.u8();
-    tries.push({ hash: h, tries: t & 0x7f, failed: (t & 0x80) !== 0 });
-  }
-  if (!r.done()) return null;
-  return { seqLimit: seqLimit, lastGoodId: lastGoodId, tries: tries };
-}
-
-/** List bank header flag: the protocol listCrc field is known (lists made by PUT/DELETE store it later). */
-const HEADER_LISTCRC_KNOWN = 0x01;
-
-function encodeListHeader(
-  generation: number,
-  count: number,
-  sumCrc: number,
-  listCrc: number,
-  known: boolean,
-): Bytes {
-  return new ByteWriter()
-    .u8(STORE_FORMAT)
-    .u32(generation)
-    .u8(count)
-    .u32(sumCrc)
-    .u32(listCrc)
-    .u8(known ? HEADER_LISTCRC_KNOWN : 0).bytes;
-}
-
-/** CRC-32 over the little-endian CRC-32s of a bank's records: what a bank header vouches for. */
-export function sumOfCrcs(crcs: number[], count: number): number {
-  const b: Bytes = [0, 0, 0, 0];
-  let c = crcStart();
-  for (let i = 0; i < count; i++) {
-    writeU32LE(b, 0, crcs[i]);
-    c = crcUpdate(c, b, 0, 4);
-  }
-  return crcFinish(c);
-}
-
-function sameBytes(a: Bytes | null, b: Bytes | null): boolean {
-  if (a === null || b === null) return a === b;
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /** A pair of sealed copies: which one is current, its sequence and payload. */
@@ -297,8 +113,8 @@ class Intent {
   bank = 0;
   seq = 0;
   generation = 0;
-  listCrc = 0;
-  known = false;
+  /** The protocol listCrc, -1 when not known. */
+  listCrc = -1;
   /** Leftover record keys to delete after the header: indices count .. oldKeys-1. */
   oldKeys = 0;
   /** Cursor: 0..count-1 records, count the header, then the deletes. */
@@ -335,7 +151,9 @@ export class Store {
   loading = false;
   loaded: LoadedState | null = null;
   private candidates: number[] = [];
+  /** Each bank's header payload (ListHeader layout; empty when missing or corrupted) and sequence. */
   private headers: Bytes[] = [];
+  private headerSeqs: number[] = [];
   private cand = 0;
   private idx = 0;
   private found: ProfileRecord[] = [];
@@ -378,21 +196,21 @@ export class Store {
     this.bank = -1;
     this.candidates = [];
     this.headers = [[], []];
-    const seqs = [0, 0];
+    this.headerSeqs = [0, 0];
     for (let b = 0; b < 2; b++) {
       const raw = reader.read(LIST_KEYS[b]);
       if (raw === null) continue;
       const p = unseal(raw);
-      if (p === null || p.length !== 15 || p[0] !== STORE_FORMAT || p[5] > MAX_PROFILES) {
+      if (p === null || !isListHeader(p)) {
         report += "; list " + BANK_SUFFIX[b] + " header corrupted";
         continue;
       }
       this.headers[b] = p;
-      seqs[b] = sealedSeq(raw);
-      if (this.candidates.length === 1 && seqNewer(seqs[b], seqs[this.candidates[0]]))
+      const seq = sealedSeq(raw);
+      this.headerSeqs[b] = seq;
+      if (this.candidates.length === 1 && seqNewer(seq, this.headerSeqs[this.candidates[0]]))
         this.candidates.unshift(b);
       else this.candidates.push(b);
-      this.headers[b].push(seqs[b] & 0xff, (seqs[b] >>> 8) & 0xff, (seqs[b] >>> 16) & 0xff, seqs[b] >>> 24);
     }
     this.loaded = {
       config: config !== null ? config : defaultConfig(),
@@ -415,7 +233,7 @@ export class Store {
     if (this.cand < this.candidates.length) {
       const b = this.candidates[this.cand];
       const h = this.headers[b];
-      const count = h[5];
+      const count = h[ListHeader.COUNT];
       if (this.idx < count) {
         const v = reader.read(profileKey(b, this.idx));
         const d = v === null ? null : decodeRecord(v);
@@ -436,7 +254,7 @@ export class Store {
         this.idx++;
         return true;
       }
-      if (sumOfCrcs(this.recordCrc[b], count) !== readU32LE(h, 6)) {
+      if (sumOfCrcs(this.recordCrc[b], count) !== readU32LE(h, ListHeader.SUM_CRC)) {
         l.report += "; list " + BANK_SUFFIX[b] + " ignored: records do not match the header";
         this.cand++;
         this.idx = 0;
@@ -444,9 +262,9 @@ export class Store {
         return true;
       }
       this.bank = b;
-      this.bankSeq = readU32LE(h, 15);
-      this.generation = readU32LE(h, 1);
-      this.listCrc = (h[14] & HEADER_LISTCRC_KNOWN) !== 0 ? readU32LE(h, 10) : -1;
+      this.bankSeq = this.headerSeqs[b];
+      this.generation = readU32LE(h, ListHeader.GENERATION);
+      this.listCrc = headerListCrc(h);
       l.list = { generation: this.generation, records: this.found, listCrc: this.listCrc };
       l.report += "; list " + BANK_SUFFIX[b];
       this.cand = this.candidates.length;
@@ -500,8 +318,7 @@ export class Store {
     it.bank = target;
     it.seq = seq;
     it.generation = generation;
-    it.listCrc = listCrc < 0 ? 0 : listCrc;
-    it.known = listCrc >= 0;
+    it.listCrc = listCrc;
     it.oldKeys = this.bankKeys[target];
     this.pending.push(it);
     this.bankKeys[target] = records.length;
@@ -549,7 +366,7 @@ export class Store {
         const sum = sumOfCrcs(this.recordCrc[it.bank], count);
         return {
           key: it.key,
-          value: seal(it.seq, encodeListHeader(it.generation, count, sum, it.listCrc, it.known)),
+          value: seal(it.seq, encodeListHeader(it.generation, count, sum, it.listCrc)),
         };
       } else if (i < it.oldKeys && i < MAX_PROFILES) {
         if (this.recordCrc[it.bank][i] !== -1) {

@@ -1,47 +1,106 @@
-// What the renderer draws: a plain description of one screen, built by BootCore.view().
+// What the renderer draws: a typed view per screen (built by screens/*.ts), and the date format.
 import { decimal } from "../../protocol/bytes";
 
 export const Screen = { OFF: 0, LIST: 1, DETAILS: 2, ACTIONS: 3, CONFIRM: 4, BOOTING: 5 } as const;
 export const SCREEN_NAMES = ["off", "list", "details", "actions", "confirm", "booting"];
 
-export interface RowView {
+/** What every screen but OFF has: the header line, the footer hints and an optional popup. */
+interface ScreenFrame {
+  header: string;
+  /** Right side of the header (countdown seconds, "+hidden"), "" for none. */
+  headerRight: string;
+  /** Button hints in the footer: key, what it does, key, what it does... */
+  hints: string[];
+  /** A short popup over the screen, "" for none. */
+  popup: string;
+}
+
+/** The screen is dark (the SoC is off). */
+export interface OffView {
+  kind: typeof Screen.OFF;
+}
+
+/** One entry of the profile list. */
+export interface ListRow {
   title: string;
-  /** Small text in the base-version column (or a status word like FAILED). */
-  right: string;
-  /** Small text in the last-used column at the right edge. */
-  right2: string;
+  /** Base version ("" for the recovery entry); a failed profile shows FAILED instead. */
+  base: string;
+  /** At the right edge: the date of last use, or what the recovery entry starts. */
+  note: string;
   isDefault: boolean;
   failed: boolean;
   hidden: boolean;
   recovery: boolean;
-  locked: boolean;
 }
 
-export interface View {
-  screen: number;
-  header: string;
-  /** Right side of the header (countdown seconds, "hidden shown"), "" for none. */
-  headerRight: string;
+export interface ListView extends ScreenFrame {
+  kind: typeof Screen.LIST;
   /** The rows on screen (at most ROWS_VISIBLE): entries top .. top + rows.length - 1. */
-  rows: RowView[];
+  rows: ListRow[];
   /** Number of entries in the whole list (for the scrollbar). */
   rowCount: number;
   selected: number;
-  /** Index of the first row shown. */
   top: number;
   /** Fraction of the countdown left (1 .. 0), or -1 without a countdown. */
   countdown: number;
-  /** Label-value pairs for the details screen. */
-  details: string[];
-  /** Hold-to-confirm progress 0..1 (confirm screen), -1 when OK is not held. */
-  hold: number;
-  /** Lines for the confirm and booting screens, and the empty-list hint. */
-  lines: string[];
-  /** A short popup over the screen, "" for none. */
-  popup: string;
-  /** Button hints in the footer. */
-  hints: string[];
+  /** What boots when the countdown ends, and "in N s". */
+  countdownName: string;
+  countdownLeft: string;
+  /** Said under the recovery entry when there are no profiles at all ("" otherwise). */
+  emptyTitle: string;
+  emptyHint: string;
 }
+
+export interface DetailField {
+  label: string;
+  value: string;
+}
+
+export interface DetailsView extends ScreenFrame {
+  kind: typeof Screen.DETAILS;
+  fields: DetailField[];
+}
+
+/** One action offered by long OK on a profile. */
+export interface ActionRow {
+  title: string;
+  /** At the right edge ("is default"), "" for none. */
+  note: string;
+  recovery: boolean;
+  locked: boolean;
+}
+
+export interface ActionsView extends ScreenFrame {
+  kind: typeof Screen.ACTIONS;
+  rows: ActionRow[];
+  selected: number;
+  /** One line saying what the selected action does ("" while a popup shows). */
+  help: string;
+}
+
+export interface ConfirmView extends ScreenFrame {
+  kind: typeof Screen.CONFIRM;
+  question: string;
+  warning: string;
+  /** What the profile starts again from. */
+  outcome: string;
+  /** Hold-to-confirm progress 0..1, -1 when OK is not held. */
+  hold: number;
+}
+
+export interface BootingView extends ScreenFrame {
+  kind: typeof Screen.BOOTING;
+  /** "Booting", "Resetting", "Recovery" (or "Starting" when nothing was chosen). */
+  title: string;
+  name: string;
+  /** Base and try count ("" when nothing was chosen). */
+  info: string;
+  /** Why this boot ("" when nothing was chosen). */
+  reason: string;
+}
+
+/** What the renderer draws: one typed view per screen, told apart by `kind`. */
+export type View = OffView | ListView | DetailsView | ActionsView | ConfirmView | BootingView;
 
 export const ROWS_VISIBLE = 7;
 

@@ -12,38 +12,38 @@ import {
   suspend,
 } from "@devicescript/core";
 import { Image } from "@devicescript/graphics";
-import { hex } from "../../protocol/bytes";
 import { settings } from "@devicescript/settings";
 import type { BootSelection } from "../../protocol/register-block";
 import { type Canvas, SCREEN_H, SCREEN_W } from "../core/canvas";
 import { BootCore, type CoreHost } from "../core/core";
 import { drawPart } from "../core/render";
 import { KEY_COUNT, Key } from "../core/keys";
-import { type FlashReader, storeKeys } from "../core/store";
+import { storeKeys } from "../core/records";
+import type { FlashReader } from "../core/store";
 
 /** Core tick period while idle (the core wants 10..50 ms). */
-export const TICK_MS = 20;
+const TICK_MS = 20;
 /** Power key (Key3) held this long: the SoC's power-on, or its power-off while it is on (any screen). */
-export const POWER_HOLD_MS = 1000;
+const POWER_HOLD_MS = 1000;
 /** Largest Jacdac serial packet payload used (the Jacdac limit is 236 bytes). */
-export const SERIAL_CHUNK = 200;
+const SERIAL_CHUNK = 200;
 /** Received UART bytes are handed to the core this many at a time. */
-export const UART_FEED = 32;
+const UART_FEED = 32;
 /** Serial "received" report: the report with the code of the send command (0x80). */
 const SERIAL_RECEIVED = 0x80;
 
 /** Lowercase hex of a byte array, two digits per byte (natively: no string garbage per byte). */
-export function hexBytes(b: number[]): string {
+function hexBytes(b: number[]): string {
   return Buffer.from(b).toString("hex");
 }
 
-export function bufferToBytes(buf: Buffer): number[] {
+function bufferToBytes(buf: Buffer): number[] {
   const out: number[] = [];
   for (let i = 0; i < buf.length; i++) out.push(buf[i]);
   return out;
 }
 
-export function bytesToBuffer(b: number[], start: number, end: number): Buffer {
+function bytesToBuffer(b: number[], start: number, end: number): Buffer {
   const buf = Buffer.alloc(end - start);
   for (let i = start; i < end; i++) buf[i - start] = b[i] & 0xff;
   return buf;
@@ -54,7 +54,7 @@ export function bytesToBuffer(b: number[], start: number, end: number): Buffer {
  * Buffers (1 byte a byte; a number[] costs 8 bytes an element on the VM heap) and the whole object
  * is dropped after BootCore.load(): the core keeps its state in RAM and only writes afterwards.
  */
-export class PreloadedFlash implements FlashReader {
+class PreloadedFlash implements FlashReader {
   keys: string[] = [];
   values: Buffer[] = [];
   read(key: string): number[] | null {
@@ -83,7 +83,7 @@ async function readRaw(key: string): Promise<Buffer | null> {
 }
 
 /** Loads every key the core may read into RAM. */
-export async function loadFlash(): Promise<PreloadedFlash> {
+async function loadFlash(): Promise<PreloadedFlash> {
   const f = new PreloadedFlash();
   for (const key of storeKeys()) {
     const v = await readRaw(key);
@@ -103,7 +103,7 @@ export const BAND_H = 16;
  * panel (natively: a windowed QSPI write) before the next is drawn. Nine bands cost about twice
  * the draw time of three (bench/mcu-vm.ts).
  */
-export class BandCanvas implements Canvas {
+class BandCanvas implements Canvas {
   width = SCREEN_W;
   height = SCREEN_H;
   img: Image;
@@ -135,23 +135,19 @@ export interface AdapterOptions {
   /** Log each key edge as `KEY <code> down|up <ms>`. */
   logKeys: boolean;
   /**
-   * Log `FRAMEHASH n <8 hex digits>` after each frame: h = (h * 31 + index) >>> 0 over every pixel's
-   * 4-bit gray index, row by row (tests compare it with the Node Framebuffer's pixels >> 2). Slow
-   * (a get() per pixel): test entries only.
+   * Sees every band once it is drawn (test and simulation entries: band-observers.ts); null in the
+   * real program, which then carries none of that code.
    */
-  hashFrames: boolean;
-  /**
-   * Log each band's pixels as `PIX f top rows x hex` lines: frame f, the band's top row and height,
-   * its first column x, then MIRROR_COLS columns of the band Image's buffer in hex (its own layout:
-   * column by column, rows / 2 bytes a column, the even row in the low nibble). The simulator
-   * rebuilds the frame from them. A console line holds at most 296 characters in the VM, hence
-   * the short lines. Simulation entry only (sim.devs.ts).
-   */
-  mirrorFrames: boolean;
+  bands: BandObserver | null;
 }
 
-/** Columns of a band per `PIX` line (16 columns = 128 bytes = 256 hex digits). */
-export const MIRROR_COLS = 16;
+/** Looks at each band of a frame after it is drawn, before the next band reuses the Image. */
+export interface BandObserver {
+  /** Band `top` (BAND_H rows, fewer at the bottom) of frame `frame` is in `img`. */
+  band(img: Image, frame: number, top: number): Promise<void>;
+  /** Frame `frame` is complete (after its FRAME line). */
+  frameDone(frame: number): void;
+}
 
 /** Runs BootCore on DeviceScript: owns the pump fiber, the queues and the I/O. */
 export class DevsMcu implements CoreHost {
@@ -207,7 +203,7 @@ export class DevsMcu implements CoreHost {
     const stored = await loadFlash();
     this.core.beginLoad(stored);
     await this.work();
-    console.log("LOAD " + this.core.loadReport);
+    console.log("LOAD " + this.core.loadReport());
     this.subscribeKeys();
     this.subscribeUart();
     this.core.start(millis());
@@ -327,11 +323,10 @@ export class DevsMcu implements CoreHost {
     const input = this.inputAt;
     this.inputAt = -1;
     // One snapshot of the screen for every band, so a state change mid-frame cannot tear it.
-    const view = this.core.view();
-    this.core.dirty = false;
+    const view = this.core.takeFrame();
     const cv = this.canvas;
     cv.texts = [];
-    let hash = 0;
+    const bands = this.opts.bands;
     for (let top = 0; top < SCREEN_H; top += BAND_H) {
       cv.top = top;
       cv.collect = top === 0;
@@ -339,9 +334,7 @@ export class DevsMcu implements CoreHost {
       let part = 0;
       while (drawPart(cv, view, part++)) await suspend(0);
       await suspend(0);
-      if (this.opts.hashFrames)
-        hash = await this.hashBand(hash, SCREEN_H - top < BAND_H ? SCREEN_H - top : BAND_H);
-      if (this.opts.mirrorFrames) this.mirrorBand(top);
+      if (bands !== null) await bands.band(this.image, this.frames + 1, top);
       // Here a display service takes the band (natively: QSPI DMA to rows top..top+BAND_H-1).
     }
     const end = millis();
@@ -362,26 +355,7 @@ export class DevsMcu implements CoreHost {
           this.canvas.texts.join("|"),
       );
     }
-    if (this.opts.hashFrames) console.log("FRAMEHASH " + this.frames + " " + hex(hash, 8));
-  }
-
-  /** Prints the band just drawn as `PIX` lines (see AdapterOptions.mirrorFrames). */
-  private mirrorBand(top: number): void {
-    const buf = this.image.buffer;
-    const colBytes = BAND_H / 2;
-    const prefix = "PIX " + (this.frames + 1) + " " + top + " " + BAND_H + " ";
-    for (let x = 0; x < SCREEN_W; x += MIRROR_COLS) {
-      const at = x * colBytes;
-      console.log(prefix + x + " " + buf.slice(at, at + MIRROR_COLS * colBytes).toString("hex"));
-    }
-  }
-
-  private async hashBand(h: number, rows: number): Promise<number> {
-    for (let y = 0; y < rows; y++) {
-      for (let x = 0; x < SCREEN_W; x++) h = (h * 31 + this.image.get(x, y)) >>> 0;
-      if ((y & 3) === 3) await suspend(0);
-    }
-    return h;
+    if (bands !== null) bands.frameDone(this.frames);
   }
 
   async step(): Promise<void> {

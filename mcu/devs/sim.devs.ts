@@ -1,16 +1,6 @@
-// The simulator's entry (sim/mcu-vm.ts, `--mcu vm`): mcu/devs/main.ts with each frame's pixels
-// mirrored as `PIX` lines, so the simulator shows and compares the pixels the program drew.
-// Keep the other options identical to main.ts (the roles are shared: roles.ts).
-import { DevsMcu } from "./adapter";
-import { keyButtons, uart } from "./roles";
+// The simulator's entry (sim/mcu-vm.ts, `--mcu vm`): main.ts with each frame's pixels mirrored as
+// `PIX` lines, so the simulator shows and compares the pixels the program drew.
+import { BandMirror } from "./band-observers";
+import { runProgram } from "./program";
 
-const mcu = new DevsMcu({
-  buttons: keyButtons,
-  uart: uart,
-  logRegister: true,
-  logFrames: true,
-  logKeys: true,
-  hashFrames: false,
-  mirrorFrames: true,
-});
-await mcu.run();
+await runProgram(new BandMirror());

@@ -70,7 +70,7 @@ try {
 }
 console.log(
   `MCU running${opt.port ? " on " + opt.port : " without a UART"}; flash ${opt.flash || "in memory"}; ` +
-    `${mcu.profiles().length} profiles (${mcu.core.loadReport})`,
+    `${mcu.profiles().length} profiles (${mcu.core.loadReport()})`,
 );
 /** Power-on with keys held, then let go of them (as a person does once the menu shows). */
 function powerOn(held: string[]): void {

@@ -1,7 +1,8 @@
 // Node flash for the MCU core: in memory or in a JSON file, with the DeviceScript settings limits
 // enforced (keys <= 13 characters, values <= 200 bytes) and a way to simulate a power cut.
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { FLASH_KEY_MAX, FLASH_VALUE_MAX, type FlashReader, type FlashWrite } from "../core/store";
+import { FLASH_KEY_MAX, FLASH_VALUE_MAX } from "../core/records";
+import type { FlashReader, FlashWrite } from "../core/store";
 
 export class MemoryFlash implements FlashReader {
   data = new Map<string, number[]>();

@@ -63,6 +63,8 @@ export class NodeMcu extends EventEmitter<NodeMcuEvents> {
   flash: MemoryFlash;
   fb = new Framebuffer();
   core!: BootCore;
+  /** This start's instance number (HELLO; new on every restart). */
+  instance = 0;
   private stream: ByteStream | null = null;
   private port: import("serialport").SerialPort | null = null;
   private timer: NodeJS.Timeout | null = null;
@@ -92,6 +94,7 @@ export class NodeMcu extends EventEmitter<NodeMcuEvents> {
 
   private makeCore(): void {
     const instance = this.opts.instance ?? randomBytes(4).readUInt32LE(0);
+    this.instance = instance;
     this.core = new BootCore(
       {
         send: (bytes: number[]) => {
@@ -152,7 +155,7 @@ export class NodeMcu extends EventEmitter<NodeMcuEvents> {
     const stream = this.stream;
     if (stream?.off) stream.off("data", this.onData);
     this.makeCore();
-    this.emit("restart", this.core.instance());
+    this.emit("restart", this.instance);
     if (this.started) {
       stream?.on("data", this.onData);
       this.core.start(this.now());

@@ -18,8 +18,8 @@ const SCREEN_W = 256;
 const SCREEN_H = 144;
 
 /**
- * Rebuilds the program's frames from its `PIX f top rows x hex` lines (mcu/devs/adapter.ts,
- * `mirrorFrames`): each is `hex.length / rows` columns of one band, column by column, rows / 2
+ * Rebuilds the program's frames from its `PIX f top rows x hex` lines (mcu/devs/band-observers.ts,
+ * `BandMirror`): each is `hex.length / rows` columns of one band, column by column, rows / 2
  * bytes a column, the even row in the low nibble (DeviceScript's 4-bit Image buffer).
  */
 export class FrameMirror {

@@ -119,7 +119,7 @@ export class NodeRigMcu implements RigMcu {
     return this.mcu.state();
   }
   menuView() {
-    return { profiles: this.mcu.profiles(), selected: this.mcu.core.view().selected };
+    return { profiles: this.mcu.profiles(), selected: this.mcu.core.menuCursor() };
   }
 }
 
@@ -340,13 +340,13 @@ export class LinuxRig {
 
   /** Steps that move the menu's cursor from where it is to the row titled `title` (or Recovery). */
   menuTo(title: string | "recovery"): MenuStep[] {
-    const v = this.view();
+    const cursor = this.view().selected;
     const all = this.rowTitles();
     const want = title === "recovery" ? all.length - 1 : all.indexOf(title);
     if (want < 0) throw new Error(`no menu row "${title}" (rows: ${all.join(", ")})`);
     const steps: MenuStep[] = [];
-    for (let i = v.selected; i < want; i++) steps.push({ key: "down" });
-    for (let i = v.selected; i > want; i--) steps.push({ key: "up" });
+    for (let i = cursor; i < want; i++) steps.push({ key: "down" });
+    for (let i = cursor; i > want; i--) steps.push({ key: "up" });
     return steps;
   }
 

@@ -1,7 +1,7 @@
 // Shared helpers for the mcu-*.test.ts files: a manual-clock NodeMcu, a synchronous bridge-side
 // link client, and profile fixtures.
-import { utf8Decode } from "../protocol/bytes";
-import { encodeFrame, type Frame, FrameDecoder, FrameKind, MAX_WIRE_FRAME } from "../protocol/frame";
+import { utf8Decode } from "../../protocol/bytes";
+import { encodeFrame, type Frame, FrameDecoder, FrameKind, MAX_WIRE_FRAME } from "../../protocol/frame";
 import {
   decodeState,
   encodeListBegin,
@@ -11,10 +11,10 @@ import {
   type McuState,
   MessageType,
   Result,
-} from "../protocol/messages";
-import type { ProfileRecord } from "../protocol/profile";
-import { MemoryFlash } from "../mcu/node/flash";
-import { NodeMcu } from "../mcu/node/mcu";
+} from "../../protocol/messages";
+import type { ProfileRecord } from "../../protocol/profile";
+import { MemoryFlash } from "../../mcu/node/flash";
+import { NodeMcu } from "../../mcu/node/mcu";
 
 export function profile(id: string, extra: Partial<ProfileRecord> = {}): ProfileRecord {
   return {

@@ -1,6 +1,8 @@
-// The program's roles, shared by main.ts and its bench and test variants. Roles bind in alphabetical
-// order of their names, so the key roles are named k00..k12 in Key order (mcu/core/keys.ts).
+// The program's roles and start, shared by main.ts and its test, simulation and bench entries (which
+// differ only in what they add). Roles bind in alphabetical order of their names, so the key roles
+// are named k00..k12 in Key order (mcu/core/keys.ts).
 import { Button, Serial } from "@devicescript/core";
+import { type BandObserver, DevsMcu } from "./adapter";
 
 const k00up = new Button("k00up");
 const k01down = new Button("k01down");
@@ -17,7 +19,7 @@ const k11appswitch = new Button("k11appswitch");
 const k12ptt = new Button("k12ptt");
 
 /** The 13 keys in Key order. */
-export const keyButtons: Button[] = [
+const keyButtons: Button[] = [
   k00up,
   k01down,
   k02left,
@@ -32,6 +34,20 @@ export const keyButtons: Button[] = [
   k11appswitch,
   k12ptt,
 ];
+/** The PTT key (the bench's heap probe listens to it too). */
 export const pttButton = k12ptt;
 /** The UART link to the SoC (uart4 on the device). */
-export const uart = new Serial("uart");
+const uart = new Serial("uart");
+
+/** Runs the boot picker forever; `bands` sees every drawn band (null in the real program). */
+export async function runProgram(bands: BandObserver | null): Promise<void> {
+  const mcu = new DevsMcu({
+    buttons: keyButtons,
+    uart: uart,
+    logRegister: true,
+    logFrames: true,
+    logKeys: true,
+    bands: bands,
+  });
+  await mcu.run();
+}

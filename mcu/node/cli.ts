@@ -7,6 +7,7 @@ import { writeFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { decodeBlock, STATUS_NAMES } from "../../protocol/register-block";
 import { NodeMcu } from "./mcu";
+import { UART_BAUD } from "../../protocol/frame";
 
 function usage(msg: string): never {
   console.error(msg);
@@ -24,7 +25,7 @@ for (let i = 0; i < args.length; i++) {
   const next = args[i + 1];
   opt[name] = next !== undefined && !next.startsWith("--") ? args[++i] : "";
 }
-const baud = opt.baud ? Number(opt.baud) : 1500000;
+const baud = opt.baud ? Number(opt.baud) : UART_BAUD;
 if (!(baud > 0 && Number.isInteger(baud))) usage(`--baud ${opt.baud} is invalid: must be a positive integer`);
 
 let mcu: NodeMcu;

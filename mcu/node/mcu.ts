@@ -11,6 +11,7 @@ import { Key, KEY_COUNT, keyByName } from "../core/keys";
 import { type LoadedState, Store } from "../core/store";
 import { FileFlash, MemoryFlash } from "./flash";
 import { Framebuffer } from "./framebuffer";
+import { UART_BAUD } from "../../protocol/frame";
 
 /** Anything the MCU can talk through: write() out, 'data' events in. */
 export interface ByteStream {
@@ -22,7 +23,7 @@ export interface ByteStream {
 export interface NodeMcuOptions {
   /** Serial device to open with the `serialport` package (e.g. a socat pty). */
   serialPath?: string;
-  /** Baud rate for serialPath (default 1500000; a pty ignores it). */
+  /** Baud rate for serialPath (default UART_BAUD; a pty ignores it). */
   baudRate?: number;
   /** Or an already open stream. */
   stream?: ByteStream;
@@ -119,7 +120,7 @@ export class NodeMcu extends EventEmitter<NodeMcuEvents> {
       const { SerialPort } = await import("serialport");
       const port = new SerialPort({
         path: this.opts.serialPath,
-        baudRate: this.opts.baudRate ?? 1500000,
+        baudRate: this.opts.baudRate ?? UART_BAUD,
         autoOpen: false,
       });
       await new Promise<void>((resolve, reject) => port.open((e) => (e ? reject(e) : resolve())));

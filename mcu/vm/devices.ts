@@ -3,6 +3,7 @@
 import { createRequire } from "node:module";
 // Types from the declaration files directly: the package's exports map gives the ESM entry no types.
 import type * as JacdacTypes from "../../node_modules/jacdac-ts/dist/types/src/jacdac";
+import { UART_BAUD } from "../../protocol/frame";
 
 // The CommonJS build on purpose: the ESM build's node socket transport calls require("net"), which
 // does not exist in an ES module, so it never connects.
@@ -42,7 +43,7 @@ export class SerialPeer extends JDServiceServer {
   constructor() {
     super(SRV_SERIAL);
     this.addRegister(1, [true]); // connected / enabled
-    this.addRegister(0x80, [1500000]); // baud rate
+    this.addRegister(0x80, [UART_BAUD]); // baud rate
     this.addRegister(0x81, [8]);
     this.addRegister(0x82, [1]);
     this.addRegister(0x83, [0]);

@@ -21,6 +21,7 @@ import {
   encodeState,
   listCrc,
   MessageType,
+  noBootReport,
   packListItems,
   Result,
 } from "./messages";
@@ -123,17 +124,7 @@ const st = encodeState({
   nextId: "",
   options: { timeoutSeconds: 3, showMenu: 0, maxTries: 3 },
   lastGoodId: "",
-  lastBoot: {
-    sequence: 0,
-    action: 0,
-    reason: 0,
-    flags: 0,
-    tryNumber: 0,
-    maxTries: 0,
-    id: "",
-    base: "",
-    good: 0,
-  },
+  lastBoot: noBootReport(),
   tries: [{ id: "pentest", tries: 2, failed: 0 }],
 });
 const ds = decodeState(st);

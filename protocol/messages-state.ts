@@ -97,6 +97,21 @@ export interface BootReport {
   good: number;
 }
 
+/** The report before any boot (sequence 0): what the MCU holds and GET_STATE carries then. */
+export function noBootReport(): BootReport {
+  return {
+    sequence: 0,
+    action: 0,
+    reason: 0,
+    flags: 0,
+    tryNumber: 0,
+    maxTries: 0,
+    id: "",
+    base: "",
+    good: 0,
+  };
+}
+
 function writeBootReport(w: ByteWriter, b: BootReport): void {
   w.u32(b.sequence)
     .u8(b.action)

@@ -9,18 +9,17 @@
 // 1 s as on the device; the program powers the SoC off only from the booting screen, so a power
 // cycle with the menu open restarts the VM (flash kept).
 import { EventEmitter } from "node:events";
-import { SerialPort } from "serialport";
+import type { SerialPort } from "serialport";
 import { Key, LONG_PRESS_MS } from "../mcu/core/keys";
 import { storeKeys } from "../mcu/core/records";
 import { type LoadedState, Store } from "../mcu/core/store";
 import { MemoryFlash } from "../mcu/node/flash";
 import { Framebuffer } from "../mcu/node/framebuffer";
-import { toKey } from "../mcu/node/mcu";
+import { openUartPort, toKey } from "../mcu/node/mcu";
 import { BlockStatus, type BootSelection, decodeBlock } from "../protocol/register-block";
 import { compiled } from "../mcu/vm/bytecode";
 import { acquireVmLock } from "../mcu/vm/lock";
 import { VmRig } from "../mcu/vm/rig";
-import { UART_BAUD } from "../protocol/frame";
 
 /** The program's entry in the simulator. */
 export const VM_PROGRAM = "mcu/devs/sim.devs.ts";
@@ -66,12 +65,7 @@ export class VmMcu extends EventEmitter {
       this.rig = new VmRig();
       await this.rig.start(VM_PROGRAM, 120000, this.o.workdir);
       await this.rig.waitLine(/^BOUND 14 of 14$/, 120000);
-      const port = new SerialPort({
-        path: this.o.serialPath,
-        baudRate: this.o.baudRate ?? UART_BAUD,
-        autoOpen: false,
-      });
-      await new Promise<void>((res, rej) => port.open((e) => (e ? rej(e) : res())));
+      const port = await openUartPort(this.o.serialPath, this.o.baudRate);
       this.port = port;
       port.on("data", (chunk: Buffer) => {
         const bytes = [...chunk];

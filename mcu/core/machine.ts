@@ -14,6 +14,7 @@ import {
   type McuState,
   type MenuOptions,
   MessageType,
+  noBootReport,
   Result,
   type SetDefault,
   type SetNext,
@@ -45,17 +46,7 @@ export class BootMachine implements LinkTarget {
   bootSeq = 0;
   seqLimit = 0;
   /** The latest FINAL choice (sequence 0: none since this start). */
-  lastBoot: BootReport = {
-    sequence: 0,
-    action: 0,
-    reason: 0,
-    flags: 0,
-    tryNumber: 0,
-    maxTries: 0,
-    id: "",
-    base: "",
-    good: 0,
-  };
+  lastBoot: BootReport = noBootReport();
   sel: BootSelection;
   block: Bytes = [];
   loadReport = "";

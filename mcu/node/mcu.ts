@@ -59,6 +59,17 @@ export interface NodeMcuEvents {
   restart: [number];
 }
 
+/** Opens the MCU's end of a UART (a pty or a real port) raw at `baud`. */
+export async function openUartPort(
+  path: string,
+  baud: number = UART_BAUD,
+): Promise<import("serialport").SerialPort> {
+  const { SerialPort } = await import("serialport");
+  const port = new SerialPort({ path: path, baudRate: baud, autoOpen: false });
+  await new Promise<void>((resolve, reject) => port.open((e) => (e ? reject(e) : resolve())));
+  return port;
+}
+
 export class NodeMcu extends EventEmitter<NodeMcuEvents> {
   readonly opts: NodeMcuOptions;
   flash: MemoryFlash;
@@ -117,13 +128,7 @@ export class NodeMcu extends EventEmitter<NodeMcuEvents> {
   async start(): Promise<void> {
     if (this.started) return;
     if (this.opts.serialPath) {
-      const { SerialPort } = await import("serialport");
-      const port = new SerialPort({
-        path: this.opts.serialPath,
-        baudRate: this.opts.baudRate ?? UART_BAUD,
-        autoOpen: false,
-      });
-      await new Promise<void>((resolve, reject) => port.open((e) => (e ? reject(e) : resolve())));
+      const port = await openUartPort(this.opts.serialPath, this.opts.baudRate);
       this.port = port;
       this.stream = port;
     } else if (this.opts.stream) {

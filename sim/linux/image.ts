@@ -4,19 +4,7 @@
 // test units; base 1.1 is a snapshot of it with one file changed. Profiles carry a marker file in
 // their upper. Rebuilt when an input changes (the rootfs recipe, the package's bytes, this recipe).
 import { createHash } from "node:crypto";
-import {
-  chmodSync,
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
+import * as fs from "node:fs";
 import { join } from "node:path";
 import {
   GUEST_DEFAULTS,
@@ -63,11 +51,12 @@ const DEB_DIR = join(LINUX_BUILD_DIR, "deb");
 
 /** The amd64 package built by the same code as `npm run package`, or null before the first build. */
 export function debPackage(): string | null {
-  if (!existsSync(DEB_DIR)) return null;
-  const debs = readdirSync(DEB_DIR)
+  if (!fs.existsSync(DEB_DIR)) return null;
+  const debs = fs
+    .readdirSync(DEB_DIR)
     .filter((f) => /^flipper-boot_.*_amd64\.deb$/.test(f))
     .map((f) => join(DEB_DIR, f))
-    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+    .sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs);
   return debs[0] ?? null;
 }
 
@@ -79,26 +68,26 @@ function hashInputs(): string {
   h.update(
     JSON.stringify({ GUEST_DEFAULTS, HEALTH_UNIT, QUICK_SCRIPT, REPORT_SCRIPT, REPORT_UNIT, TEST_ACTIONS }),
   );
-  h.update(readFileSync(join(REPO_ROOT, "sim/linux/image.ts")));
+  h.update(fs.readFileSync(join(REPO_ROOT, "sim/linux/image.ts")));
   const deb = debPackage();
-  h.update(deb ? readFileSync(deb) : "no package");
+  h.update(deb ? fs.readFileSync(deb) : "no package");
   return h.digest("hex").slice(0, 16);
 }
 
 export function imageFresh(): boolean {
   return (
-    existsSync(DISK_IMAGE) &&
-    existsSync(KERNEL) &&
-    existsSync(INITRD) &&
-    existsSync(DISK_HASH) &&
-    readFileSync(DISK_HASH, "utf8").trim() === hashInputs()
+    fs.existsSync(DISK_IMAGE) &&
+    fs.existsSync(KERNEL) &&
+    fs.existsSync(INITRD) &&
+    fs.existsSync(DISK_HASH) &&
+    fs.readFileSync(DISK_HASH, "utf8").trim() === hashInputs()
   );
 }
 
 function write(path: string, text: string, mode = 0o644): void {
-  mkdirSync(join(path, ".."), { recursive: true });
-  writeFileSync(path, text);
-  chmodSync(path, mode);
+  fs.mkdirSync(join(path, ".."), { recursive: true });
+  fs.writeFileSync(path, text);
+  fs.chmodSync(path, mode);
 }
 
 /** profile.json as protocol/PROTOCOL.md describes it; sortKey keeps the menu in TEST_PROFILES order. */
@@ -109,19 +98,19 @@ export function profileJson(p: TestProfile): string {
 
 function enable(root: string, unit: string, target: string): void {
   const dir = join(root, "etc/systemd/system", `${target}.wants`);
-  mkdirSync(dir, { recursive: true });
+  fs.mkdirSync(dir, { recursive: true });
   sh("ln", ["-sf", `/etc/systemd/system/${unit}`, join(dir, unit)]);
 }
 
 /** Builds build/linux/{disk.img,vmlinuz,initrd.img} when missing or stale. */
 export async function ensureImage(progress: (line: string) => void = () => {}): Promise<void> {
-  mkdirSync(LINUX_BUILD_DIR, { recursive: true });
+  fs.mkdirSync(LINUX_BUILD_DIR, { recursive: true });
   await withLock(
     join(LINUX_BUILD_DIR, ".lock"),
     async () => {
       await ensureRootfs(progress);
       // The package is rebuilt every time (seconds; reproducible bytes): the image follows its content.
-      rmSync(DEB_DIR, { recursive: true, force: true });
+      fs.rmSync(DEB_DIR, { recursive: true, force: true });
       // A fixed date: the package's bytes then change with its content only, not with every commit.
       const epoch = process.env.SOURCE_DATE_EPOCH;
       process.env.SOURCE_DATE_EPOCH = "1764547200";
@@ -141,8 +130,8 @@ async function buildImage(progress: (line: string) => void): Promise<void> {
   const hash = hashInputs();
   const t0 = Date.now();
   // Beside the build folder (same filesystem: the results are renamed into place).
-  mkdirSync(LINUX_BUILD_DIR, { recursive: true });
-  const work = mkdtempSync(join(LINUX_BUILD_DIR, ".work-"));
+  fs.mkdirSync(LINUX_BUILD_DIR, { recursive: true });
+  const work = fs.mkdtempSync(join(LINUX_BUILD_DIR, ".work-"));
   const undo = new Undo();
   const img = join(work, "disk.img");
   try {
@@ -151,10 +140,10 @@ async function buildImage(progress: (line: string) => void): Promise<void> {
     const loop = sh("losetup", ["-f", "--show", img]).trim();
     undo.push("losetup -d", () => sh("losetup", ["-d", loop]));
     const top = join(work, "top");
-    mkdirSync(top);
+    fs.mkdirSync(top);
     sh("mount", ["-t", "btrfs", loop, top]);
     undo.push("umount top", () => sh("umount", [top]));
-    for (const d of ["@base", "@profiles", "@snapshots", "@staged"]) mkdirSync(join(top, d));
+    for (const d of ["@base", "@profiles", "@snapshots", "@staged"]) fs.mkdirSync(join(top, d));
     const b0 = join(top, "@base", "1.0");
     sh("btrfs", ["subvolume", "create", b0]);
     progress("image: unpacking the rootfs into @base/1.0");
@@ -175,9 +164,9 @@ async function buildImage(progress: (line: string) => void): Promise<void> {
       const deb = debPackage();
       if (!deb) throw new Error(`no flipper-boot_*_amd64.deb in ${DEB_DIR}`);
       progress(`image: dpkg -i ${deb.slice(REPO_ROOT.length + 1)} in @base/1.0`);
-      copyFileSync(deb, join(b0, "tmp/flipper-boot.deb"));
+      fs.copyFileSync(deb, join(b0, "tmp/flipper-boot.deb"));
       sh("chroot", [b0, "dpkg", "-i", "/tmp/flipper-boot.deb"]);
-      rmSync(join(b0, "tmp/flipper-boot.deb"));
+      fs.rmSync(join(b0, "tmp/flipper-boot.deb"));
       write(join(b0, "etc/default/flipper-boot"), GUEST_DEFAULTS);
       write(join(b0, "etc/systemd/system/flipper-test-health.service"), HEALTH_UNIT);
       write(join(b0, "etc/systemd/system/flipper-test-report.service"), REPORT_UNIT);
@@ -208,7 +197,7 @@ async function buildImage(progress: (line: string) => void): Promise<void> {
       write(join(b0, "etc/hostname"), "flipper\n");
       write(join(b0, "etc/machine-id"), "uninitialized\n");
       write(join(b0, "etc/flipper-base-version"), "1.0\n");
-      rmSync(join(b0, "var/lib/dbus/machine-id"), { force: true });
+      fs.rmSync(join(b0, "var/lib/dbus/machine-id"), { force: true });
       progress("image: update-initramfs in @base/1.0 (about a minute)");
       await shStream("nice", ["chroot", b0, "update-initramfs", "-u", "-k", "all"], (l) => {
         if (/^(update-initramfs|W:|E:)/.test(l)) progress(`image: ${l}`);
@@ -222,12 +211,12 @@ async function buildImage(progress: (line: string) => void): Promise<void> {
     }
     if (chrootErrors.length > 0) throw new Error(`cleaning up the chroot: ${chrootErrors.join("; ")}`);
     const boot = join(b0, "boot");
-    const kernels = readdirSync(boot).filter((f) => f.startsWith("vmlinuz-"));
+    const kernels = fs.readdirSync(boot).filter((f) => f.startsWith("vmlinuz-"));
     if (kernels.length !== 1)
       throw new Error(`expected one kernel in the rootfs, found ${kernels.join(", ")}`);
     const kver = kernels[0].slice("vmlinuz-".length);
-    copyFileSync(join(boot, kernels[0]), join(work, "vmlinuz"));
-    copyFileSync(join(boot, `initrd.img-${kver}`), join(work, "initrd.img"));
+    fs.copyFileSync(join(boot, kernels[0]), join(work, "vmlinuz"));
+    fs.copyFileSync(join(boot, `initrd.img-${kver}`), join(work, "initrd.img"));
 
     // Base 1.1: the same system, one file changed.
     const b1 = join(top, "@base", "1.1");
@@ -238,8 +227,8 @@ async function buildImage(progress: (line: string) => void): Promise<void> {
     for (const p of TEST_PROFILES) {
       const dir = join(top, "@profiles", p.id);
       sh("btrfs", ["subvolume", "create", dir]);
-      mkdirSync(join(dir, "upper", "etc"), { recursive: true });
-      mkdirSync(join(dir, "work"));
+      fs.mkdirSync(join(dir, "upper", "etc"), { recursive: true });
+      fs.mkdirSync(join(dir, "work"));
       write(join(dir, "profile.json"), profileJson(p));
       write(join(dir, "upper/etc", `flipper-marker-${p.id}`), `${p.id}\n`);
       for (const [f, text] of Object.entries(p.files ?? {})) write(join(dir, "upper", f), text);
@@ -248,16 +237,16 @@ async function buildImage(progress: (line: string) => void): Promise<void> {
     write(join(top, "@data", DATA_FILE), "the owner's files, the same in every profile\n");
     const errs = undo.run();
     if (errs.length > 0) throw new Error(`cleaning up: ${errs.join("; ")}`);
-    mkdirSync(IMAGE_DIR, { recursive: true });
-    renameSync(join(work, "vmlinuz"), KERNEL);
-    renameSync(join(work, "initrd.img"), INITRD);
-    renameSync(img, DISK_IMAGE);
-    writeFileSync(DISK_HASH, `${hash}\n`);
+    fs.mkdirSync(IMAGE_DIR, { recursive: true });
+    fs.renameSync(join(work, "vmlinuz"), KERNEL);
+    fs.renameSync(join(work, "initrd.img"), INITRD);
+    fs.renameSync(img, DISK_IMAGE);
+    fs.writeFileSync(DISK_HASH, `${hash}\n`);
     recordBuildTime("image", Date.now() - t0);
     progress(`image: disk, kernel and initramfs built in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   } finally {
     const errs = undo.run();
-    rmSync(work, { recursive: true, force: true });
+    fs.rmSync(work, { recursive: true, force: true });
     if (errs.length > 0) progress(`image: cleanup: ${errs.join("; ")}`);
   }
 }

@@ -21,8 +21,10 @@ import { BlockStatus, type BootSelection } from "../protocol/register-block";
 import { type Daemon, type DaemonStatus, startDaemon } from "../soc-bridge/daemon";
 import { readStore } from "../soc-bridge/profile-store";
 import { runBoot } from "./boot";
-import { EXAMPLE_PROFILES, prepareBootPartition } from "./example";
+import { EXAMPLE_PROFILES, type ProfileJson, prepareBootPartition } from "./example";
 import { FlipCtl } from "./flipctl";
+import { RealLinux, testImageProfiles } from "./linux/live";
+import { GuestFlipCtl, REAL_NO_FAIL } from "./linux/live-flipctl";
 import { type LinuxStage, StandinLinux } from "./linux-stage";
 import {
   blankPng,
@@ -39,6 +41,7 @@ import { SavedEnv } from "./saved-env";
 import { openStore } from "./store";
 import type { BootRecord, LogLine, PowerState, SimulationOptions } from "./types";
 import { SimUboot } from "./uboot";
+import { VmMcu } from "./mcu-vm";
 import { bridgeView, storeView } from "./views";
 import { UART_BAUD } from "../protocol/frame";
 
@@ -55,6 +58,8 @@ export class Simulation extends EventEmitter {
   readonly flipctl: FlipCtl;
   /** What runs after U-Boot: the stand-in by default. */
   linux: LinuxStage;
+  /** The real Linux (option linux: "real"; also this.linux), else null. */
+  readonly real: RealLinux | null;
   private ownsDir: boolean;
   private socat: ChildProcess | null = null;
   private ptyMcu: string;
@@ -89,22 +94,41 @@ export class Simulation extends EventEmitter {
     this.storeDir = o.storeDir ? resolve(o.storeDir) : join(this.dir, "store");
     this.bootDir = join(this.dir, "boot");
     this.env = new SavedEnv(this.dir);
-    this.flipctl = new FlipCtl(
-      this.storeDir,
-      (line) => this.log("sim", line),
-      () => this.emit("state"),
-    );
+    this.real =
+      o.linux === "real"
+        ? new RealLinux({
+            log: (source, line) => this.log(source, line),
+            emit: (event) => this.emit(event),
+            mcuTty: () => this.ptySoc,
+            beforeBoot: () => this.stopHostBridge(),
+            mcuMarkedGood: (profile) => this.mcuMarkedGood(profile),
+          })
+        : null;
+    this.flipctl = this.real
+      ? new GuestFlipCtl(
+          this.storeDir,
+          (line) => this.log("sim", line),
+          () => this.emit("state"),
+          this.real,
+        )
+      : new FlipCtl(
+          this.storeDir,
+          (line) => this.log("sim", line),
+          () => this.emit("state"),
+        );
     this.ptyMcu = join(this.dir, "pty-mcu");
     this.ptySoc = join(this.dir, "pty-soc");
     this.ownsUboot = !o.uboot;
     this.ubootAt = o.ubootAt ?? "final";
     this.uboot = o.uboot ?? new SimUboot();
     const makeLinux = o.linuxStage ?? ((host) => new StandinLinux(host));
-    this.linux = makeLinux({
-      flipctl: this.flipctl,
-      bridge: () => this.bridge,
-      mcuPresent: () => this.mcu !== null,
-    });
+    this.linux =
+      this.real ??
+      makeLinux({
+        flipctl: this.flipctl,
+        bridge: () => this.bridge,
+        mcuPresent: () => this.mcu !== null,
+      });
   }
 
   log(source: LogLine["source"], line: string): void {
@@ -117,9 +141,11 @@ export class Simulation extends EventEmitter {
   // ---- lifecycle ------------------------------------------------------------------------------
 
   async start(): Promise<void> {
-    const profiles = this.o.profiles ?? EXAMPLE_PROFILES;
+    const profiles =
+      this.o.profiles ?? (this.real ? (testImageProfiles() as ProfileJson[]) : EXAMPLE_PROFILES);
+    // With the real Linux the host store only mirrors the image's profiles until its first boot.
     const store = openStore(
-      this.o.storeKind ?? "folder",
+      this.real ? "folder" : (this.o.storeKind ?? "folder"),
       this.dir,
       this.storeDir,
       profiles.map((p) => String(p.base)),
@@ -134,7 +160,8 @@ export class Simulation extends EventEmitter {
     mkdirSync(join(this.bootDir, "flipper", "overlays"), { recursive: true });
     const existing = await readStore(this.storeDir);
     if (existing.profiles.length === 0 && existing.skipped.length === 0) {
-      for (const p of profiles) await this.flipctl.createProfile(p);
+      for (const p of profiles)
+        await (this.real ? this.flipctl.writeProfile(p) : this.flipctl.createProfile(p));
     }
     prepareBootPartition(this.bootDir);
     this.env.prepare();
@@ -148,6 +175,8 @@ export class Simulation extends EventEmitter {
       await this.startBridge();
       if (this.o.waitSync !== false) await this.bridge!.whenSynced(60000);
     }
+    // The real Linux's image builds in the background (progress in the log); a power-on waits for it.
+    if (this.real) void this.real.prepare().catch(() => {});
     this.log("sim", "simulation ready in " + this.dir);
   }
 
@@ -190,6 +219,7 @@ export class Simulation extends EventEmitter {
 
   async startBridge(): Promise<void> {
     if (this.bridge) return;
+    if (this.real?.guest) throw new Error("the real Linux runs: its flipper-boot.service is the bridge");
     this.bridge = await startDaemon({
       port: this.ptySoc,
       baud: UART_BAUD,
@@ -261,6 +291,7 @@ export class Simulation extends EventEmitter {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.real?.stop().catch(() => {});
     if (this.flow) await Promise.race([this.flow.catch(() => {}), sleep(30000)]);
     if (this.bridge) await this.bridge.stop().catch(() => {});
     this.bridge = null;
@@ -314,6 +345,8 @@ export class Simulation extends EventEmitter {
   }
 
   async powerOff(): Promise<void> {
+    // The real Linux goes down first: a boot still waiting for it ends as "error" at once.
+    await this.real?.stop();
     if (this.flow) await this.flow.catch(() => {});
     this.flow = null;
     await this.linux.powerOff();
@@ -418,28 +451,54 @@ export class Simulation extends EventEmitter {
 
   // ---- the bridge on Linux -----------------------------------------------------------------------
 
+  // ---- the real Linux (linux: "real", sim/linux/live.ts) --------------------------------------------
+
+  /** The host's bridge steps aside for good: the guest's flipper-boot.service is the bridge now. */
+  private async stopHostBridge(): Promise<void> {
+    if (!this.bridge) return;
+    await this.killBridge();
+    this.log("sim", "the host bridge stopped: the real Linux's flipper-boot.service is the bridge now");
+  }
+
+  /** Whether the MCU holds this boot of `profile` as marked good (null: it cannot tell). */
+  private async mcuMarkedGood(profile: string | null): Promise<boolean | null> {
+    if (!this.mcu || profile === null) return null;
+    // NodeMcu directly; the VM through the guest's own bridge (the host's bridge is stopped).
+    const st = await this.mcuState();
+    return st?.lastBoot ? st.lastBoot.id === profile && st.lastBoot.good : null;
+  }
+
+  /** Default, next and menu options as flipper-boot commands in the guest (after the first boot). */
+  private async guestCommand(what: string, a: Record<string, unknown>): Promise<void> {
+    await (this.flipctl as GuestFlipCtl).command(what, a);
+  }
+
   private needBridge(): Daemon {
     if (!this.bridge) throw new Error("the bridge is not running");
     return this.bridge;
   }
 
   async setDefault(target: string): Promise<void> {
+    if (this.real && !this.bridge) return this.guestCommand("setDefault", { target });
     await this.needBridge().setDefault(target);
     this.emit("state");
   }
 
   async setNext(id: string, action = "boot"): Promise<void> {
+    if (this.real && !this.bridge) return this.guestCommand("setNext", { id, action });
     if (id === "") await this.needBridge().clearNext();
     else await this.needBridge().setNext(id, action);
     this.emit("state");
   }
 
   async setOptions(o: { timeoutSeconds?: number; showMenu?: number; maxTries?: number }): Promise<void> {
+    if (this.real && !this.bridge) return this.guestCommand("setOptions", o);
     await this.needBridge().setOptions(o);
     this.emit("state");
   }
 
   failNextBoot(count = 1): void {
+    if (this.real) throw new Error(REAL_NO_FAIL);
     this.failNext += count;
     this.log("sim", "the next " + (this.failNext === 1 ? "boot" : this.failNext + " boots") + " will fail");
     this.emit("state");
@@ -461,7 +520,10 @@ export class Simulation extends EventEmitter {
   // ---- views ------------------------------------------------------------------------------------
 
   /** The MCU's state (GET_STATE's answer): from the Node MCU directly, from the VM through the bridge. */
-  mcuState() {
+  async mcuState() {
+    if (this.real && !this.bridge && this.mcu instanceof VmMcu) {
+      return (await this.real.mcuStatus()) as Awaited<ReturnType<typeof mcuState>>;
+    }
     return mcuState(this.mcu, this.bridge);
   }
 
@@ -487,6 +549,7 @@ export class Simulation extends EventEmitter {
       dir: this.dir,
       store: { kind: this.flipctl.store.kind, why: this.flipctl.store.why },
       linux: this.linux.name,
+      realLinux: this.real ? this.real.view() : null,
     };
   }
 }

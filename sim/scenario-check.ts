@@ -3,6 +3,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { PNG } from "pngjs";
 import type { Simulation } from "./engine";
+import type { RealLinux } from "./linux/live";
 import { asList, show } from "./scenario-schema";
 import { bridgeView } from "./views";
 
@@ -160,7 +161,23 @@ export async function checkExpectations(
   if ("mcuRestarts" in e && sim.mcuRestarts !== e.mcuRestarts)
     fail("MCU restarts", e.mcuRestarts, sim.mcuRestarts);
   if ("boots" in e && sim.boots.length !== e.boots) fail("boots so far", e.boots, sim.boots.length);
+  if ("guest" in e) {
+    const m = partialMatch(e.guest, realLinux(sim).view(), "guest");
+    if (m) fails.push(m);
+  }
+  if ("flipctlOutput" in e) {
+    const out = realLinux(sim).lastCommand?.output ?? null;
+    for (const s of asList(e.flipctlOutput)) {
+      if (out === null || out.indexOf(s) < 0) fail("FlipCTL output containing " + show(s), s, out);
+    }
+  }
   return fails;
+}
+
+/** The real Linux of a `linux: real` scenario (guest expectations and flipctl steps need it). */
+export function realLinux(sim: Simulation): RealLinux {
+  if (!sim.real) throw new Error("this needs the real Linux: put linux: real at the top of the scenario");
+  return sim.real;
 }
 
 /** A PNG byte (0..255, written by Framebuffer.toPng) back to its gray level 0..63. */

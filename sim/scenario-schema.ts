@@ -8,6 +8,10 @@ import type { ProfileJson } from "./example";
 export interface ScenarioFile {
   name: string;
   description?: string;
+  /** "real": the test image's Debian under QEMU instead of the stand-in (sim/linux/live.ts). */
+  linux?: "standin" | "real";
+  /** The MCU for this scenario ("node" or "vm"), instead of the runner's --mcu. */
+  mcu?: "node" | "vm";
   setup?: {
     /** "example" (default), "none", or a list of profile.json objects. */
     profiles?: "example" | "none" | ProfileJson[];
@@ -51,6 +55,7 @@ export const STEP_KINDS = [
   "mcuAbsent",
   "sync",
   "screenshot",
+  "flipctl",
   "expect",
 ];
 
@@ -63,6 +68,7 @@ export const BOOT_EXPECTATIONS = [
   "flipperContains",
   "reason",
   "linux",
+  "guest",
 ];
 
 export const EXPECT_KINDS = [
@@ -81,6 +87,7 @@ export const EXPECT_KINDS = [
   "log",
   "mcuRestarts",
   "boots",
+  "flipctlOutput",
 ];
 
 export function show(v: unknown): string {
@@ -98,6 +105,12 @@ export function loadScenario(file: string): ScenarioFile {
   if (!data || typeof data !== "object") throw new Error(file + ": must hold a scenario object");
   if (typeof data.name !== "string") throw new Error(file + ': "name" is missing (a string)');
   if (!Array.isArray(data.steps)) throw new Error(file + ': "steps" is missing (a list)');
+  if (data.linux !== undefined && data.linux !== "standin" && data.linux !== "real") {
+    throw new Error(file + ": linux " + show(data.linux) + " is invalid: use standin or real");
+  }
+  if (data.mcu !== undefined && data.mcu !== "node" && data.mcu !== "vm") {
+    throw new Error(file + ": mcu " + show(data.mcu) + " is invalid: use node or vm");
+  }
   data.steps.forEach((s, i) => {
     const k = stepKind(s);
     if (!k) {

@@ -7,10 +7,21 @@ import type { Simulation } from "./engine";
 import type { ProfileJson } from "./example";
 import type { FlipCtl } from "./flipctl";
 import { VmMcu } from "./mcu-vm";
-import { checkExpectations, ExpectationError } from "./scenario-check";
+import { checkExpectations, ExpectationError, realLinux } from "./scenario-check";
 import { asList, BOOT_EXPECTATIONS, type Step, show, stepKind } from "./scenario-schema";
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** `flipctl: "profile snapshots work"` or a list of words -> the flipper-boot arguments. */
+function flipctlWords(v: unknown): string[] {
+  const words = Array.isArray(v)
+    ? v.map(String)
+    : String(v)
+        .split(/\s+/)
+        .filter((w) => w !== "");
+  if (words.length === 0) throw new Error('flipctl needs a flipper-boot command, e.g. "status"');
+  return words;
+}
 
 /** How long an expectation is retried by default (`within`), with NodeMcu and with the VM. */
 export const EXPECT_WITHIN_MS = 15000;
@@ -143,6 +154,9 @@ export class Runner {
         writeFileSync(f, sim.screenPng());
         return;
       }
+      case "flipctl":
+        await realLinux(sim).runOk(flipctlWords(v));
+        return;
       case "expect":
         await this.expect(v as Record<string, unknown>);
         return;

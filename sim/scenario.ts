@@ -2,7 +2,7 @@
 // Simulation (fresh folder, fresh MCU flash, its own bridge) and all of them share one U-Boot
 // session in QEMU. One output line per step; a failed expectation prints expected and actual and
 // saves the screen as a PNG in the output folder. Exit code 1 when anything failed.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -10,6 +10,7 @@ import { Simulation } from "./engine";
 import { ExpectationError } from "./scenario-check";
 import { loadScenario, type ScenarioFile, show, stepLabel } from "./scenario-schema";
 import { Runner } from "./scenario-steps";
+import type { LogLine } from "./types";
 import { SimUboot } from "./uboot";
 
 export interface StepResult {
@@ -64,9 +65,15 @@ export async function runScenario(file: string, o: RunOptions): Promise<Scenario
     profiles,
     bridge: setup.bridge !== false,
     ubootAt: setup.ubootAt,
-    mcu: o.mcu,
+    mcu: sc.mcu ?? o.mcu,
+    linux: sc.linux,
   });
   let failed = false;
+  // SIM_LOG=FILE: every log line (bridge, MCU, U-Boot, the real Linux's console) appended to FILE.
+  const logFile = process.env.SIM_LOG;
+  if (logFile) {
+    sim.on("log", (l: LogLine) => appendFileSync(logFile, l.t + " " + l.source + " " + l.line + "\n"));
+  }
   try {
     await sim.start();
     if (setup.options) await sim.setOptions(setup.options);
@@ -107,6 +114,10 @@ export async function runScenario(file: string, o: RunOptions): Promise<Scenario
         print("      screen saved to " + png);
         print("      screen text: " + show(sim.screenText()));
         if (lb) print("      last boot: " + show(lb.bootargs) + " " + show(lb.flipperLines));
+        if (sim.real) {
+          print("      the real Linux's last lines:");
+          for (const l of sim.logs.filter((x) => x.source === "linux").slice(-25)) print("        " + l.line);
+        }
         failed = true;
         break;
       }

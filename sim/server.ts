@@ -3,6 +3,7 @@
 // power and FlipCTL actions. Loopback by default.
 //
 //   npm start -- [--host 127.0.0.1] [--port 8080] [--store DIR] [--dir DIR] [--uboot-at final|power-on]
+//                [--linux standin|real]
 import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -286,6 +287,10 @@ async function main(): Promise<void> {
       const v = val();
       if (v !== "node" && v !== "vm") throw new Error("--mcu must be node or vm");
       o.mcu = v;
+    } else if (a === "--linux") {
+      const v = val();
+      if (v !== "standin" && v !== "real") throw new Error("--linux must be standin or real");
+      o.linux = v;
     } else if (a === "--uboot-at") {
       const v = val();
       if (v !== "final" && v !== "power-on") throw new Error("--uboot-at must be final or power-on");
@@ -295,6 +300,7 @@ async function main(): Promise<void> {
         "usage: npm start -- [--host 127.0.0.1] [--port 8080] [--store DIR (holds @profiles)] [--dir DIR (sim state)]\n" +
           "                   [--uboot-at final|power-on (U-Boot polls the PENDING block while the menu is open)]\n" +
           "                   [--mcu node|vm (the DeviceScript program in the VM instead of NodeMcu)]\n" +
+          "                   [--linux standin|real (real: the test image's Debian under QEMU, built on first use)]\n" +
           "                   [--store-kind auto|btrfs|folder (default auto: a btrfs image when root can mount one)]\n",
       );
       return;

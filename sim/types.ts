@@ -35,6 +35,11 @@ export interface SimulationOptions {
   storeKind?: "auto" | "btrfs" | "folder";
   /** Makes the Linux stage (what runs after U-Boot); default the stand-in, StandinLinux. */
   linuxStage?: (host: LinuxHost) => LinuxStage;
+  /**
+   * "real": the test image's Debian under QEMU is the Linux stage (sim/linux/live.ts; overrides
+   * linuxStage), the store starts as that image's profiles, FlipCTL runs flipper-boot in the guest.
+   */
+  linux?: "standin" | "real";
 }
 
 export interface LogLine {

@@ -139,7 +139,7 @@ process.on("exit", () => {
   for (const c of live) c.kill("SIGKILL");
 });
 
-const FIXED_CMDLINE = "console=ttyS0 root=LABEL=flipper rootflags=subvolid=5 rw panic=-1";
+export const FIXED_CMDLINE = "console=ttyS0 root=LABEL=flipper rootflags=subvolid=5 rw panic=-1";
 
 /** One boot, until the guest powers off (the report unit does with fbtest.poweroff) or the timeout. */
 export function bootGuest(opts: GuestOptions): Promise<GuestResult> {

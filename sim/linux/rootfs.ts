@@ -27,6 +27,8 @@ export const PACKAGES = [
   "nodejs",
   // flipper-boot's own dependency (fw_setenv), so `dpkg -i` of the package resolves offline
   "libubootenv-tool",
+  // the simulator's FlipCTL panel runs flipper-boot commands in the live guest through guest-exec
+  "qemu-guest-agent",
 ];
 
 export interface RootfsRecipe {

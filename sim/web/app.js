@@ -3,15 +3,18 @@ import { renderBoot } from "./boot.js";
 import { drawScreen } from "./device.js";
 import { renderState } from "./flipctl.js";
 import { connect } from "./link.js";
-import { addLog, setLog } from "./log.js";
+import { addLog, renderLinuxKind, setLog } from "./log.js";
 
 function onMessage(m) {
   if (m.type === "hello") {
     setLog(m.logs);
     renderState(m.state);
+    renderLinuxKind(m.state);
     if (m.boot) renderBoot(m.boot);
-  } else if (m.type === "state") renderState(m.state);
-  else if (m.type === "log") addLog(m.log);
+  } else if (m.type === "state") {
+    renderState(m.state);
+    renderLinuxKind(m.state);
+  } else if (m.type === "log") addLog(m.log);
   else if (m.type === "boot") renderBoot(m.boot);
 }
 

@@ -1,4 +1,5 @@
-// The log pane: the simulator's lines (bridge, MCU, U-Boot, Linux, sim), bridge-only on demand.
+// The log pane: the simulator's lines (bridge, MCU, U-Boot, Linux, sim), bridge-only or Linux-only
+// on demand, and which Linux runs (the stand-in, or the real one whose console the "linux" lines are).
 import { $, esc } from "./dom.js";
 
 const logLines = [];
@@ -17,12 +18,24 @@ export function addLog(line) {
   renderLog();
 }
 
+/** The tag beside the log's title: the stand-in, or the real Linux and its state. */
+export function renderLinuxKind(s) {
+  const el = $("linux-kind");
+  const real = s.realLinux;
+  el.textContent = real ? "real Linux: " + real.state : "stand-in Linux";
+  el.title = real
+    ? "the test image's Debian under QEMU; FlipCTL's actions run flipper-boot in it" +
+      (real.booted && real.booted.profile ? " (booted " + real.booted.profile + ")" : "")
+    : "a simulated Linux that marks boots good (npm start -- --linux real for the real one)";
+}
+
 function renderLog() {
   const only = $("log-bridge-only").checked;
+  const linuxOnly = $("log-linux-only").checked;
   const el = $("log");
   const atEnd = el.scrollTop + el.clientHeight >= el.scrollHeight - 20;
   el.innerHTML = logLines
-    .filter((l) => !only || l.source === "bridge")
+    .filter((l) => (!only || l.source === "bridge") && (!linuxOnly || l.source === "linux"))
     .slice(-400)
     .map(
       (l) =>
@@ -39,3 +52,4 @@ function renderLog() {
   if (atEnd) el.scrollTop = el.scrollHeight;
 }
 $("log-bridge-only").addEventListener("change", renderLog);
+$("log-linux-only").addEventListener("change", renderLog);

@@ -4,7 +4,9 @@
 // MCU over the guest's second serial port and flipper-boot-mark-good.service marks the boot good.
 // Every boot checks several things at once (a boot costs 30-40 s of TCG on an idle machine). Each
 // case group is its own test.serial with its own rig (disk overlay and MCU), so any group can run
-// or be dropped alone. Cases about the initramfs alone use the quick test boot (no systemd).
+// or be dropped alone. Cases about the initramfs alone use the quick test boot (no systemd). The
+// default path with the MCU in the DeviceScript VM, the fallback after failed boots and a reset from
+// the menu run as the simulator's real-Linux scenarios (sim/scenarios/16-18, test/sim-linux-real).
 import test from "ava";
 import { BlockAction, BlockReason } from "../protocol/register-block";
 import { bootedRecord, reportValue } from "../sim/linux/guest";
@@ -101,39 +103,6 @@ test.serial(
 );
 
 test.serial(
-  "a menu pick, then reset from the menu: the old upper becomes a snapshot, the profile starts empty",
-  async (t) => {
-    t.timeout(60 * 60_000, "two boots of a real Debian under TCG");
-    const rig = await LinuxRig.create({ log });
-    t.teardown(() => rig.close());
-    await rig.seed();
-
-    // picked from the menu: work; a file written in it
-    const work = await rig.powerOn({ pick: "Work", extra: "fbtest.run=write-file" });
-    const info3 = describe(work);
-    t.is(work.selection?.profileId, "work", info3);
-    t.is(work.selection?.reason, BlockReason.USER);
-    t.is(reportValue(work.guest, "markers").trim(), "flipper-marker-work", info3);
-    t.is(reportValue(work.guest, "run-write-file"), "wrote /etc/flipper-test-written", info3);
-    t.true(markedGood(work), info3);
-
-    // reset from the menu (hold OK): the old upper becomes a snapshot, the profile starts empty
-    const reset = await rig.powerOn({ pick: "Work", pickAction: "reset", extra: "fbtest.run=show-file" });
-    const info4 = describe(reset);
-    t.is(reset.selection?.action, BlockAction.RESET, info4);
-    t.is(reset.flipperOptions, "flipper.profile=work flipper.base=1.1 flipper.action=reset", info4);
-    const b4 = bootedRecord(reset.guest);
-    t.is(b4.action, "reset", info4);
-    t.regex(b4.staged, /^reset, snapshot \d{8}T\d{6}Z/, info4);
-    t.is(reportValue(reset.guest, "markers").trim(), "", info4);
-    t.is(reportValue(reset.guest, "run-show-file"), "absent", info4);
-    t.regex(reportValue(reset.guest, "snapshots"), /work\/\d{8}T\d{6}Z/, info4);
-    t.true(markedGood(reset), info4);
-    t.is(reset.mcuState.lastGoodId, "work");
-  },
-);
-
-test.serial(
   "recovery from the menu: newest base, throwaway upper, never marked good, every profile reachable",
   async (t) => {
     t.timeout(60 * 60_000, "one boot of a real Debian under TCG");
@@ -156,44 +125,6 @@ test.serial(
       /recovery: only boot and reset boots are marked good/,
     );
     t.is(rec.mcuState.lastGoodId, before, "recovery does not change the last good profile");
-  },
-);
-
-test.serial(
-  "a failing health check is not marked good; after the allowed tries the MCU falls back to the last good profile",
-  async (t) => {
-    t.timeout(90 * 60_000, "three boots of a real Debian under TCG");
-    const rig = await LinuxRig.create({ log });
-    t.teardown(() => rig.close());
-    await rig.bridge(async (d) => {
-      await d.setOptions({ maxTries: 1 });
-    });
-
-    // main boots and is marked good: the last good profile
-    const main = await rig.powerOn();
-    t.true(markedGood(main), describe(main));
-    t.is(main.mcuState.lastGoodId, "main");
-
-    // broken becomes the default; its health check fails: boot-complete.target is never reached
-    await rig.bridge((d) => d.setDefault("broken").then(() => {}));
-    const broken = await rig.powerOn();
-    const info = describe(broken);
-    t.is(broken.selection?.profileId, "broken", info);
-    t.is(reportValue(broken.guest, "boot-complete"), "inactive", info);
-    t.false(markedGood(broken), info);
-    t.is(broken.mcuState.lastBoot.good, 0, info);
-    t.deepEqual(
-      broken.mcuState.tries.map((x) => [x.id, x.tries]),
-      [["broken", 1]],
-    );
-
-    // out of tries: the MCU falls back to main, which boots and is marked good
-    const back = await rig.powerOn();
-    const info2 = describe(back);
-    t.is(back.selection?.profileId, "main", info2);
-    t.is(back.selection?.reason, BlockReason.FALLBACK, info2);
-    t.regex(back.uboot?.flipperLines.join("\n") ?? "", /booting profile main base 1\.0 \(reason fallback/);
-    t.true(markedGood(back), info2);
   },
 );
 
@@ -271,40 +202,6 @@ test.serial(
     );
     t.is(reportValue(nobase.guest, "markers").trim(), "", "main's upper is not mounted");
     assertNoProfileChanged(t, nobase, info5);
-  },
-);
-
-test.serial(
-  "the MCU in the DeviceScript VM: U-Boot reads its block, the guest syncs it and marks the boot good",
-  async (t) => {
-    t.timeout(60 * 60_000, "one boot of a real Debian under TCG, and the machine's one DeviceScript VM");
-    const rig = await LinuxRig.create({ log, mcu: "vm" });
-    t.teardown(() => rig.close());
-    t.is(rig.device.kind, "vm");
-    // The list as the bridge keeps it, over the VM's UART; a one-shot for work.
-    await rig.bridge(async (d) => {
-      await d.setNext("work", "boot");
-    });
-    const seeded = await rig.device.state();
-    t.is(seeded.profileCount, TEST_PROFILES.length);
-    t.is(seeded.nextId, "work");
-
-    const r = await rig.powerOn();
-    const info = describe(r);
-    t.is(r.selection?.profileId, "work", info);
-    t.is(r.selection?.reason, BlockReason.ONE_SHOT, info);
-    t.regex(r.uboot?.flipperLines.join("\n") ?? "", /booting profile work base 1\.1/, info);
-    t.is(r.flipperOptions, "flipper.profile=work flipper.base=1.1", info);
-    t.deepEqual(r.guest.flipperLines, ["flipper: booted profile work on base 1.1 (action boot)"], info);
-    t.is(reportValue(r.guest, "markers").trim(), "flipper-marker-work", info);
-    t.is(reportValue(r.guest, "daemon"), "active", info);
-    t.true(markedGood(r), info);
-    // The VM's own state, read over its UART after the guest powered off.
-    t.is(r.mcuState.lastBoot.id, "work", info);
-    t.is(r.mcuState.lastBoot.good, 1, info);
-    // mcu/core counts only boots of the default way toward the last good profile, not a one-shot.
-    t.is(r.mcuState.lastGoodId, "", info);
-    t.is(r.mcuState.nextId, "", "the one-shot is spent");
   },
 );
 

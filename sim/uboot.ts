@@ -20,6 +20,7 @@ import {
   QemuUboot,
   type Responder,
 } from "../uboot-script/qemu";
+import { hex as hexDigits } from "../protocol/bytes";
 
 export interface UbootBootInput {
   /** 64 bytes at the MCU's register 0x0600; null = no MCU answers on I2C. */
@@ -54,7 +55,8 @@ export interface UbootBootResult {
 const A_ENV = 0x10800000;
 const A_BLOCK = 0x10900000;
 const A_SCRIPT = 0x10b00000;
-const hex = (n: number) => n.toString(16);
+/** A number as U-Boot reads it (hex, no prefix). */
+const hex = (n: number) => hexDigits(n, 1);
 
 /** Every file under `dir` (relative path -> content), skipping dotfiles (atomic-write leftovers). */
 export function readTree(dir: string): FileTree {

@@ -19,6 +19,7 @@ import {
   QemuUboot,
   type UbootBoard,
 } from "./qemu";
+import { hex } from "../protocol/bytes";
 
 export interface UbootCase {
   /** Label for reports. */
@@ -92,7 +93,7 @@ const H_ENV = 0x100000;
 const H_BLOCK = 0x200000;
 const H_LATER = 0x300000;
 const H_SCRIPT = 0x400000;
-const h = (n: number) => n.toString(16);
+const h = (n: number) => hex(n, 1);
 
 function binaryEnv(vars: Record<string, string>): Buffer {
   const parts: Buffer[] = [];

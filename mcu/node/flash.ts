@@ -3,6 +3,7 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { FLASH_KEY_MAX, FLASH_VALUE_MAX } from "../core/records";
 import type { FlashReader, FlashWrite } from "../core/store";
+import { hexBytes } from "../../protocol/bytes";
 
 export class MemoryFlash implements FlashReader {
   data = new Map<string, number[]>();
@@ -77,10 +78,6 @@ export class MemoryFlash implements FlashReader {
   protected persist(): void {}
 }
 
-function toHex(v: number[]): string {
-  return Buffer.from(v).toString("hex");
-}
-
 /** Flash in a JSON file `{"key": "hex bytes"}`, rewritten atomically (temp file + rename) on each write. */
 export class FileFlash extends MemoryFlash {
   path: string;
@@ -104,7 +101,7 @@ export class FileFlash extends MemoryFlash {
 
   protected override persist(): void {
     const obj: Record<string, string> = {};
-    for (const k of this.keys()) obj[k] = toHex(this.data.get(k)!);
+    for (const k of this.keys()) obj[k] = hexBytes(this.data.get(k)!);
     const tmp = this.path + ".tmp";
     writeFileSync(tmp, JSON.stringify(obj, null, 1) + "\n");
     renameSync(tmp, this.path);

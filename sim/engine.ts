@@ -22,10 +22,11 @@ import { type Daemon, type DaemonStatus, startDaemon } from "../soc-bridge/daemo
 import { readStore } from "../soc-bridge/profile-store";
 import { runBoot } from "./boot";
 import { EXAMPLE_PROFILES, type ProfileJson, prepareBootPartition } from "./example";
-import { FlipCtl } from "./flipctl";
-import { RealLinux, testImageProfiles } from "./linux/live";
-import { GuestFlipCtl, REAL_NO_FAIL } from "./linux/live-flipctl";
-import { type LinuxStage, StandinLinux } from "./linux-stage";
+import type { FlipCtl } from "./flipctl";
+import { type RealLinux, testImageProfiles } from "./linux/live";
+import { chooseLinux } from "./linux-choice";
+import { type GuestFlipCtl, REAL_NO_FAIL } from "./linux/live-flipctl";
+import type { LinuxStage } from "./linux-stage";
 import {
   blankPng,
   makeMcu,
@@ -42,7 +43,7 @@ import { openStore } from "./store";
 import type { BootRecord, LogLine, PowerState, SimulationOptions } from "./types";
 import { SimUboot } from "./uboot";
 import { VmMcu } from "./mcu-vm";
-import { bridgeView, storeView } from "./views";
+import { simulationView } from "./views";
 import { UART_BAUD } from "../protocol/frame";
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -71,6 +72,7 @@ export class Simulation extends EventEmitter {
   power: PowerState = "off";
   ubootAt: "final" | "power-on";
   mcuAbsent = false;
+  readonly mcuKind: "node" | "vm";
   /** Boots that will fail (no mark-good) before the next good one. */
   failNext = 0;
   /** Profiles that always fail to boot (until cleared). */
@@ -94,41 +96,16 @@ export class Simulation extends EventEmitter {
     this.storeDir = o.storeDir ? resolve(o.storeDir) : join(this.dir, "store");
     this.bootDir = join(this.dir, "boot");
     this.env = new SavedEnv(this.dir);
-    this.real =
-      o.linux === "real"
-        ? new RealLinux({
-            log: (source, line) => this.log(source, line),
-            emit: (event) => this.emit(event),
-            mcuTty: () => this.ptySoc,
-            beforeBoot: () => this.stopHostBridge(),
-            mcuMarkedGood: (profile) => this.mcuMarkedGood(profile),
-          })
-        : null;
-    this.flipctl = this.real
-      ? new GuestFlipCtl(
-          this.storeDir,
-          (line) => this.log("sim", line),
-          () => this.emit("state"),
-          this.real,
-        )
-      : new FlipCtl(
-          this.storeDir,
-          (line) => this.log("sim", line),
-          () => this.emit("state"),
-        );
+    this.mcuKind = o.mcu === "vm" ? "vm" : "node";
+    const choice = chooseLinux(this, o, () => this.ptySoc);
+    this.real = choice.real;
+    this.flipctl = choice.flipctl;
+    this.linux = choice.linux;
     this.ptyMcu = join(this.dir, "pty-mcu");
     this.ptySoc = join(this.dir, "pty-soc");
     this.ownsUboot = !o.uboot;
     this.ubootAt = o.ubootAt ?? "final";
     this.uboot = o.uboot ?? new SimUboot();
-    const makeLinux = o.linuxStage ?? ((host) => new StandinLinux(host));
-    this.linux =
-      this.real ??
-      makeLinux({
-        flipctl: this.flipctl,
-        bridge: () => this.bridge,
-        mcuPresent: () => this.mcu !== null,
-      });
   }
 
   log(source: LogLine["source"], line: string): void {
@@ -190,7 +167,7 @@ export class Simulation extends EventEmitter {
   };
 
   private async startMcu(): Promise<void> {
-    const mcu = makeMcu(this.o.mcu ?? "node", this.ptyMcu, this.dir);
+    const mcu = makeMcu(this.mcuKind, this.ptyMcu, this.dir);
     mcu.on("frame", this.onFrame);
     mcu.on("final", this.onFinal);
     const dec = new FrameDecoder(MAX_WIRE_FRAME);
@@ -449,24 +426,7 @@ export class Simulation extends EventEmitter {
     return profile !== null && this.failingProfiles.has(profile);
   }
 
-  // ---- the bridge on Linux -----------------------------------------------------------------------
-
   // ---- the real Linux (linux: "real", sim/linux/live.ts) --------------------------------------------
-
-  /** The host's bridge steps aside for good: the guest's flipper-boot.service is the bridge now. */
-  private async stopHostBridge(): Promise<void> {
-    if (!this.bridge) return;
-    await this.killBridge();
-    this.log("sim", "the host bridge stopped: the real Linux's flipper-boot.service is the bridge now");
-  }
-
-  /** Whether the MCU holds this boot of `profile` as marked good (null: it cannot tell). */
-  private async mcuMarkedGood(profile: string | null): Promise<boolean | null> {
-    if (!this.mcu || profile === null) return null;
-    // NodeMcu directly; the VM through the guest's own bridge (the host's bridge is stopped).
-    const st = await this.mcuState();
-    return st?.lastBoot ? st.lastBoot.id === profile && st.lastBoot.good : null;
-  }
 
   /** Default, next and menu options as flipper-boot commands in the guest (after the first boot). */
   private async guestCommand(what: string, a: Record<string, unknown>): Promise<void> {
@@ -532,24 +492,8 @@ export class Simulation extends EventEmitter {
     return mcuStored(this.mcu);
   }
 
-  async snapshot() {
-    const store = await storeView(this.storeDir);
-    return {
-      power: this.power,
-      ubootAt: this.ubootAt,
-      mcuKind: this.o.mcu === "vm" ? "vm" : "node",
-      mcuAbsent: this.mcuAbsent,
-      failNext: this.failNext,
-      screen: this.mcu ? this.mcu.screenName() : null,
-      profiles: store.profiles,
-      skipped: store.skipped,
-      mcu: await this.mcuState(),
-      bridge: this.bridge ? bridgeView(this.bridge.status()) : null,
-      lastBoot: this.lastBoot(),
-      dir: this.dir,
-      store: { kind: this.flipctl.store.kind, why: this.flipctl.store.why },
-      linux: this.linux.name,
-      realLinux: this.real ? this.real.view() : null,
-    };
+  /** The whole state as plain JSON (the page, the scenarios). */
+  snapshot() {
+    return simulationView(this);
   }
 }

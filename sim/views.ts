@@ -2,6 +2,7 @@
 import { ProfileFlag } from "../protocol/profile";
 import type { DaemonStatus } from "../soc-bridge/daemon";
 import { readStore } from "../soc-bridge/profile-store";
+import type { Simulation } from "./engine";
 
 /** The store's valid profiles as the page lists them, and the bridge's messages for the others. */
 export async function storeView(storeDir: string) {
@@ -33,5 +34,27 @@ export function bridgeView(s: DaemonStatus) {
     lastSync: s.lastSync,
     fallback: s.fallback,
     mcuInstance: s.mcu ? s.mcu.instance : null,
+  };
+}
+
+/** The simulation's whole state as plain JSON (Simulation.snapshot). */
+export async function simulationView(sim: Simulation) {
+  const store = await storeView(sim.storeDir);
+  return {
+    power: sim.power,
+    ubootAt: sim.ubootAt,
+    mcuKind: sim.mcuKind,
+    mcuAbsent: sim.mcuAbsent,
+    failNext: sim.failNext,
+    screen: sim.mcu ? sim.mcu.screenName() : null,
+    profiles: store.profiles,
+    skipped: store.skipped,
+    mcu: await sim.mcuState(),
+    bridge: sim.bridge ? bridgeView(sim.bridge.status()) : null,
+    lastBoot: sim.lastBoot(),
+    dir: sim.dir,
+    store: { kind: sim.flipctl.store.kind, why: sim.flipctl.store.why },
+    linux: sim.linux.name,
+    realLinux: sim.real ? sim.real.view() : null,
   };
 }

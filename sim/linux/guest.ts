@@ -141,12 +141,9 @@ process.on("exit", () => {
 
 export const FIXED_CMDLINE = "console=ttyS0 root=LABEL=flipper rootflags=subvolid=5 rw panic=-1";
 
-/** One boot, until the guest powers off (the report unit does with fbtest.poweroff) or the timeout. */
-export function bootGuest(opts: GuestOptions): Promise<GuestResult> {
-  const { accel } = chooseAccel();
-  const quick = opts.quick ? ` init=${QUICK_INIT}` : "";
-  const cmdline = `${FIXED_CMDLINE}${opts.verbose ? "" : " quiet"}${quick} ${opts.cmdline}`.trim();
-  const args = [
+/** QEMU's machine for the test guest: the kernel, initramfs and disk of `files`, the console on stdio. */
+export function guestMachineArgs(accel: string, files: GuestFiles, cmdline: string): string[] {
+  return [
     "-accel",
     accel,
     ...(accel === "kvm" ? ["-cpu", "host"] : []),
@@ -159,15 +156,25 @@ export function bootGuest(opts: GuestOptions): Promise<GuestResult> {
     "none",
     "-no-reboot",
     "-kernel",
-    opts.files.kernel,
+    files.kernel,
     "-initrd",
-    opts.files.initrd,
+    files.initrd,
     "-append",
     cmdline,
     "-drive",
-    `file=${opts.files.disk},format=qcow2,if=virtio`,
+    `file=${files.disk},format=qcow2,if=virtio`,
     "-serial",
     "stdio",
+  ];
+}
+
+/** One boot, until the guest powers off (the report unit does with fbtest.poweroff) or the timeout. */
+export function bootGuest(opts: GuestOptions): Promise<GuestResult> {
+  const { accel } = chooseAccel();
+  const quick = opts.quick ? ` init=${QUICK_INIT}` : "";
+  const cmdline = `${FIXED_CMDLINE}${opts.verbose ? "" : " quiet"}${quick} ${opts.cmdline}`.trim();
+  const args = [
+    ...guestMachineArgs(accel, opts.files, cmdline),
     "-chardev",
     "pty,id=mcu",
     "-serial",

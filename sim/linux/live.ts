@@ -8,7 +8,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { GuestAgent } from "./guest-agent";
-import { chooseAccel, FIXED_CMDLINE, type GuestFiles, makeGuestFiles } from "./guest";
+import { chooseAccel, FIXED_CMDLINE, type GuestFiles, guestMachineArgs, makeGuestFiles } from "./guest";
 import { ensureImage, profileJson, TEST_PROFILES } from "./image";
 import { LINUX_BUILD_DIR } from "./rootfs";
 
@@ -75,27 +75,7 @@ export class LiveGuest {
     const qga = join(o.dir, "qga.sock");
     const cmdline = `${FIXED_CMDLINE} quiet ${o.flipperOptions}`.trim();
     const args = [
-      "-accel",
-      accel,
-      ...(accel === "kvm" ? ["-cpu", "host"] : []),
-      "-m",
-      "1024",
-      "-smp",
-      "2",
-      "-nodefaults",
-      "-display",
-      "none",
-      "-no-reboot",
-      "-kernel",
-      o.files.kernel,
-      "-initrd",
-      o.files.initrd,
-      "-append",
-      cmdline,
-      "-drive",
-      `file=${o.files.disk},format=qcow2,if=virtio`,
-      "-serial",
-      "stdio",
+      ...guestMachineArgs(accel, o.files, cmdline),
       // ttyS1: the MCU's UART, the same pty the host's stand-in bridge uses when no guest runs.
       "-chardev",
       `serial,id=mcu,path=${o.mcuTty}`,

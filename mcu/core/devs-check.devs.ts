@@ -168,18 +168,23 @@ function bigRecord(i: number) {
     origin: pad("o", 31, "q"),
   };
 }
-await request(MessageType.LIST_BEGIN, encodeListBegin({ generation: 8, count: 32 }));
-let crc = crcStart();
-for (let i = 0; i < 32; i++) {
-  const rec = bigRecord(i);
-  const enc = encodeRecord(rec);
-  crc = crcUpdate(crc, enc, 0, enc.length);
-  await request(MessageType.LIST_ITEM, encodeListItem({ generation: 8, index: i, record: rec }));
+/** Sends 32 of the largest records (bigRecord(first..first+31)) as one list at `generation`. */
+async function pushList32(generation: number, first: number): Promise<void> {
+  await request(MessageType.LIST_BEGIN, encodeListBegin({ generation: generation, count: 32 }));
+  let crc = crcStart();
+  for (let i = 0; i < 32; i++) {
+    const rec = bigRecord(i + first);
+    const enc = encodeRecord(rec);
+    crc = crcUpdate(crc, enc, 0, enc.length);
+    await request(MessageType.LIST_ITEM, encodeListItem({ generation: generation, index: i, record: rec }));
+  }
+  await request(
+    MessageType.LIST_COMMIT,
+    encodeListCommit({ generation: generation, count: 32, listCrc: crcFinish(crc) }),
+  );
 }
-await request(
-  MessageType.LIST_COMMIT,
-  encodeListCommit({ generation: 8, count: 32, listCrc: crcFinish(crc) }),
-);
+
+await pushList32(8, 0);
 check("32 profiles committed", core.profiles().length === 32 && core.generation() === 8);
 await delay(1);
 await settle(core);
@@ -205,18 +210,7 @@ console.log("band fills " + bandFills);
 check("bands skip text outside", bandFills > 100 && bandFills < 3000);
 
 // Replace the 32 with 32 others (the old list stays in RAM until the commit: the heap's worst case).
-await request(MessageType.LIST_BEGIN, encodeListBegin({ generation: 9, count: 32 }));
-crc = crcStart();
-for (let i = 0; i < 32; i++) {
-  const rec = bigRecord(i + 40);
-  const enc = encodeRecord(rec);
-  crc = crcUpdate(crc, enc, 0, enc.length);
-  await request(MessageType.LIST_ITEM, encodeListItem({ generation: 9, index: i, record: rec }));
-}
-await request(
-  MessageType.LIST_COMMIT,
-  encodeListCommit({ generation: 9, count: 32, listCrc: crcFinish(crc) }),
-);
+await pushList32(9, 40);
 check("32 replaced by 32", core.profiles().length === 32 && core.generation() === 9);
 await delay(1);
 // A restart: the old core is dropped (one core fits the heap), a new one loads the 32 profiles.

@@ -26,6 +26,7 @@ import {
   type BootReport,
   type McuState,
   MessageType,
+  noBootReport,
   PROTOCOL_VERSION,
   Result,
 } from "../../protocol/messages";
@@ -41,18 +42,6 @@ export interface TestDoubleOptions {
   answering?: boolean;
 }
 
-const EMPTY_BOOT: BootReport = {
-  sequence: 0,
-  action: 0,
-  reason: 0,
-  flags: 0,
-  tryNumber: 0,
-  maxTries: 0,
-  id: "",
-  base: "",
-  good: 0,
-};
-
 export class TestDoubleMcu {
   send: (bytes: Bytes) => void = () => {};
   list: ProfileRecord[] = [];
@@ -64,7 +53,7 @@ export class TestDoubleMcu {
   nextId = "";
   options = { timeoutSeconds: 3, showMenu: 0, maxTries: 3 };
   lastGoodId = "";
-  lastBoot: BootReport = { ...EMPTY_BOOT };
+  lastBoot: BootReport = noBootReport();
   commits = 0;
   requests: Frame[] = [];
   answering: boolean;

@@ -39,7 +39,9 @@ export function bridgeView(s: DaemonStatus) {
 
 /** The simulation's whole state as plain JSON (Simulation.snapshot). */
 export async function simulationView(sim: Simulation) {
-  const store = await storeView(sim.storeDir);
+  // With the real Linux booted, the store lives in the guest: the table shows it as last read.
+  const mirror = sim.real?.storeMirror ?? null;
+  const store = await storeView(mirror ?? sim.storeDir);
   return {
     power: sim.power,
     ubootAt: sim.ubootAt,
@@ -53,7 +55,12 @@ export async function simulationView(sim: Simulation) {
     bridge: sim.bridge ? bridgeView(sim.bridge.status()) : null,
     lastBoot: sim.lastBoot(),
     dir: sim.dir,
-    store: { kind: sim.flipctl.store.kind, why: sim.flipctl.store.why },
+    store: mirror
+      ? {
+          kind: "guest",
+          why: "the real Linux's btrfs store, read after its boot and after each FlipCTL command",
+        }
+      : { kind: sim.flipctl.store.kind, why: sim.flipctl.store.why },
     linux: sim.linux.name,
     realLinux: sim.real ? sim.real.view() : null,
   };

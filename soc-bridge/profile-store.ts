@@ -19,7 +19,7 @@ import {
 export const PROFILES_DIR = "@profiles";
 export const PROFILE_FILE = "profile.json";
 /** Largest profile.json read; anything bigger is refused unread (a profile.json is a few hundred bytes). */
-const PROFILE_FILE_MAX = 64 * 1024;
+export const PROFILE_FILE_MAX = 64 * 1024;
 
 /** A profile as the bridge knows it: the MCU record plus what only U-Boot needs. */
 export interface StoredProfile {

@@ -1,6 +1,8 @@
 // FlipCTL on the real Linux: the panel's store actions, default, next and menu options as the real
 // `flipper-boot` commands in the running guest (sim/linux/live.ts), on the guest's own btrfs store.
-// The host's folder only mirrors the test image's profiles as they were before the first boot.
+// Before the first boot the host's folder holds the test image's profiles; after it, FlipCTL reads
+// the guest's store as RealLinux last read it (guest-store.ts).
+import { join } from "node:path";
 import type { ProfileJson } from "../example";
 import { FlipCtl } from "../flipctl";
 import type { RealLinux } from "./live";
@@ -46,6 +48,12 @@ export class GuestFlipCtl extends FlipCtl {
     private real: RealLinux,
   ) {
     super(storeDir, log, changed);
+  }
+
+  /** A profile's profile.json: in the guest's store once it was read, else in the host's folder. */
+  override profileFile(id: string): string {
+    const mirror = this.real.storeMirror;
+    return mirror ? join(mirror, "@profiles", id, "profile.json") : super.profileFile(id);
   }
 
   /** One FlipCTL action in the guest (its output goes to the log); a non-zero exit is an error. */

@@ -8,6 +8,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { GuestAgent } from "./guest-agent";
+import { listProfilesScript, writeProfileListing } from "./guest-store";
 import { chooseAccel, FIXED_CMDLINE, type GuestFiles, guestMachineArgs, makeGuestFiles } from "./guest";
 import { ensureImage, profileJson, TEST_PROFILES } from "./image";
 import { LINUX_BUILD_DIR } from "./rootfs";
@@ -179,6 +180,12 @@ export class LiveGuest {
     return { argv: ["flipper-boot", ...args], exitCode: r.exitCode, output: r.output };
   }
 
+  /** A shell command in the guest (no /etc/default settings), its exit status and output. */
+  async shell(script: string, timeoutMs = 60_000): Promise<{ exitCode: number; output: string }> {
+    if (this.exited) throw new Error("the guest is not running");
+    return this.agent.exec("/bin/sh", ["-c", script], timeoutMs);
+  }
+
   /**
    * Clean power-off through the guest agent (systemd shuts down, btrfs commits), QEMU killed when it
    * has not exited within `timeoutMs`.
@@ -248,6 +255,12 @@ export class RealLinux {
   state = "off";
   guest: LiveGuest | null = null;
   lastCommand: CommandResult | null = null;
+  /**
+   * The guest's store as last read (a folder laid out like it, see guest-store.ts), or null before
+   * the first boot: then the host's store is the one to show.
+   */
+  storeMirror: string | null = null;
+  private mirrorTurn = 0;
   private files: GuestFiles | null = null;
   private dir: string | null = null;
   private building: Promise<void> | null = null;
@@ -332,6 +345,7 @@ export class RealLinux {
       };
     }
     this.state = "running";
+    await this.refreshStore();
     this.host.emit("state");
     const profile = g.booted.profile || null;
     const what = `${g.booted.profile || "recovery"} (base ${g.booted.base ?? "?"}, action ${g.booted.action ?? "?"})`;
@@ -357,8 +371,29 @@ export class RealLinux {
     for (const l of r.output.split("\n")) if (l.trim()) this.host.log("linux", l);
     if (r.exitCode !== 0) this.host.log("linux", `(exit ${r.exitCode})`);
     this.lastCommand = r;
+    await this.refreshStore();
     this.host.emit("state");
     return r;
+  }
+
+  /**
+   * Reads the running guest's @profiles into a fresh mirror folder (two take turns, so a reader of
+   * the previous one is not cut off); the previous mirror stays when the guest cannot be read.
+   */
+  async refreshStore(): Promise<void> {
+    const g = this.guest;
+    if (!g || g.exited || !this.dir) return;
+    try {
+      const r = await g.shell(listProfilesScript());
+      if (r.exitCode !== 0)
+        throw new Error(`the listing exited ${r.exitCode} (no store at /run/flipper/top?)`);
+      this.mirrorTurn = 1 - this.mirrorTurn;
+      const dir = join(this.dir, `guest-store-${this.mirrorTurn}`);
+      writeProfileListing(r.output, dir);
+      this.storeMirror = dir;
+    } catch (e) {
+      this.host.log("linux", `the guest's profile store could not be read: ${(e as Error).message}`);
+    }
   }
 
   /**
@@ -430,5 +465,6 @@ export class RealLinux {
     await this.building?.catch(() => {});
     if (this.dir) rmSync(this.dir, { recursive: true, force: true });
     this.dir = null;
+    this.storeMirror = null;
   }
 }

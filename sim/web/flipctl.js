@@ -69,12 +69,16 @@ export function renderState(s) {
   if (m) for (const t of m.tries) tries.set(t.id, t);
   const tbody = $("profiles");
   const rows = [];
-  const btrfs = !!(s.store && s.store.kind === "btrfs");
+  const storeKind = s.store ? s.store.kind : "folder";
   const kind = $("store-kind");
-  kind.textContent = btrfs ? "btrfs store" : "folder store";
-  kind.title = btrfs
-    ? "a real btrfs image: create, clone, reset and delete run the lifecycle commands"
-    : "plain folders of profile.json: " + ((s.store && s.store.why) || "");
+  kind.textContent =
+    storeKind === "guest" ? "guest's store" : storeKind === "btrfs" ? "btrfs store" : "folder store";
+  kind.title =
+    storeKind === "guest"
+      ? s.store.why
+      : storeKind === "btrfs"
+        ? "a real btrfs image: create, clone, reset and delete run the lifecycle commands"
+        : "plain folders of profile.json: " + ((s.store && s.store.why) || "");
   for (const p of s.profiles) {
     const tags = [];
     if (m && m.default === p.id) tags.push('<span class="tag default">default</span>');
@@ -113,7 +117,7 @@ export function renderState(s) {
         '<button class="btn" data-act="hide">' +
         (p.hidden ? "show" : "hide") +
         "</button>" +
-        (btrfs ? '<button class="btn" data-act="reset">reset</button>' : "") +
+        (storeKind !== "folder" ? '<button class="btn" data-act="reset">reset</button>' : "") +
         '<button class="btn danger" data-act="delete">delete</button>' +
         "</div></td></tr>",
     );

@@ -57,6 +57,8 @@ const PARTS: Array<{ folder: string; what: string; files: Array<[string, string,
         "usr/share/initramfs-tools/scripts/local-bottom/flipper-boot",
         0o755,
       ],
+      // Sourced by the script above (initramfs-tools copies every file under scripts/ in).
+      ["scripts/flipper-boot-lifecycle", "usr/share/initramfs-tools/scripts/flipper-boot-lifecycle", 0o644],
     ],
   },
   {

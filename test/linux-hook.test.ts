@@ -205,14 +205,14 @@ interface HookRun {
  * Runs the script as initramfs-tools would (the top level mounted at rootmnt first), in a private
  * mount namespace that ends with the command: no mount outlives it.
  */
-function runHook(s: Store, cmdline: string): HookRun {
+function runHook(s: Store, cmdline: string, env = ""): HookRun {
   const run = mkdtempSync(join(s.dir, "run-"));
   const rootmnt = join(run, "root");
   mkdirSync(rootmnt);
   writeFileSync(join(run, "cmdline"), cmdline);
   const inner = [
     `mount -o subvolid=5,ro ${s.loop} ${rootmnt}`,
-    `rootmnt=${rootmnt} ROOT=${s.loop} FLIPPER_RUN=${run}/flipper FLIPPER_CMDLINE=${run}/cmdline dash ${SCRIPT}`,
+    `${env} rootmnt=${rootmnt} ROOT=${s.loop} FLIPPER_RUN=${run}/flipper FLIPPER_CMDLINE=${run}/cmdline dash ${SCRIPT}`,
     `echo "@@ETC"; ls ${rootmnt}/etc`,
     `echo "@@HOME"; ls ${rootmnt}/home`,
     `echo "@@ROOT"; findmnt -no FSTYPE ${rootmnt} | tail -n 1`,
@@ -392,5 +392,54 @@ test.serial(
     t.regex(repaired.out, /flipper: put profile work back after an interrupted undo/);
     t.is(repaired.booted.profile, "work", repaired.out);
     t.true(repaired.etc.includes("flipper-marker-work"));
+    // a power cut between a reset's two renames: the upper sits aside as upper.old, and the work
+    // folder is gone too (a later command cleaned it): booting that profile puts the upper back
+    sh("mount", [s.loop, join(s.dir, "m")]);
+    try {
+      sh("rm", ["-rf", join(s.dir, "m/.flipper-tmp/undo-work-cut")]);
+      sh("mv", [join(s.dir, "m/@profiles/work/upper"), join(s.dir, "m/@profiles/work/upper.old")]);
+    } finally {
+      sh("umount", [join(s.dir, "m")]);
+    }
+    const plain = runHook(s, "flipper.profile=main flipper.base=1.0");
+    t.is(plain.booted.profile, "main", plain.out);
+    t.notRegex(plain.out, /put the upper/, "another profile's boot leaves work as it is");
+    const back = runHook(s, "flipper.profile=work flipper.base=1.1");
+    t.regex(back.out, /flipper: put the upper of work back after an interrupted reset/);
+    t.is(back.booted.profile, "work", back.out);
+    t.true(back.etc.includes("flipper-marker-work"));
+  },
+);
+
+test.serial(
+  "real btrfs: without its lifecycle part the script still boots, and says what it cannot do",
+  (t) => {
+    const s = makeStore(t);
+    const missing = "FLIPPER_LIFECYCLE=/nonexistent/flipper-boot-lifecycle";
+    const plain = runHook(s, "flipper.profile=work flipper.base=1.1", missing);
+    t.is(plain.booted.profile, "work", plain.out);
+    t.is(
+      plain.out.trim(),
+      "flipper: booted profile work on base 1.1 (action boot)",
+      "a plain boot never needs it",
+    );
+    sh("mount", [s.loop, join(s.dir, "m")]);
+    try {
+      writeFileSync(join(s.dir, "m/@staged/work"), "action=reset\n");
+    } finally {
+      sh("umount", [join(s.dir, "m")]);
+    }
+    const staged = runHook(s, "flipper.profile=work flipper.base=1.1", missing);
+    t.regex(staged.out, /flipper: \/nonexistent\/flipper-boot-lifecycle is missing from the initramfs/);
+    t.is(staged.booted.profile, "work");
+    t.is(staged.booted.staged, "");
+    t.true(staged.etc.includes("flipper-marker-work"), "nothing reset");
+    const reset = runHook(s, "flipper.profile=work flipper.base=1.1 flipper.action=reset", missing);
+    t.is(reset.booted.action, "recovery", reset.out);
+    t.regex(reset.booted.deviation, /reset of profile work failed/);
+    inStore(s, (top) => {
+      t.is(sh("ls", [join(top, "@staged")]).trim(), "work", "the staged change waits for a whole initramfs");
+      t.is(readFileSync(join(top, "@profiles/work/upper/etc/flipper-marker-work"), "utf8"), "work\n");
+    });
   },
 );

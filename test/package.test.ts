@@ -100,6 +100,7 @@ test("contents: the agreed paths, and only that arch's binding", (t) => {
       ...(initramfs
         ? [
             "/usr/share/initramfs-tools/hooks/flipper-boot",
+            "/usr/share/initramfs-tools/scripts/flipper-boot-lifecycle",
             "/usr/share/initramfs-tools/scripts/local-bottom/flipper-boot",
           ]
         : []),

@@ -203,7 +203,13 @@ async function buildImage(progress: (line: string) => void): Promise<void> {
         if (/^(update-initramfs|W:|E:)/.test(l)) progress(`image: ${l}`);
       });
       const initrdList = sh("chroot", [b0, "lsinitramfs", "/initrd.img"]);
-      for (const need of ["scripts/local-bottom/flipper-boot", "usr/bin/btrfs", "usr/bin/rm", "overlay.ko"]) {
+      for (const need of [
+        "scripts/local-bottom/flipper-boot",
+        "scripts/flipper-boot-lifecycle",
+        "usr/bin/btrfs",
+        "usr/bin/rm",
+        "overlay.ko",
+      ]) {
         if (!initrdList.includes(need)) throw new Error(`the initramfs lacks ${need}: the hook did not run`);
       }
     } finally {

@@ -26,6 +26,8 @@ const TYPES: Record<string, string> = {
 const FILES = [
   "index.html",
   "style.css",
+  "device.css",
+  "panels.css",
   "app.js",
   "boot.js",
   "device.js",
@@ -64,7 +66,8 @@ function str(v: unknown, what: string): string {
   return v;
 }
 
-export async function startServer(o: ServerOptions = {}): Promise<SimServer> {
+/** A started simulation with these options (closed again when its start fails). */
+async function startSimulation(o: SimulationOptions): Promise<Simulation> {
   const sim = new Simulation(o);
   try {
     await sim.start();
@@ -72,6 +75,13 @@ export async function startServer(o: ServerOptions = {}): Promise<SimServer> {
     await sim.close();
     throw e;
   }
+  return sim;
+}
+
+export async function startServer(o: ServerOptions = {}): Promise<SimServer> {
+  let sim = await startSimulation(o);
+  /** Set while the page's Linux switch replaces the simulation: requests wait for the new one. */
+  let switching: string | null = null;
   const clients = new Set<WebSocket>();
   const held = new Set<string>();
   let stateTimer: NodeJS.Timeout | null = null;
@@ -86,15 +96,65 @@ export async function startServer(o: ServerOptions = {}): Promise<SimServer> {
       broadcast(JSON.stringify({ type: "state", state: await sim.snapshot() }));
     }, 30);
   };
-  sim.on("frame", (px: Uint8Array) => broadcast(Buffer.from(px)));
-  sim.on("log", (l: LogLine) => broadcast(JSON.stringify({ type: "log", log: l })));
-  sim.on("boot", (b: BootRecord) => broadcast(JSON.stringify({ type: "boot", boot: b })));
-  sim.on("state", pushState);
+  const attach = (s: Simulation) => {
+    s.on("frame", (px: Uint8Array) => broadcast(Buffer.from(px)));
+    s.on("log", (l: LogLine) => broadcast(JSON.stringify({ type: "log", log: l })));
+    s.on("boot", (b: BootRecord) => broadcast(JSON.stringify({ type: "boot", boot: b })));
+    s.on("state", pushState);
+  };
+  attach(sim);
+  const hello = async () =>
+    JSON.stringify({
+      type: "hello",
+      state: await sim.snapshot(),
+      logs: sim.logs.slice(-300),
+      boot: sim.lastBoot(),
+    });
+
+  /**
+   * The page's Linux switch: a new simulation with the other Linux (the same options otherwise),
+   * started after the old one closed (its QEMUs, ports and the VM's lock go first). Every page
+   * gets the new one's hello; when it cannot start, the old kind starts again and the error stays.
+   */
+  const switchLinux = async (kind: "standin" | "real") => {
+    const now = sim.real ? "real" : "standin";
+    if (kind === now) return;
+    switching = kind === "real" ? "the real Linux" : "the stand-in Linux";
+    try {
+      const old = sim;
+      old.log("sim", `a new simulation with ${switching} starts: this one closes`);
+      await old.close();
+      old.removeAllListeners();
+      o.linux = kind;
+      let failed: Error | null = null;
+      try {
+        sim = await startSimulation(o);
+      } catch (e) {
+        failed = e as Error;
+        o.linux = now;
+        sim = await startSimulation(o);
+      }
+      attach(sim);
+      if (failed) sim.log("sim", `${switching} could not start: ${failed.message}`);
+      else
+        sim.log("sim", `a new simulation with ${switching}: MCU, store and U-Boot environment start afresh`);
+      broadcast(await hello());
+      broadcast(Buffer.from(sim.screenPixels()));
+      if (failed) throw failed;
+    } finally {
+      switching = null;
+    }
+  };
   // The MCU's state changes on its own (countdowns, events): refresh now and then.
   const poll = setInterval(pushState, 1000);
 
   const act = async (m: Msg): Promise<unknown> => {
+    if (switching) throw new Error(`the simulation is restarting with ${switching}: try again in a moment`);
     switch (m.type) {
+      case "linux":
+        if (m.kind !== "standin" && m.kind !== "real") throw new Error('linux must be "standin" or "real"');
+        await switchLinux(m.kind);
+        return null;
       case "key": {
         const key = str(m.key, "key");
         if (KEY_NAMES.indexOf(key) < 0)
@@ -227,14 +287,7 @@ export async function startServer(o: ServerOptions = {}): Promise<SimServer> {
       }
       pushState();
     });
-    ws.send(
-      JSON.stringify({
-        type: "hello",
-        state: await sim.snapshot(),
-        logs: sim.logs.slice(-300),
-        boot: sim.lastBoot(),
-      }),
-    );
+    ws.send(await hello());
     ws.send(Buffer.from(sim.screenPixels()));
   });
   await new Promise<void>((resolve, reject) => {
@@ -245,7 +298,9 @@ export async function startServer(o: ServerOptions = {}): Promise<SimServer> {
   const host = addr.family === "IPv6" ? "[" + addr.address + "]" : addr.address;
   return {
     url: "http://" + host + ":" + addr.port + "/",
-    sim,
+    get sim() {
+      return sim;
+    },
     server,
     async close() {
       clearInterval(poll);

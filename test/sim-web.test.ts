@@ -296,3 +296,41 @@ test("the FlipCTL panel creates, clones, renames, hides and deletes profiles; th
   await page.waitForFunction(() => document.getElementById("btn-fail")!.textContent!.includes("fails (1)"));
   t.deepEqual(mcuIds(), ["desktop", "lab", "pentest", "kiosk", "work"]);
 });
+
+test("the page's Linux switch starts a new simulation with the real Linux, and back with the stand-in", async (t) => {
+  t.timeout(25 * 60_000, "the way back waits for the real Linux's image when it is still being built");
+  const srv = await startServer({ port: 0 });
+  t.teardown(() => srv.close());
+  const lb = await launchChromium();
+  t.teardown(() => lb.close());
+  const page = await lb.browser.newPage();
+  page.setDefaultTimeout(20 * 60_000);
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  await page.goto(srv.url);
+  await page.waitForFunction(() => document.getElementById("chip-ws")!.textContent === "connected");
+  const tag = () => page.$eval("#linux-kind", (e) => e.textContent);
+  const names = () => page.$$eval("#profiles .pname", (els) => els.map((e) => e.textContent));
+  t.is(await tag(), "stand-in Linux");
+  t.is(await page.$eval("#linux-switch", (e) => e.textContent), "use real Linux");
+  const first = srv.sim;
+
+  await click(page, "#linux-switch");
+  await page.waitForFunction(() =>
+    document.getElementById("linux-kind")!.textContent!.startsWith("real Linux: "),
+  );
+  t.not(srv.sim, first, "a new simulation");
+  t.truthy(srv.sim.real);
+  t.true(first.logs.some((l) => l.line.includes("this one closes")));
+  await page.waitForFunction(() => document.querySelectorAll("#profiles tr").length === 4);
+  t.deepEqual(await names(), ["Main", "Work", "Lab", "Broken"], "the test image's profiles");
+  t.is(await page.$eval("#linux-switch", (e) => e.textContent), "use stand-in");
+  t.true(srv.sim.logs.some((l) => l.line.includes("a new simulation with the real Linux")));
+
+  await click(page, "#linux-switch");
+  await page.waitForFunction(() => document.getElementById("linux-kind")!.textContent === "stand-in Linux");
+  t.is(srv.sim.real, null);
+  await page.waitForFunction(() => document.querySelector("#profiles .pname")?.textContent === "Desktop");
+  t.deepEqual(await names(), ["Desktop", "Pentest", "Router", "Kiosk"]);
+  t.deepEqual(errors, []);
+});

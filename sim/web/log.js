@@ -1,6 +1,7 @@
 // The log pane: the simulator's lines (bridge, MCU, U-Boot, Linux, sim), bridge-only or Linux-only
 // on demand, and which Linux runs (the stand-in, or the real one whose console the "linux" lines are).
 import { $, esc } from "./dom.js";
+import { send } from "./link.js";
 
 const logLines = [];
 
@@ -26,8 +27,24 @@ export function renderLinuxKind(s) {
   el.title = real
     ? "the test image's Debian under QEMU; FlipCTL's actions run flipper-boot in it" +
       (real.booted && real.booted.profile ? " (booted " + real.booted.profile + ")" : "")
-    : "a simulated Linux that marks boots good (npm start -- --linux real for the real one)";
+    : "a simulated Linux that marks boots good at once";
+  const sw = $("linux-switch");
+  sw.dataset.kind = real ? "standin" : "real";
+  sw.textContent = real ? "use stand-in" : "use real Linux";
+  sw.title =
+    (real
+      ? "the quick stand-in Linux"
+      : "the test image's Debian under QEMU (built on first use, minutes; then tens of seconds per power-on)") +
+    ": starts a new simulation (MCU, store and U-Boot environment afresh)";
 }
+
+$("linux-switch").addEventListener("click", async () => {
+  const sw = $("linux-switch");
+  sw.disabled = true;
+  sw.textContent = "restarting…";
+  await send({ type: "linux", kind: sw.dataset.kind });
+  sw.disabled = false;
+});
 
 function renderLog() {
   const only = $("log-bridge-only").checked;

@@ -5,6 +5,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { type MountedImage, makeBase, mountImage } from "../../sim/store";
 
 export interface BtrfsFs {
   /** The mount point: the btrfs top level (subvolid 5). */
@@ -38,48 +39,8 @@ export function requireBtrfs(): void {
   if (missing.length) throw new Error("real btrfs tests need: " + missing.join(", "));
 }
 
-export interface LoopMount {
-  /** The loop device, "" once detached. */
-  readonly loop: string;
-  /** Unmounts (lazily when busy) and detaches the loop device; safe to call twice. */
-  close(): void;
-}
-
-/** Attaches `image` to a free loop device and mounts its btrfs top level (subvolid 5) at `mnt`. */
-export function mountImage(image: string, mnt: string): LoopMount {
-  let loop = "";
-  let mounted = false;
-  const close = () => {
-    if (mounted) {
-      try {
-        sh("umount", [mnt]);
-      } catch {
-        sh("umount", ["-l", mnt]);
-      }
-      mounted = false;
-    }
-    if (loop) {
-      try {
-        sh("losetup", ["-d", loop]);
-      } catch {}
-      loop = "";
-    }
-  };
-  try {
-    loop = sh("losetup", ["-f", "--show", image]).trim();
-    sh("mount", ["-t", "btrfs", "-o", "subvolid=5", loop, mnt]);
-    mounted = true;
-  } catch (e) {
-    close();
-    throw e;
-  }
-  return {
-    get loop() {
-      return loop;
-    },
-    close,
-  };
-}
+// The simulator's btrfs store mounts its image and makes its bases the same way.
+export { makeBase, mountImage };
 
 /** A fresh btrfs of `sizeMb` (below 110 MB, mkfs.btrfs's minimum, it is made with --mixed). */
 export function makeBtrfs(sizeMb = 128, label = "flipper"): BtrfsFs {
@@ -88,7 +49,7 @@ export function makeBtrfs(sizeMb = 128, label = "flipper"): BtrfsFs {
   const image = path.join(dir, "disk.img");
   const mnt = path.join(dir, "top");
   mkdirSync(mnt);
-  let mount: LoopMount | null = null;
+  let mount: MountedImage | null = null;
   const cleanup = () => {
     mount?.close();
     rmSync(dir, { recursive: true, force: true });
@@ -118,17 +79,6 @@ export interface SeedProfile {
   /** Files in upper/, path -> content. */
   files?: Record<string, string>;
   extra?: Record<string, unknown>;
-}
-
-/** A read-only base: a tiny root with /etc/machine-id "uninitialized" and /etc/os-release. */
-export function makeBase(mnt: string, ver: string, prettyName = "Flipper OS base " + ver): void {
-  mkdirSync(path.join(mnt, "@base"), { recursive: true });
-  const p = path.join(mnt, "@base", ver);
-  sh("btrfs", ["subvolume", "create", p]);
-  mkdirSync(path.join(p, "etc"));
-  writeFileSync(path.join(p, "etc", "machine-id"), "uninitialized\n");
-  writeFileSync(path.join(p, "etc", "os-release"), "PRETTY_NAME=" + JSON.stringify(prettyName) + "\n");
-  sh("btrfs", ["property", "set", "-ts", p, "ro", "true"]);
 }
 
 /** A profile made the way an installer would (not by the code under test). */

@@ -8,7 +8,6 @@ import {
   copyFileSync,
   existsSync,
   lstatSync,
-  mkdirSync,
   mkdtempSync,
   readFileSync,
   readlinkSync,
@@ -18,7 +17,7 @@ import os from "node:os";
 import path from "node:path";
 import { ARCHES, type BuiltPackage, buildPackages, type DebArch } from "../soc-bridge/package";
 import { profileJson, tempDirs, writeProfile } from "./helpers/bridge-env";
-import { cachedChroot } from "../sim/linux/debian";
+import { cachedChroot, overlayOverRoot } from "../sim/linux/debian";
 import { realMcuOnPty } from "./helpers/mcu-endpoint";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
@@ -264,20 +263,8 @@ const CHROOT = {
 test("dpkg installs, removes and purges the amd64 package in a Debian trixie chroot", async (t) => {
   const lower = await cachedChroot(CHROOT);
   // The cached chroot stays clean: everything happens in an overlay over it.
-  const o = mkdtempSync(path.join(TMP, "chroot-"));
-  const root = path.join(o, "merged");
-  for (const d of ["upper", "work", "merged"]) mkdirSync(path.join(o, d));
-  execFileSync("mount", [
-    "-t",
-    "overlay",
-    "-o",
-    "lowerdir=" + lower + ",upperdir=" + path.join(o, "upper") + ",workdir=" + path.join(o, "work"),
-    "overlay",
-    root,
-  ]);
-  t.teardown(() => {
-    execFileSync("umount", [root]);
-  });
+  const { root, unmount } = overlayOverRoot(lower, mkdtempSync(path.join(TMP, "chroot-")));
+  t.teardown(unmount);
   const inChroot = (args: string[]) => run("chroot", [root, ...args], 300_000);
   copyFileSync(byArch("amd64").file, path.join(root, "tmp", "flipper-boot.deb"));
 

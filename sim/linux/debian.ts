@@ -161,7 +161,8 @@ function recipeHash(r: ChrootRecipe): string {
   return createHash("sha256").update(data).digest("hex").slice(0, 12);
 }
 
-function runTimed(cmd: string, args: string[], timeoutMs: number): Promise<string> {
+/** A command's stdout and stderr, asynchronously (minutes under qemu-user); its stderr's end on failure. */
+export function runTimed(cmd: string, args: string[], timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
       if (err)
@@ -174,6 +175,30 @@ function runTimed(cmd: string, args: string[], timeoutMs: number): Promise<strin
 }
 
 /** Where `recipe`'s root lives (built or not). */
+/**
+ * A writable root over the cached root `lower`: an overlay whose upper, work and merged folders are
+ * made in `dir`, so what a test installs there never reaches the cache. `unmount()` is safe twice.
+ */
+export function overlayOverRoot(lower: string, dir: string): { root: string; unmount(): void } {
+  const root = path.join(dir, "merged");
+  for (const d of ["upper", "work", "merged"]) mkdirSync(path.join(dir, d), { recursive: true });
+  const opts = `lowerdir=${lower},upperdir=${path.join(dir, "upper")},workdir=${path.join(dir, "work")}`;
+  execFileSync("mount", ["-t", "overlay", "-o", opts, "overlay", root]);
+  let mounted = true;
+  return {
+    root,
+    unmount() {
+      if (!mounted) return;
+      try {
+        execFileSync("umount", [root]);
+      } catch {
+        execFileSync("umount", ["-l", root]);
+      }
+      mounted = false;
+    },
+  };
+}
+
 export function chrootDir(recipe: ChrootRecipe): string {
   return path.join(ROOT, "build", "chroots", recipe.name + "-" + recipeHash(recipe));
 }

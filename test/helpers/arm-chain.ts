@@ -3,7 +3,7 @@
 // Debian's armmp kernel with an initramfs built by Debian's initramfs-tools in an armhf root where
 // the armhf flipper-boot package is installed (so its initramfs hook is the one inside), onto a
 // USB stick whose second partition is the btrfs profile store.
-import { execFile, execFileSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
   chmodSync,
@@ -19,9 +19,11 @@ import {
 } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { type ChrootRecipe, cachedChroot } from "../../sim/linux/debian";
+import { type ChrootRecipe, cachedChroot, overlayOverRoot, runTimed } from "../../sim/linux/debian";
 
 const ROOT = path.resolve(import.meta.dirname, "..", "..");
+/** The slow steps (minutes under qemu-user) run asynchronously, so the test runner stays responsive. */
+const SLOW_MS = 30 * 60_000;
 
 export const ARMHF_ROOT: ChrootRecipe = {
   name: "trixie-armhf-initramfs",
@@ -69,19 +71,6 @@ function sh(cmd: string, args: string[], timeoutMs = 15 * 60_000): string {
   return execFileSync(cmd, args, { encoding: "utf8", timeout: timeoutMs, stdio: ["ignore", "pipe", "pipe"] });
 }
 
-/** The slow steps (minutes under qemu-user) run asynchronously, so the test runner stays responsive. */
-function shAsync(cmd: string, args: string[], timeoutMs = 30 * 60_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err)
-        reject(
-          new Error(cmd + " " + args.join(" ") + " failed: " + err.message + "\n" + stderr.slice(-4000)),
-        );
-      else resolve(stdout + stderr);
-    });
-  });
-}
-
 /** Hook files inside a .deb (what decides the initramfs besides the kernel and ARM_MODULES). */
 function hookDigest(deb: string): string {
   const x = mkdtempSync(path.join(os.tmpdir(), "fb-hookdigest-"));
@@ -124,21 +113,13 @@ export async function armBootFiles(deb: string, log: (l: string) => void = () =>
   if (kvers.length !== 1) throw new Error("expected one kernel in the armhf root, found " + kvers.join(", "));
   const kver = kvers[0]!;
   const o = mkdtempSync(path.join(os.tmpdir(), "fb-armroot-"));
-  const root = path.join(o, "merged");
-  const mounts: string[] = [];
+  let overlay: ReturnType<typeof overlayOverRoot> | null = null;
+  let procMounted = false;
   try {
-    for (const d of ["upper", "work", "merged"]) mkdirSync(path.join(o, d));
-    sh("mount", [
-      "-t",
-      "overlay",
-      "-o",
-      "lowerdir=" + lower + ",upperdir=" + path.join(o, "upper") + ",workdir=" + path.join(o, "work"),
-      "overlay",
-      root,
-    ]);
-    mounts.unshift(root);
+    overlay = overlayOverRoot(lower, o);
+    const root = overlay.root;
     sh("mount", ["-t", "proc", "proc", path.join(root, "proc")]);
-    mounts.unshift(path.join(root, "proc"));
+    procMounted = true;
     // The package's trigger would rebuild the stock initramfs (MODULES=most, minutes under qemu-user):
     // this build makes its own below.
     writeFileSync(
@@ -147,7 +128,7 @@ export async function armBootFiles(deb: string, log: (l: string) => void = () =>
     );
     copyFileSync(deb, path.join(root, "tmp/flipper-boot.deb"));
     const t0 = Date.now();
-    log(await shAsync("chroot", [root, "dpkg", "-i", "/tmp/flipper-boot.deb"]));
+    log(await runTimed("chroot", [root, "dpkg", "-i", "/tmp/flipper-boot.deb"], SLOW_MS));
     log("dpkg -i (armhf, qemu-user): " + (Date.now() - t0) + " ms");
     const conf = path.join(root, "etc/initramfs-tools/initramfs.conf");
     writeFileSync(
@@ -158,7 +139,7 @@ export async function armBootFiles(deb: string, log: (l: string) => void = () =>
     );
     writeFileSync(path.join(root, "etc/initramfs-tools/modules"), ARM_MODULES.join("\n") + "\n");
     const t1 = Date.now();
-    log(await shAsync("chroot", [root, "mkinitramfs", "-o", "/tmp/initrd.img", kver]));
+    log(await runTimed("chroot", [root, "mkinitramfs", "-o", "/tmp/initrd.img", kver], SLOW_MS));
     log("mkinitramfs (armhf, qemu-user): " + (Date.now() - t1) + " ms");
 
     const tmp = dir + ".tmp-" + process.pid;
@@ -191,13 +172,14 @@ export async function armBootFiles(deb: string, log: (l: string) => void = () =>
     }
     return files;
   } finally {
-    for (const m of mounts) {
+    if (procMounted && overlay) {
       try {
-        sh("umount", [m]);
+        sh("umount", [path.join(overlay.root, "proc")]);
       } catch {
-        sh("umount", ["-l", m]);
+        sh("umount", ["-l", path.join(overlay.root, "proc")]);
       }
     }
+    overlay?.unmount();
     rmSync(o, { recursive: true, force: true });
   }
 }

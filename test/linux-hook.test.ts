@@ -397,7 +397,8 @@ test.serial(
     sh("mount", [s.loop, join(s.dir, "m")]);
     try {
       sh("rm", ["-rf", join(s.dir, "m/.flipper-tmp/undo-work-cut")]);
-      sh("mv", [join(s.dir, "m/@profiles/work/upper"), join(s.dir, "m/@profiles/work/upper.old")]);
+      const work = join(s.dir, "m/@profiles", "work");
+      sh("mv", [join(work, "upper"), join(work, "upper.old")]);
     } finally {
       sh("umount", [join(s.dir, "m")]);
     }
@@ -439,7 +440,7 @@ test.serial(
     t.regex(reset.booted.deviation, /reset of profile work failed/);
     inStore(s, (top) => {
       t.is(sh("ls", [join(top, "@staged")]).trim(), "work", "the staged change waits for a whole initramfs");
-      t.is(readFileSync(join(top, "@profiles/work/upper/etc/flipper-marker-work"), "utf8"), "work\n");
+      t.is(readFileSync(join(top, "@profiles", "work", "upper/etc/flipper-marker-work"), "utf8"), "work\n");
     });
   },
 );

@@ -123,7 +123,11 @@ export async function startServer(o: ServerOptions = {}): Promise<SimServer> {
     try {
       const old = sim;
       old.log("sim", `a new simulation with ${switching} starts: this one closes`);
-      await old.close();
+      // A close that fails part-way still lets the new simulation start (its error is logged there).
+      const closeError = await old.close().then(
+        () => null,
+        (e: Error) => e,
+      );
       old.removeAllListeners();
       o.linux = kind;
       let failed: Error | null = null;
@@ -135,6 +139,7 @@ export async function startServer(o: ServerOptions = {}): Promise<SimServer> {
         sim = await startSimulation(o);
       }
       attach(sim);
+      if (closeError) sim.log("sim", `the previous simulation did not close cleanly: ${closeError.message}`);
       if (failed) sim.log("sim", `${switching} could not start: ${failed.message}`);
       else
         sim.log("sim", `a new simulation with ${switching}: MCU, store and U-Boot environment start afresh`);

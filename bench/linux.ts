@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { hookSteps, reportValue } from "../sim/linux/guest";
+import { hookSteps, hookStepTimes, reportValue } from "../sim/linux/guest";
 import { LinuxRig } from "../sim/linux/rig";
 import { buildTimes, LINUX_BUILD_DIR } from "../sim/linux/rootfs";
 import { buildPackages } from "../soc-bridge/package";
@@ -21,12 +21,7 @@ function hookFigures(initramfs: string[]): { hookMs: number; overlayMs: number; 
     Number(initramfs.find((l) => l.startsWith(`${k}=`))?.slice(k.length + 1) ?? Number.NaN);
   // The hook's own overlay mount (klibc mount; the kernel loads the overlay module on first use):
   // what a root on this overlay costs in the initramfs without any of the hook's checks.
-  const steps = new Map(
-    (initramfs.find((l) => l.startsWith("steps="))?.slice("steps=".length) ?? "")
-      .split(" ")
-      .map((p) => p.split(":"))
-      .map(([n, v]) => [n, Math.round(Number(v) * 1000)] as const),
-  );
+  const steps = new Map(hookStepTimes(initramfs));
   const overlayMs = (steps.get("overlay") ?? Number.NaN) - (steps.get("workdir") ?? Number.NaN);
   return { hookMs: value("took_ms"), overlayMs, hookEnd: value("at_ms") };
 }

@@ -285,15 +285,21 @@ export function bootedRecord(r: GuestResult): Record<string, string> {
   return out;
 }
 
-/** The initramfs hook's steps as "name +ms" from its steps= line (/proc/uptime: 10 ms steps). */
-export function hookSteps(initramfsLog: string[]): string {
+/** The hook's `steps=name:uptime ...` line as [name, ms since boot] pairs, in order ([] without one). */
+export function hookStepTimes(initramfsLog: string[]): Array<readonly [string, number]> {
   const line = initramfsLog.find((l) => l.startsWith("steps="));
-  if (!line) return "no steps";
-  const pts = line
+  if (!line) return [];
+  return line
     .slice("steps=".length)
     .split(" ")
     .map((p) => p.split(":"))
     .map(([n, v]) => [n, Math.round(Number(v) * 1000)] as const);
+}
+
+/** The initramfs hook's steps as "name +ms" from its steps= line (/proc/uptime: 10 ms steps). */
+export function hookSteps(initramfsLog: string[]): string {
+  const pts = hookStepTimes(initramfsLog);
+  if (pts.length === 0) return "no steps";
   return pts
     .slice(1)
     .map(([n, v], i) => `${n} +${v - pts[i][1]}`)

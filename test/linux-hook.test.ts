@@ -409,6 +409,35 @@ test.serial(
     t.regex(back.out, /flipper: put the upper of work back after an interrupted reset/);
     t.is(back.booted.profile, "work", back.out);
     t.true(back.etc.includes("flipper-marker-work"));
+    // a power cut while a boot's reset removed the old upper (the new, empty one in place), its own
+    // work folder still there: any boot finishes it; a store folder with a look-alike name stays
+    sh("mount", [s.loop, join(s.dir, "m")]);
+    try {
+      const work = join(s.dir, "m/@profiles", "work");
+      const w = join(s.dir, "m/.flipper-tmp/reset-work-initramfs4242");
+      mkdirSync(w, { recursive: true });
+      writeFileSync(join(w, "intent.json"), '{"op": "reset", "id": "work", "before": 300}\n');
+      sh("btrfs", ["subvolume", "snapshot", work, join(w, "snap")]);
+      sh("mv", [join(work, "upper"), join(work, "upper.old")]);
+      mkdirSync(join(work, "upper"));
+      mkdirSync(join(work, "upper.new"));
+      mkdirSync(join(s.dir, "m/.flipper-tmp/clone-x-initramfs9-1234"));
+    } finally {
+      sh("umount", [join(s.dir, "m")]);
+    }
+    const finish = runHook(s, "flipper.profile=main flipper.base=1.0");
+    t.is(finish.booted.profile, "main", finish.out);
+    t.regex(finish.out, /flipper: removed the old upper of work an interrupted reset left/);
+    inStore(s, (top) => {
+      t.is(sh("ls", ["-A", join(top, ".flipper-tmp")]).trim(), "clone-x-initramfs9-1234");
+      t.deepEqual(
+        sh("ls", ["-A", join(top, "@profiles", "work")])
+          .trim()
+          .split("\n"),
+        ["profile.json", "upper", "work"],
+      );
+      t.is(sh("ls", ["-A", join(top, "@profiles", "work", "upper")]).trim(), "", "the reset stands");
+    });
   },
 );
 

@@ -41,8 +41,9 @@ echo END`;
 
 /**
  * Writes the listing into `dir` (made afresh) as `<dir>/@profiles/<name>/profile.json`, links with
- * their targets (readStore never follows them) and other entries as empty files; returns the number of entries. A listing that
- * did not end (a cut output) or has a line it cannot read throws before `dir` is touched.
+ * their targets (readStore never follows them) and other entries as empty files; returns the number
+ * of entries. A listing that did not end (a cut output) or has a line it cannot read throws before
+ * `dir` is touched.
  */
 export function writeProfileListing(output: string, dir: string): number {
   const lines = output.split("\n").filter((l) => l !== "");

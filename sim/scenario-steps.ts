@@ -26,6 +26,8 @@ function flipctlWords(v: unknown): string[] {
 /** How long an expectation is retried by default (`within`), with NodeMcu and with the VM. */
 export const EXPECT_WITHIN_MS = 15000;
 export const EXPECT_WITHIN_VM_MS = 30000;
+/** How often a failing store expectation on the real Linux reads the guest's store again. */
+const GUEST_STORE_REREAD_MS = 3000;
 
 /** Steps that change the store through FlipCTL; the bridge then syncs the change to the MCU. */
 const STORE_STEPS: Record<string, (f: FlipCtl, v: never) => Promise<void>> = {
@@ -191,11 +193,19 @@ export class Runner {
       if (sim.bootStarted()) await sim.waitBoot();
     }
     const deadline = Date.now() + within;
+    // The real Linux's store is read from the guest after each command; a read that failed or came
+    // early on a loaded machine is repeated while a store expectation is retried (every few seconds).
+    const rereadsGuestStore = sim.real !== null && ("store" in e || "storeMissing" in e);
+    let lastReread = Date.now();
     // Retry until everything matches or the time is up (screens, the MCU and the bridge move on their own).
     for (;;) {
       const fails = await checkExpectations(sim, e, (p) => this.path(p), this.logStart);
       if (fails.length === 0) return;
       if (Date.now() >= deadline) throw new ExpectationError(fails);
+      if (rereadsGuestStore && Date.now() - lastReread >= GUEST_STORE_REREAD_MS) {
+        await sim.real?.refreshStore();
+        lastReread = Date.now();
+      }
       await sleep(50);
     }
   }

@@ -57,13 +57,27 @@ let avaPass = 0;
 let avaFail = 0;
 let avaTodo = 0;
 const avaArgs = process.argv.slice(2);
+// A failure's "FAILED" log lines and its assertion block, repeated in the summary at the end, where a
+// long log's cut-off middle cannot hide them.
+const failureDetails = new Map<string, string[]>();
+let collecting: string[] | null = null;
+let inBlock = false;
 const code = await run(["npx", "ava", "--tap", ...avaArgs], (line) => {
   if (/^ok \d+/.test(line)) {
+    collecting = null;
     if (/# (SKIP|TODO)/.test(line)) avaTodo++;
     else avaPass++;
   } else if (/^not ok \d+/.test(line)) {
     avaFail++;
-    failures.push(line.replace(/^not ok \d+ - /, ""));
+    const name = line.replace(/^not ok \d+ - /, "");
+    failures.push(name);
+    collecting = [];
+    inBlock = false;
+    failureDetails.set(name, collecting);
+  } else if (collecting && collecting.length < 40) {
+    if (/^\s+---$/.test(line)) inBlock = true;
+    else if (/^\s+\.\.\.$/.test(line)) inBlock = false;
+    else if (inBlock || /^\s*#\s+FAILED /.test(line)) collecting.push(line.slice(0, 400));
   }
 });
 passed += avaPass;
@@ -76,7 +90,10 @@ if (!existsSync("test")) failed++;
 
 if (failures.length > 0) {
   console.log("\nFailed:");
-  for (const f of failures) console.log(`  - ${f}`);
+  for (const f of failures) {
+    console.log(`  - ${f}`);
+    for (const d of failureDetails.get(f) ?? []) console.log(`      ${d.trim()}`);
+  }
 }
 console.log(`\n${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);

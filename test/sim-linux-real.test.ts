@@ -87,6 +87,14 @@ test.serial(
     const lines: string[] = [];
     const t0 = Date.now();
     const results = await runScenarios(files, { uboot, outDir: out, print: (l) => lines.push(l) });
+    // The failing step first: a CI log cut in its middle still shows what went wrong.
+    for (const r of results.filter((x) => !x.passed)) {
+      const step = r.steps.find((s) => !s.ok);
+      t.log(
+        `FAILED ${r.name}: ` +
+          (step ? `step ${step.index} ${step.label}: ${step.details.join("; ")}` : (r.error ?? "?")),
+      );
+    }
     t.log(lines.join("\n"));
     t.log(`${files.length} scenarios in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
     t.is(results.length, files.length);

@@ -111,12 +111,24 @@ export class GuestAgent {
     return this.serial(async () => {
       const t0 = Date.now();
       await this.sync(timeoutMs);
-      const started = await this.request("guest-exec", { path, arg, "capture-output": true }, 10_000);
+      // Not repeated on a timeout: the command could run twice. A slow answer on a loaded machine
+      // gets a long wait instead.
+      const started = await this.request("guest-exec", { path, arg, "capture-output": true }, 60_000);
       const pid = (started.return as { pid?: number } | undefined)?.pid;
       if (pid === undefined)
         throw new Error(`guest-exec refused: ${JSON.stringify(started.error ?? started)}`);
       for (;;) {
-        const st = (await this.request("guest-exec-status", { pid }, 10_000)).return as {
+        let answer: Record<string, unknown>;
+        try {
+          answer = await this.request("guest-exec-status", { pid }, 10_000);
+        } catch (e) {
+          // Asking again is harmless: resynchronise (a late answer must not be taken for the next
+          // one) and ask until the command's own deadline.
+          if (this.closed || Date.now() - t0 > timeoutMs) throw e;
+          await this.sync(Math.max(1000, timeoutMs - (Date.now() - t0)));
+          continue;
+        }
+        const st = answer.return as {
           exited: boolean;
           exitcode?: number;
           signal?: number;

@@ -189,15 +189,32 @@ test("`npm start`'s server prints its loopback URL and serves the page and the s
 });
 
 /** Clicks `sel`, again if the table was re-rendered under the click (live updates replace rows). */
+/**
+ * A real mouse click on `sel`, checked: the page notes whether the click reached an element matching
+ * `sel`. A table re-rendered between puppeteer's reading of the position and the click (state
+ * pushes arrive all the time) moves the button away; the click then landed elsewhere and is repeated.
+ */
 async function click(page: Page, sel: string): Promise<void> {
   for (let i = 0; ; i++) {
     try {
+      await page.evaluate((s) => {
+        const w = window as unknown as { clickLanded?: boolean };
+        w.clickLanded = false;
+        document.addEventListener(
+          "click",
+          (e) => {
+            if (e.target instanceof Element && e.target.closest(s)) w.clickLanded = true;
+          },
+          { capture: true, once: true },
+        );
+      }, sel);
       await page.click(sel);
-      return;
+      if (await page.evaluate(() => (window as unknown as { clickLanded?: boolean }).clickLanded)) return;
+      if (i >= 10) throw new Error(`the click on ${sel} kept landing elsewhere`);
     } catch (e) {
       if (i >= 10 || !/detached|not clickable|No element/.test((e as Error).message)) throw e;
-      await sleep(100);
     }
+    await sleep(100);
   }
 }
 

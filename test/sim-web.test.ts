@@ -328,6 +328,8 @@ test("the page's Linux switch starts a new simulation with the real Linux, and b
   await page.waitForFunction(() => document.getElementById("chip-ws")!.textContent === "connected");
   const tag = () => page.$eval("#linux-kind", (e) => e.textContent);
   const names = () => page.$$eval("#profiles .pname", (els) => els.map((e) => e.textContent));
+  // "connected" comes with the socket's opening; the tag with the server's first message after it.
+  await page.waitForFunction(() => document.getElementById("linux-kind")!.textContent !== "");
   t.is(await tag(), "stand-in Linux");
   t.is(await page.$eval("#linux-switch", (e) => e.textContent), "use real Linux");
   const first = srv.sim;

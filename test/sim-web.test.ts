@@ -188,7 +188,6 @@ test("`npm start`'s server prints its loopback URL and serves the page and the s
   t.is(p.exitCode, 0, "exits cleanly on SIGTERM: " + out.slice(-500));
 });
 
-/** Clicks `sel`, again if the table was re-rendered under the click (live updates replace rows). */
 /**
  * A real mouse click on `sel`, checked: the page notes whether the click reached an element matching
  * `sel`. A table re-rendered between puppeteer's reading of the position and the click (state
@@ -210,10 +209,10 @@ async function click(page: Page, sel: string): Promise<void> {
       }, sel);
       await page.click(sel);
       if (await page.evaluate(() => (window as unknown as { clickLanded?: boolean }).clickLanded)) return;
-      if (i >= 10) throw new Error(`the click on ${sel} kept landing elsewhere`);
     } catch (e) {
       if (i >= 10 || !/detached|not clickable|No element/.test((e as Error).message)) throw e;
     }
+    if (i >= 10) throw new Error(`the click on ${sel} kept landing elsewhere`);
     await sleep(100);
   }
 }
